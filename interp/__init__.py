@@ -1,0 +1,19 @@
+"""tpc-interp: interpretable classification of TPC clusters.
+
+Layers (one-way): ``interp.schema``/``interp.io``/``interp.simulator`` produce
+:class:`~interp.schema.ClusterSet` objects; the training pipeline knows models only through
+the registry in the top-level ``models`` package; figures read saved artefacts.
+"""
+
+from interp.errors import ClusterDataError, UnknownChamberError
+from interp.schema import DEFAULT_WINDOW, NOISE_KINDS, TRUTH_FIELDS, ClusterSet
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "NOISE_KINDS",
+    "TRUTH_FIELDS",
+    "ClusterDataError",
+    "ClusterSet",
+    "UnknownChamberError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,211 @@
+"""Data commands: ``simulate``, ``inspect``, ``split``, ``figures-clusters``, ``data-study``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from tqdm.auto import tqdm
+
+from interp.cli.app import app
+from interp.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
+
+
+def _parse_fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected three comma-separated numbers, got {text!r}") from None
+    if len(parts) != 3:
+        raise typer.BadParameter(f"expected train,val,test fractions, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def simulate_to_file(
+    chamber: str,
+    events: int,
+    seed: int,
+    out: Path,
+    first_event: int = 0,
+    clusters_per_event: int | None = None,
+    fractions: tuple[float, float, float] | None = DEFAULT_FRACTIONS,
+    split_seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Simulates ``events`` events of ``chamber`` event by event into ``out``.
+
+    The file is written under a temporary name and renamed only when complete, so an
+    interrupted run leaves nothing under ``out``. Splits (grouped by event) are saved beside
+    the file when there are enough events.
+
+    Returns:
+        ``{"path", "clusters", "noise_fraction", "seconds", "splits"}``.
+    """
+    from interp.chambers import get_chamber
+    from interp.io import ClusterWriter
+    from interp.simulator import iter_events
+
+    preset = get_chamber(chamber)
+    t0 = time.perf_counter()
+    labels, event_ids = [], []
+    stream = iter_events(
+        preset, events, seed, first_event=first_event, n_clusters=clusters_per_event
+    )
+    first = next(stream, None)
+    if first is None:
+        raise typer.BadParameter("--events must be at least 1")
+    bar = tqdm(total=events, desc=f"simulate {preset.name}", unit="event", disable=not progress)
+    with bar, ClusterWriter(
+        out, chamber=first.chamber, window=first.window_shape, truth_fields=tuple(first.truth)
+    ) as writer:
+        for ev in itertools.chain([first], stream):
+            writer.write(ev)
+            labels.append(ev.label)
+            event_ids.append(ev.event_id)
+            bar.update(1)
+            bar.set_postfix(clusters=sum(len(x) for x in labels))
+    label = np.concatenate(labels)
+    event_id = np.concatenate(event_ids)
+    result = {
+        "path": str(out),
+        "clusters": int(label.size),
+        "noise_fraction": float(np.mean(label == 0)),
+        "seconds": time.perf_counter() - t0,
+        "splits": None,
+    }
+    if fractions is not None:
+        n_active = sum(f > 0 for f in fractions)
+        if np.unique(event_id).size >= n_active:
+            splits = split_events(event_id, label, fractions, split_seed, source=str(out))
+            result["splits"] = str(splits.save(splits_path_for(out)))
+    return result
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .h5 .parquet .root .npz")],
+    chamber: Annotated[str, typer.Option(help="Chamber preset name (VTPC2, MTPCL, ...)")] = "VTPC2",
+    events: Annotated[int, typer.Option(min=1, help="Number of events")] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same clusters)")] = 1,
+    first_event: Annotated[int, typer.Option(min=0, help="Id of the first event")] = 0,
+    clusters_per_event: Annotated[
+        int | None, typer.Option(min=1, help="Clusters per event (default: preset, 28,764)")
+    ] = None,
+    preset_file: Annotated[
+        Path | None, typer.Option(help="JSON/TOML file defining a further chamber preset")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="train,val,test fractions of the event-wise splits")
+    ] = "0.7,0.15,0.15",
+    split_seed: Annotated[int, typer.Option(help="Seed of the event-wise splits")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Simulate labelled clusters of one chamber, event by event, into a cluster file."""
+    if preset_file is not None:
+        from interp.chambers import load_chamber_preset
+
+        load_chamber_preset(preset_file)
+    res = simulate_to_file(
+        chamber,
+        events,
+        seed,
+        out,
+        first_event=first_event,
+        clusters_per_event=clusters_per_event,
+        fractions=_parse_fractions(fractions),
+        split_seed=split_seed,
+        progress=not quiet,
+    )
+    typer.echo(
+        f"wrote {res['clusters']:,} clusters ({100 * res['noise_fraction']:.1f} % noise) "
+        f"to {res['path']} in {res['seconds']:.1f} s"
+        + (f"; splits in {res['splits']}" if res["splits"] else "")
+    )
+
+
+def inspect_files(files: list[Path], chunk_size: int = 65536, progress: bool = True) -> dict:
+    """Streams files chunk by chunk and returns their combined summary."""
+    from interp.io import count_clusters, iter_clusters
+    from interp.summary import SummaryAccumulator
+
+    acc = SummaryAccumulator()
+    total = sum(count_clusters(f) for f in files)
+    with tqdm(total=total, desc="inspect", unit="cluster", disable=not progress) as bar:
+        for f in files:
+            for chunk in iter_clusters(f, chunk_size=chunk_size):
+                acc.update(chunk)
+                bar.update(len(chunk))
+    return acc.result()
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="Cluster files (any supported format)")],
+    chunk_size: Annotated[int, typer.Option(min=1, help="Clusters read at a time")] = 65536,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Counts per class/chamber/event/noise kind and charge statistics of cluster files."""
+    from interp.summary import format_summary
+
+    summary = inspect_files(files, chunk_size=chunk_size, progress=not quiet)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1, default=list))
+    else:
+        typer.echo(format_summary(summary, title=", ".join(str(f) for f in files)))
+
+
+@app.command()
+def split(
+    file: Annotated[Path, typer.Argument(help="Cluster file")],
+    fractions: Annotated[str, typer.Option(help="train,val,test fractions")] = "0.7,0.15,0.15",
+    seed: Annotated[int, typer.Option(help="Seed of the assignment")] = 0,
+) -> None:
+    """(Re)make the event-wise, stratified splits of a cluster file and save them beside it."""
+    from interp.io import iter_clusters
+
+    labels, events = [], []
+    for chunk in iter_clusters(file):
+        labels.append(chunk.label)
+        events.append(chunk.event_id)
+    splits = split_events(
+        np.concatenate(events), np.concatenate(labels), _parse_fractions(fractions), seed,
+        source=str(file),
+    )
+    path = splits.save(splits_path_for(file))
+    for name, c in splits.counts.items():
+        typer.echo(
+            f"{name:<5s} {c['events']:>5d} events {c['clusters']:>10,} clusters "
+            f"{100 * c['noise'] / max(c['clusters'], 1):5.1f} % noise"
+        )
+    typer.echo(f"saved {path}")
+
+
+@app.command("figures-clusters")
+def figures_clusters(
+    files: Annotated[list[Path], typer.Argument(help="Cluster files")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path(
+        "figures/output"
+    ),
+    examples: Annotated[int, typer.Option(min=1, help="Examples per group")] = 4,
+    max_clusters: Annotated[int, typer.Option(help="Clusters read per file")] = 200_000,
+    png: Annotated[bool, typer.Option(help="Also write PNG (needs Chromium)")] = True,
+) -> None:
+    """Example windows per class and per noise kind for each file (HTML + PNG)."""
+    from interp.figures.clusters import example_clusters_figure
+    from interp.figures.output import FigureWriter
+    from interp.io import iter_clusters
+
+    with FigureWriter(out, png=png) as writer:
+        for f in files:
+            chunk = next(iter_clusters(f, chunk_size=max_clusters))
+            fig = example_clusters_figure(chunk, n_examples=examples)
+            path = writer.write(fig, f"example_clusters_{chunk.chamber}", width=1100, height=1400)
+            typer.echo(f"wrote {path}")
+        if writer.png_skipped_reason:
+            typer.echo(f"note: PNG not written: {writer.png_skipped_reason}")

@@ -1,0 +1,56 @@
+"""Error types raised on bad input.
+
+Every error that comes from user data names the *source* (a file path, or a description
+such as ``"<in-memory>"``) and the *field* (a column such as ``charge`` or ``label``), so a
+physicist converting their own data knows exactly what to fix.
+"""
+
+from __future__ import annotations
+
+
+class TPCInterpError(Exception):
+    """Base class of all errors raised deliberately by the toolkit."""
+
+
+class ClusterDataError(TPCInterpError, ValueError):
+    """A cluster file or in-memory cluster set violates the schema.
+
+    Attributes:
+        source: File path or description of where the data came from.
+        field: Name of the offending field (``charge``, ``label``, ...), or ``None`` when the
+            problem concerns the whole file (empty, truncated, unreadable).
+        reason: Human-readable description of the problem.
+    """
+
+    def __init__(self, source: str | None, field: str | None, reason: str) -> None:
+        self.source = str(source) if source is not None else "<in-memory>"
+        self.field = field
+        self.reason = reason
+        where = f"{self.source}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {reason}")
+
+
+class UnknownNameError(TPCInterpError, KeyError):
+    """A name (chamber, model, format, study) is not in its registry."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(name)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return f"unknown {self.kind} '{self.name}'; known: {', '.join(self.known) or '(none)'}"
+
+
+class UnknownChamberError(UnknownNameError):
+    """A chamber name is not registered."""
+
+    def __init__(self, name: str, known: list[str] | tuple[str, ...]) -> None:
+        super().__init__("chamber", name, known)
+
+
+class ShapeMismatchError(TPCInterpError, ValueError):
+    """Window shapes of data and model (or of two files) disagree."""

@@ -1,0 +1,1 @@
+"""Figure functions: saved artefacts in, plotly figures out. They never train anything."""

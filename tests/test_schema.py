@@ -1,0 +1,96 @@
+"""Schema validation: every bad column gives a ClusterDataError naming source and field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interp.errors import ClusterDataError
+from interp.schema import NOISE_KINDS, ClusterSet, validate_columns
+
+
+def _columns(n: int = 6, window: tuple[int, int] = (11, 20)) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    label = np.array([0, 1] * (n // 2), dtype=np.int8)
+    return {
+        "charge": rng.uniform(0, 255, (n, *window)).astype(np.float32),
+        "label": label,
+        "event_id": np.repeat(np.arange(2), n // 2).astype(np.int64),
+        "noise_kind": np.where(label == 1, 0, 1).astype(np.int8),
+    }
+
+
+def test_valid_columns_normalise_dtypes() -> None:
+    cols = _columns()
+    cols["charge"] = cols["charge"].astype(np.float64)
+    cols["label"] = cols["label"].astype(np.int64)
+    cs = ClusterSet.from_columns(cols, "VTPC2", source="x.h5")
+    assert cs.charge.dtype == np.float32
+    assert cs.label.dtype == np.int8
+    assert cs.event_id.dtype == np.int64
+    assert cs.window_shape == (11, 20)
+    assert len(cs) == 6
+    assert cs.noise_fraction == pytest.approx(0.5)
+
+
+BAD_CASES = {
+    "nan charge": ("charge", lambda c: c["charge"].__setitem__((2, 5, 5), np.nan)),
+    "inf charge": ("charge", lambda c: c["charge"].__setitem__((1, 0, 0), np.inf)),
+    "2d charge": ("charge", lambda c: c.__setitem__("charge", c["charge"][:, 0, :])),
+    "string charge": ("charge", lambda c: c.__setitem__("charge", c["charge"].astype(str))),
+    "complex charge": (
+        "charge",
+        lambda c: c.__setitem__("charge", c["charge"].astype(np.complex64)),
+    ),
+    "empty": ("charge", lambda c: c.update({k: v[:0] for k, v in c.items()})),
+    "label 2": ("label", lambda c: c["label"].__setitem__(0, 2)),
+    "label -1": ("label", lambda c: c["label"].__setitem__(3, -1)),
+    "float label": ("label", lambda c: c.__setitem__("label", c["label"].astype(np.float32))),
+    "missing label": ("label", lambda c: c.pop("label")),
+    "short event_id": ("event_id", lambda c: c.__setitem__("event_id", c["event_id"][:-1])),
+    "float event_id": (
+        "event_id",
+        lambda c: c.__setitem__("event_id", c["event_id"].astype(np.float64)),
+    ),
+    "unknown field": ("momentum", lambda c: c.__setitem__("momentum", np.zeros(6))),
+    "noise_kind out of range": ("noise_kind", lambda c: c["noise_kind"].__setitem__(0, 9)),
+    "noise_kind vs label": ("noise_kind", lambda c: c["noise_kind"].__setitem__(1, 3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_columns_name_source_and_field(case: str) -> None:
+    field, mutate = BAD_CASES[case]
+    cols = _columns()
+    mutate(cols)
+    with pytest.raises(ClusterDataError) as info:
+        validate_columns(cols, "VTPC2", source="run42.h5")
+    assert info.value.field == field
+    assert "run42.h5" in str(info.value)
+    assert field in str(info.value)
+
+
+def test_window_mismatch_and_bad_chamber() -> None:
+    with pytest.raises(ClusterDataError, match=r"\(9, 16\).*\(11, 20\)"):
+        validate_columns(_columns(window=(9, 16)), "VTPC2", source="a.h5", window=(11, 20))
+    with pytest.raises(ClusterDataError, match="chamber"):
+        validate_columns(_columns(), "bad name with spaces", source="a.h5")
+
+
+def test_subset_concatenate_equals() -> None:
+    cs = ClusterSet.from_columns(_columns(8), "MTPCL")
+    a, b = cs.subset(slice(0, 3)), cs.subset(slice(3, None))
+    joined = ClusterSet.concatenate([a, b])
+    assert joined.equals(cs)
+    assert not joined.equals(a)
+    assert cs.select_events([1]).event_id.tolist() == [1] * 4
+    other = ClusterSet.from_columns(_columns(8, window=(9, 16)), "MTPCL")
+    with pytest.raises(ClusterDataError, match="window"):
+        ClusterSet.concatenate([cs, other])
+    with pytest.raises(ClusterDataError, match="chamber"):
+        ClusterSet.concatenate([cs, ClusterSet.from_columns(_columns(8), "VTPC2")])
+
+
+def test_noise_kind_names_cover_recipe() -> None:
+    assert NOISE_KINDS[0] == "signal"
+    assert len(NOISE_KINDS) == 7  # signal + noise kinds (a)-(f); (g) is the dead_pads column
