@@ -13,7 +13,14 @@ import sys
 from interp.cli.app import app as _typer_app
 from interp.errors import TPCInterpError
 
-_COMMAND_MODULES = ("interp.cli.data", "interp.cli.study", "interp.cli.reproduce")
+_COMMAND_MODULES = (
+    "interp.cli.data",
+    "interp.cli.study",
+    "interp.cli.explain",
+    "interp.cli.predict",
+    "interp.cli.export",
+    "interp.cli.reproduce",
+)
 
 for _mod in _COMMAND_MODULES:
     try:
@@ -24,27 +31,23 @@ for _mod in _COMMAND_MODULES:
 
 
 def app() -> None:
-    """Console-script entry point with clean error reporting."""
+    """Console-script entry point with clean error reporting.
+
+    Usage errors are reported by Typer itself (exit code 2); the toolkit's own errors on bad
+    input (:class:`~interp.errors.TPCInterpError`, missing or unwritable files) are printed as
+    one line without a traceback, also with exit code 2.
+    """
     try:
-        _typer_app(standalone_mode=False)
+        _typer_app()
     except TPCInterpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            sys.exit(130)
-        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 __all__ = ["app"]

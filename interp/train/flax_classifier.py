@@ -1,0 +1,265 @@
+"""The trained Flax classifier: inference, saving (safetensors + JSON) and the ``flax`` loader.
+
+A saved classifier directory holds ``classifier.json`` (``kind``, ``name``, ``model_config``,
+``preprocessor``, ``window``, ``train_chamber``, ``train_config`` and run facts) and
+``params.safetensors`` (the parameter tree flattened with ``/``-joined keys).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+from flax import traverse_util
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from interp.classifier import CLASSIFIER_FILE, register_loader
+from interp.errors import ClusterDataError, ShapeMismatchError
+from interp.fsutil import atomic_write_bytes, atomic_write_text
+from interp.preprocess import Preprocessor
+from interp.train.batching import bucket_size, chunks, pad_to
+from interp.train.steps import make_forward
+
+PARAMS_FILE = "params.safetensors"
+
+
+def build_module(name: str, model_config: dict[str, Any] | None = None) -> nn.Module:
+    """``models.get_model(name, **model_config)``; raises ``UnknownNameError`` if unknown."""
+    import models
+
+    return models.get_model(name, **(model_config or {}))
+
+
+def resolved_model_config(module: nn.Module, given: dict[str, Any]) -> dict[str, Any]:
+    """Full JSON config of ``module`` (``models.model_config``), or ``given`` as a fallback."""
+    import models
+
+    fn = getattr(models, "model_config", None)
+    if fn is None:
+        return dict(given)
+    try:
+        config = fn(module)
+        json.dumps(config)
+    except (TypeError, ValueError):  # a field that is not JSON-serialisable
+        return dict(given)
+    return config
+
+
+def flatten_params(params: Any) -> dict[str, np.ndarray]:
+    """Parameter tree -> ``{"Dense_0/kernel": array}`` (host numpy, exact)."""
+    host = jax.device_get(params)
+    flat = traverse_util.flatten_dict(dict(host), sep="/")
+    return {k: np.ascontiguousarray(np.asarray(v)) for k, v in flat.items()}
+
+
+def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Inverse of :func:`flatten_params`."""
+    return traverse_util.unflatten_dict(dict(flat), sep="/")
+
+
+class FlaxClassifier:
+    """A trained Flax model with its fitted preprocessing (implements ``Classifier``).
+
+    Attributes:
+        kind: ``"flax"``.
+        name: Model name in the ``models`` registry.
+        module: The linen module.
+        params: Parameter tree (best epoch).
+        preprocessor: Preprocessing fitted on the training split.
+        train_chamber: Chamber of the training data.
+        model_config: Keyword arguments of ``models.get_model``.
+        train_config: ``TrainConfig.to_dict()`` of the run (or ``{}``).
+        info: Extra run facts saved in ``classifier.json`` (best epoch, LR, ...).
+    """
+
+    kind = "flax"
+
+    def __init__(
+        self,
+        name: str,
+        module: nn.Module,
+        params: Any,
+        preprocessor: Preprocessor,
+        train_chamber: str,
+        model_config: dict[str, Any] | None = None,
+        train_config: dict[str, Any] | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.params = params
+        self.preprocessor = preprocessor
+        self.train_chamber = train_chamber
+        self.model_config = dict(model_config or {})
+        self.train_config = dict(train_config or {})
+        self.info = dict(info or {})
+        self._forward = make_forward(module)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(pads, time bins) the model was trained on."""
+        return (int(self.preprocessor.window[0]), int(self.preprocessor.window[1]))
+
+    def _check(self, charge: np.ndarray) -> np.ndarray:
+        charge = np.asarray(charge)
+        if charge.ndim != 3 or tuple(charge.shape[1:]) != self.window:
+            raise ShapeMismatchError(
+                f"flax model '{self.name}' was trained on {self.window} windows (pads, time "
+                f"bins) but got charge of shape {charge.shape}; expected [N, {self.window[0]}, "
+                f"{self.window[1]}]"
+            )
+        return charge
+
+    def _fused_forward(self) -> tuple[Any, Any]:
+        """Jitted preprocessing+model forward and device-resident params (built lazily)."""
+        key = (id(self.params), id(self.preprocessor))
+        if getattr(self, "_fused_key", None) != key:
+            from interp.infer.fast import make_fused_forward
+
+            self._fused = make_fused_forward(self.module, self.preprocessor)
+            self._device_params = jax.device_put(self.params)
+            self._fused_key = key
+        return self._fused, self._device_params
+
+    def logits(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Raw logits.
+
+        Preprocessing and the model run as one compiled XLA call per chunk
+        (:func:`interp.infer.fast.make_fused_forward`); chunks are dispatched asynchronously.
+
+        Args:
+            charge: float [N, P, T], raw ADC.
+            batch_size: Clusters per forward pass; ``None`` picks the measured best for the
+                model (:func:`interp.infer.fast.preferred_chunk`). Batches are zero-padded to
+                a fixed size, so one shape is compiled per size bucket.
+
+        Returns:
+            float32 [N, 2] (column 0 noise, 1 signal).
+
+        Raises:
+            ShapeMismatchError: If (P, T) differs from :attr:`window`.
+        """
+        from interp.infer.fast import preferred_chunk
+
+        charge = self._check(charge)
+        n = charge.shape[0]
+        if n == 0:
+            return np.zeros((0, 2), np.float32)
+        if not np.issubdtype(charge.dtype, np.floating) or charge.dtype == np.float64:
+            charge = charge.astype(np.float32)
+        size = bucket_size(n, int(batch_size or preferred_chunk(self.name)))
+        forward, params = self._fused_forward()
+        out = np.empty((n, 2), np.float32)
+        pending: list[tuple[int, int, Any]] = []
+        for start, stop in chunks(n, size):
+            pending.append((start, stop, forward(params, pad_to(charge[start:stop], size))))
+            if len(pending) > 2:  # bound the in-flight buffers
+                a, b, z = pending.pop(0)
+                out[a:b] = np.asarray(z)[: b - a]
+        for a, b, z in pending:
+            out[a:b] = np.asarray(z)[: b - a]
+        return out
+
+    def predict_proba(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """P(signal), float32 [N] in [0, 1], for raw windows float [N, P, T] (ADC)."""
+        z = self.logits(charge, batch_size)
+        # softmax over two classes = sigmoid of the logit difference (stable form)
+        d = (z[:, 1] - z[:, 0]).astype(np.float64)
+        return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``classifier.json`` content."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "model_config": self.model_config,
+            "preprocessor": self.preprocessor.to_dict(),
+            "window": list(self.window),
+            "train_chamber": self.train_chamber,
+            "train_config": self.train_config,
+            "params_file": PARAMS_FILE,
+            **{k: v for k, v in self.info.items() if k not in ("kind", "name")},
+        }
+
+    def save(self, directory: str | Path) -> None:
+        """Writes ``params.safetensors`` then ``classifier.json``, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(directory / PARAMS_FILE, st_save(flatten_params(self.params)))
+        text = json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(directory / CLASSIFIER_FILE, text)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> FlaxClassifier:
+        """Reads a classifier written by :meth:`save` (see :func:`load_flax_classifier`)."""
+        return load_flax_classifier(directory)
+
+
+@register_loader("flax")
+def load_flax_classifier(directory: str | Path) -> FlaxClassifier:
+    """Loads a saved Flax classifier; the module is rebuilt from the ``models`` registry.
+
+    Raises:
+        ClusterDataError: If files are missing/corrupt or the weights do not fit the model.
+    """
+    directory = Path(directory)
+    meta_path = directory / CLASSIFIER_FILE
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ClusterDataError(str(meta_path), None, f"cannot read classifier: {exc}") from exc
+    params_path = directory / meta.get("params_file", PARAMS_FILE)
+    try:
+        params = unflatten_params(st_load(params_path.read_bytes()))
+    except Exception as exc:  # safetensors raises its own error types
+        raise ClusterDataError(str(params_path), None, f"cannot read weights: {exc}") from exc
+    module = build_module(meta["name"], meta.get("model_config"))
+    pre = Preprocessor.from_dict(meta["preprocessor"])
+    expected = jax.eval_shape(
+        lambda: module.init(jax.random.key(0), np.zeros((1, *pre.window), np.float32))
+    )["params"]
+    exp_flat = {k: v.shape for k, v in flatten_params_shapes(expected).items()}
+    got_flat = {k: v.shape for k, v in flatten_params(params).items()}
+    if exp_flat != got_flat:
+        missing = sorted(set(exp_flat) ^ set(got_flat))[:5]
+        raise ClusterDataError(
+            str(params_path),
+            None,
+            f"weights do not fit model '{meta['name']}' with config {meta.get('model_config')}"
+            f" (first differing arrays: {missing or 'shapes differ'})",
+        )
+    info = {
+        k: v
+        for k, v in meta.items()
+        if k
+        not in (
+            "kind",
+            "name",
+            "model_config",
+            "preprocessor",
+            "window",
+            "train_chamber",
+            "train_config",
+            "params_file",
+        )
+    }
+    return FlaxClassifier(
+        name=meta["name"],
+        module=module,
+        params=params,
+        preprocessor=pre,
+        train_chamber=meta["train_chamber"],
+        model_config=meta.get("model_config"),
+        train_config=meta.get("train_config"),
+        info=info,
+    )
+
+
+def flatten_params_shapes(tree: Any) -> dict[str, Any]:
+    """Flattens a tree of ``ShapeDtypeStruct`` (or arrays) with ``/`` keys."""
+    return traverse_util.flatten_dict(dict(tree), sep="/")

@@ -1,0 +1,128 @@
+"""Metrics against scikit-learn, event-bootstrap intervals and the operating-point choice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
+
+from interp.errors import ClusterDataError
+from interp.metrics import (
+    METRIC_NAMES,
+    choose_threshold,
+    confusion_counts,
+    evaluate_scores,
+    roc_auc,
+)
+
+
+def _scores(n_events: int, per_event: int = 200, seed: int = 0, ties: bool = False):
+    """Noisy scores: signal ~ Beta(5, 2), noise ~ Beta(2, 5); event-level offsets."""
+    rng = np.random.default_rng(seed)
+    n = n_events * per_event
+    labels = (rng.random(n) < 0.26).astype(np.int8)
+    ev = np.repeat(np.arange(n_events), per_event)
+    s = np.where(labels == 1, rng.beta(5, 2, n), rng.beta(2, 5, n))
+    s = np.clip(s + rng.normal(0, 0.05, n_events)[ev], 0, 1)
+    if ties:
+        s = np.round(s, 1)
+    return s.astype(np.float32), labels, ev
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_confusion_and_accuracy_match_sklearn(threshold: float) -> None:
+    s, y, ev = _scores(20)
+    pred = (s >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    assert confusion_counts(s, y, threshold) == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    r = evaluate_scores(s, y, ev, threshold=threshold, n_boot=0)
+    m = r["metrics"]
+    assert r["confusion"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    assert m["accuracy"]["value"] == pytest.approx(accuracy_score(y, pred))
+    assert m["noise_removed"]["value"] == pytest.approx(tn / (tn + fp))
+    assert m["signal_lost"]["value"] == pytest.approx(fn / (fn + tp))
+    assert m["precision"]["value"] == pytest.approx(tp / (tp + fp))
+    assert m["balanced_accuracy"]["value"] == pytest.approx(0.5 * (tn / (tn + fp) + tp / (tp + fn)))
+    assert m["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert m["accuracy"]["lo"] is None  # n_boot = 0: no interval
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_auc_matches_sklearn_with_ties_and_weights(ties: bool) -> None:
+    s, y, _ = _scores(10, ties=ties)
+    assert roc_auc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    w = np.random.default_rng(1).integers(0, 4, s.size).astype(float)
+    assert roc_auc(s, y, w) == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+
+
+def test_auc_single_class_is_none() -> None:
+    r = evaluate_scores(np.array([0.2, 0.7]), np.array([0, 0]), np.array([0, 1]), n_boot=50)
+    assert r["metrics"]["roc_auc"]["value"] is None
+    assert r["metrics"]["signal_lost"]["value"] is None
+
+
+def test_bootstrap_interval_contains_point_and_shrinks() -> None:
+    widths = []
+    for n_events in (8, 200):
+        s, y, ev = _scores(n_events, seed=n_events)
+        r = evaluate_scores(s, y, ev, n_boot=400, seed=3)
+        assert r["ci_reliable"]
+        for name in METRIC_NAMES:
+            m = r["metrics"][name]
+            assert m["lo"] <= m["value"] <= m["hi"], name
+        widths.append(r["metrics"]["accuracy"]["hi"] - r["metrics"]["accuracy"]["lo"])
+        auc_w = r["metrics"]["roc_auc"]["hi"] - r["metrics"]["roc_auc"]["lo"]
+        assert auc_w > 0
+    assert widths[1] < 0.5 * widths[0]
+    json.dumps(r)  # plain JSON types
+
+
+def test_bootstrap_is_seeded() -> None:
+    s, y, ev = _scores(12)
+    a = evaluate_scores(s, y, ev, n_boot=100, seed=7)
+    b = evaluate_scores(s, y, ev, n_boot=100, seed=7)
+    c = evaluate_scores(s, y, ev, n_boot=100, seed=8)
+    assert a == b
+    assert a != c
+
+
+def test_few_events_flagged_unreliable() -> None:
+    s, y, ev = _scores(2)
+    r = evaluate_scores(s, y, ev, n_boot=100)
+    assert not r["ci_reliable"]
+    one = evaluate_scores(s, y, np.zeros_like(ev), n_boot=100)
+    m = one["metrics"]["accuracy"]
+    assert not one["ci_reliable"] and m["lo"] == pytest.approx(m["value"]) == m["hi"]
+
+
+@pytest.mark.parametrize("bound", [0.0, 0.01, 0.05, 0.2])
+def test_threshold_respects_signal_loss_and_is_maximal(bound: float) -> None:
+    s, y, _ = _scores(30, ties=False)
+    t = choose_threshold(s, y, bound)
+    sig = s[y == 1]
+    assert np.mean(sig < t) <= bound + 1e-12
+    higher = np.min(sig[sig > t]) if (sig > t).any() else None
+    if higher is not None:  # the next candidate threshold would lose too much signal
+        assert np.mean(sig < higher) > bound
+    # ties: still within the bound
+    s2, y2, _ = _scores(30, ties=True)
+    t2 = choose_threshold(s2, y2, bound)
+    assert np.mean(s2[y2 == 1] < t2) <= bound + 1e-12
+
+
+def test_threshold_errors() -> None:
+    with pytest.raises(ClusterDataError, match="no signal"):
+        choose_threshold(np.array([0.1, 0.2]), np.array([0, 0]))
+    with pytest.raises(ValueError):
+        choose_threshold(np.array([0.1]), np.array([1]), max_signal_loss=1.0)
+
+
+def test_input_errors() -> None:
+    with pytest.raises(ClusterDataError, match="same length"):
+        evaluate_scores(np.zeros(3), np.zeros(2, int), np.zeros(3, int))
+    with pytest.raises(ClusterDataError, match="no clusters"):
+        evaluate_scores(np.zeros(0), np.zeros(0, int))
+    with pytest.raises(ClusterDataError, match="labels"):
+        evaluate_scores(np.zeros(2), np.array([0, 2]))

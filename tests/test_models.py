@@ -1,0 +1,127 @@
+"""Tests of the model registry and the three built-in classifiers."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import models
+from interp.errors import UnknownNameError
+from models import flops_per_cluster, get_model, model_config, model_names, param_count
+
+jax.config.update("jax_disable_most_optimizations", True)
+
+EXPECTED_PARAMS = {"perceptron": 442, "split_conv": 4612, "resnet": 95170}
+INTERMEDIATES = {
+    "perceptron": ["flat_input"],
+    "split_conv": ["pad_branch", "time_branch", "features"],
+    "resnet": ["stem", "block1", "block2", "block3", "pooled"],
+}
+
+
+def _init(name: str, window: tuple[int, int] = (11, 20)):
+    module = get_model(name)
+    variables = module.init(jax.random.key(0), jnp.zeros((1, *window)))
+    return module, variables
+
+
+def test_builtins_registered() -> None:
+    assert set(EXPECTED_PARAMS) <= set(model_names())
+    assert models.model_names() == sorted(models.model_names())
+
+
+@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("window", [(11, 20), (9, 16)])
+def test_forward_shape_finite_and_params_only(name: str, window: tuple[int, int]) -> None:
+    module, variables = _init(name, window)
+    assert list(variables) == ["params"]
+    x = jax.random.normal(jax.random.key(1), (4, *window))
+    logits = module.apply(variables, x, train=False)
+    assert logits.shape == (4, 2)
+    assert logits.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(logits)))
+    logits_train = module.apply(variables, x, train=True)  # no dropout rng needed by default
+    assert logits_train.shape == (4, 2)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_param_counts(name: str) -> None:
+    _, variables = _init(name)
+    n = param_count(variables["params"])
+    expected = EXPECTED_PARAMS[name]
+    if name == "resnet":
+        assert abs(n - expected) <= 0.01 * expected
+        _, v916 = _init(name, (9, 16))
+        assert param_count(v916["params"]) == n  # independent of window shape
+    else:
+        assert n == expected
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_intermediates(name: str) -> None:
+    module, variables = _init(name)
+    x = jnp.ones((3, 11, 20))
+    logits, state = module.apply(variables, x, mutable=["intermediates"])
+    assert set(state) == {"intermediates"}
+    inter = state["intermediates"]
+    for key in INTERMEDIATES[name]:
+        assert key in inter, key
+        assert inter[key][0].shape[0] == 3
+    assert logits.shape == (3, 2)
+    if name == "split_conv":
+        assert inter["pad_branch"][0].shape == (3, 11, 20, 5)
+        assert inter["time_branch"][0].shape == (3, 11, 20, 5)
+        assert inter["features"][0].shape == (3, 11 * 20 * 10)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_config_round_trip(name: str) -> None:
+    module, variables = _init(name)
+    record = json.loads(json.dumps({"name": name, "config": model_config(module)}))
+    rebuilt = get_model(record["name"], **record["config"])
+    assert model_config(rebuilt) == model_config(module)
+    v2 = rebuilt.init(jax.random.key(0), jnp.zeros((1, 11, 20)))
+    s1 = jax.tree_util.tree_structure(variables)
+    s2 = jax.tree_util.tree_structure(v2)
+    assert s1 == s2
+    shapes1 = jax.tree_util.tree_map(jnp.shape, variables)
+    shapes2 = jax.tree_util.tree_map(jnp.shape, v2)
+    assert shapes1 == shapes2
+
+
+def test_unknown_model_name() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        get_model("no_such_model")
+    assert info.value.kind == "model"
+    assert info.value.known == model_names()
+    assert "perceptron" in str(info.value)
+
+
+def test_resnet_flops_budget() -> None:
+    flops = flops_per_cluster(get_model("resnet"), (11, 20), batch=256)
+    assert 0 < flops <= 1.2e7
+
+
+def test_perceptron_logit_difference_is_linear() -> None:
+    module, variables = _init("perceptron")
+    params = jax.tree_util.tree_map(
+        lambda p: jax.random.normal(jax.random.key(2), p.shape), variables["params"]
+    )
+    kernel = params["dense"]["kernel"]  # [P*T, 2]
+    bias = params["dense"]["bias"]
+
+    def diff(x: jax.Array) -> jax.Array:
+        logits = module.apply({"params": params}, x[None])
+        return logits[0, 1] - logits[0, 0]
+
+    x = jax.random.normal(jax.random.key(3), (11, 20))
+    grad = jax.grad(diff)(x)
+    w = (kernel[:, 1] - kernel[:, 0]).reshape(11, 20)
+    np.testing.assert_allclose(grad, w, rtol=1e-5, atol=1e-6)
+    # Exact linear decomposition: diff(x) = sum(w * x) + (b1 - b0), same gradient everywhere.
+    np.testing.assert_allclose(diff(x), jnp.sum(w * x) + bias[1] - bias[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.grad(diff)(2.0 * x + 1.0), grad, rtol=1e-6)

@@ -1,0 +1,221 @@
+"""The train/evaluate matrix: smoke run of the whole matrix, reuse, CLI and input errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interp.errors import (
+    ClusterDataError,
+    ShapeMismatchError,
+    UnknownChamberError,
+    UnknownNameError,
+)
+from interp.pipeline import (
+    PROFILES,
+    MatrixConfig,
+    evaluate_one,
+    load_chamber_data,
+    make_train_config,
+    matrix_markdown,
+    run_matrix,
+    train_one,
+)
+from interp.schema import ClusterSet
+
+
+def _available_models() -> tuple[str, ...]:
+    """All four models if the Flax model registry is importable, else XGBoost only."""
+    try:
+        import models
+
+        names = set(models.model_names())
+    except (ImportError, AttributeError):
+        return ("xgboost",)
+    wanted = ("perceptron", "split_conv", "resnet")
+    return (*[m for m in wanted if m in names], "xgboost")
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(tmp_path_factory) -> tuple[Path, dict, float, MatrixConfig]:
+    """One smoke run of the full matrix (tiny simulated data, smoke training)."""
+    import jax
+
+    jax.config.update("jax_disable_most_optimizations", True)
+    workdir = tmp_path_factory.mktemp("matrix")
+    cfg = MatrixConfig.smoke(models=_available_models(), n_boot=100)
+    t0 = time.process_time()  # CPU time: robust to other jobs on a shared machine
+    result = run_matrix(cfg, workdir, progress=False)
+    return workdir, result, time.process_time() - t0, cfg
+
+
+def test_smoke_matrix_writes_results(smoke_dir) -> None:
+    workdir, result, seconds, cfg = smoke_dir
+    assert seconds < 120  # CPU seconds of the whole smoke matrix
+    on_disk = json.loads((workdir / "matrix.json").read_text())
+    assert on_disk["cells"] == json.loads(json.dumps(result["cells"]))
+    assert len(result["cells"]) == len(cfg.models) * len(cfg.chambers)
+    for cell in result["cells"]:
+        assert not cell["run"]["reused"] and cell["run"]["train_seconds"] > 0
+        assert set(cell["evaluations"]) == set(cfg.chambers)
+        for ev in cell["evaluations"].values():
+            acc = ev["at_0.5"]["metrics"]["accuracy"]
+            assert 0 <= acc["value"] <= 1 and acc["lo"] <= acc["value"] <= acc["hi"]
+            assert 0 <= ev["operating_point"]["threshold"] <= 1
+            assert ev["seconds_per_event"] > 0
+        assert (workdir / cell["run_dir"] / "classifier.json").is_file()
+    md = (workdir / "matrix.md").read_text()
+    assert "## Accuracy at threshold 0.5" in md and "Toolkit versus published" in md
+    assert "Linnyk" in md
+    if "resnet" in cfg.models:
+        assert "92.6" in md  # published ResNet VTPC2 within-chamber accuracy
+    # data cached with splits beside it
+    data_files = sorted(p.name for p in (workdir / "data").iterdir())
+    assert any(n.endswith(".npz") for n in data_files)
+    assert any(n.endswith(".splits.json") for n in data_files)
+
+
+def test_second_run_reuses_everything(smoke_dir) -> None:
+    workdir, first, seconds, cfg = smoke_dir
+    stamps = {p: p.stat().st_mtime_ns for p in (workdir / "runs").rglob("classifier.json")}
+    t0 = time.process_time()
+    again = run_matrix(cfg, workdir, progress=False)
+    assert time.process_time() - t0 < max(30.0, 0.8 * seconds)
+    assert all(c["run"]["reused"] for c in again["cells"])
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
+    for a, b in zip(first["cells"], again["cells"], strict=True):
+        for ch in cfg.chambers:
+            assert a["evaluations"][ch]["at_0.5"] == b["evaluations"][ch]["at_0.5"]
+
+
+def test_changed_data_is_not_silently_reused(smoke_dir) -> None:
+    workdir = smoke_dir[0]
+    d = load_chamber_data("VTPC2", MatrixConfig.smoke(n_events=7), workdir)
+    with pytest.raises(ClusterDataError, match="different data"):
+        train_one("xgboost", "VTPC2", d.parts["train"], d.parts["val"], workdir, "smoke")
+
+
+def test_unknown_model_and_chamber(tmp_path) -> None:
+    with pytest.raises(UnknownNameError, match="unknown model 'nope'"):
+        run_matrix(MatrixConfig.smoke(models=("nope",)), tmp_path, progress=False)
+    with pytest.raises(UnknownChamberError, match="VTPC9"):
+        run_matrix(
+            MatrixConfig.smoke(models=("xgboost",), chambers=("VTPC9",)), tmp_path, progress=False
+        )
+    with pytest.raises(UnknownNameError, match="profile"):
+        MatrixConfig(profile="huge")
+    assert not (tmp_path / "runs").exists()  # failed before training anything
+
+
+def _write_synthetic(path: Path, window: tuple[int, int], n_events: int, chamber: str) -> Path:
+    from interp.io import write_clusters
+
+    rng = np.random.default_rng(0)
+    n = 60 * n_events
+    label = (rng.random(n) < 0.3).astype(np.int8)
+    charge = rng.uniform(0, 40, (n, *window)).astype(np.float32)
+    charge[label == 1, window[0] // 2, window[1] // 2] += 150  # a learnable signal
+    ev = np.repeat(np.arange(n_events), 60).astype(np.int64)
+    write_clusters(ClusterSet(charge, label, ev, chamber), path)
+    return path
+
+
+def test_window_mismatch_is_a_clear_error(tmp_path, smoke_dir) -> None:
+    small = _write_synthetic(tmp_path / "mtpcl_small.npz", (9, 16), 6, "MTPCL")
+    with pytest.raises(ShapeMismatchError, match=r"\(9, 16\)"):
+        run_matrix(
+            MatrixConfig.smoke(models=("xgboost",)),
+            tmp_path / "w",
+            data_files={"MTPCL": small},
+            progress=False,
+        )
+    # a model trained on 11 x 20 windows given 9 x 16 ones
+    from interp.classifier import load_classifier
+
+    workdir = smoke_dir[0]
+    clf = load_classifier(workdir / "runs" / "xgboost" / "VTPC2")
+    d = load_chamber_data("MTPCL", MatrixConfig.smoke(), tmp_path / "w", {"MTPCL": small})
+    vtpc = load_chamber_data("VTPC2", MatrixConfig.smoke(), workdir)
+    with pytest.raises(ShapeMismatchError, match="trained on"):
+        evaluate_one(clf, vtpc.parts["val"], d.parts["test"], n_boot=0)
+
+
+def test_user_files_and_empty_splits(tmp_path) -> None:
+    files = {
+        "VTPC2": _write_synthetic(tmp_path / "a.npz", (11, 20), 6, "VTPC2"),
+        "MTPCL": _write_synthetic(tmp_path / "b.h5", (11, 20), 6, "somename"),
+    }
+    res = run_matrix(
+        MatrixConfig.smoke(models=("xgboost",), n_boot=20), tmp_path / "w", files, progress=False
+    )
+    assert not res["data"]["MTPCL"]["simulated"]
+    acc = res["cells"][0]["evaluations"]["VTPC2"]["at_0.5"]["metrics"]["accuracy"]["value"]
+    assert acc > 0.9
+    assert (tmp_path / "w" / "data" / "b.splits.json").is_file()  # not beside the user file
+    assert not (tmp_path / "b.splits.json").exists()
+    # too few events for three splits
+    two = _write_synthetic(tmp_path / "two.npz", (11, 20), 2, "VTPC2")
+    with pytest.raises(ClusterDataError, match="event"):
+        load_chamber_data("VTPC2", MatrixConfig.smoke(), tmp_path / "w2", {"VTPC2": two})
+    # empty validation split
+    d = load_chamber_data("VTPC2", MatrixConfig.smoke(), tmp_path / "w", files)
+    empty = d.parts["val"].subset(np.zeros(len(d.parts["val"]), bool))
+    with pytest.raises(ClusterDataError, match="no clusters"):
+        train_one("xgboost", "VTPC2", d.parts["train"], empty, tmp_path / "w3", "smoke")
+    with pytest.raises(UnknownNameError):
+        train_one("nope", "VTPC2", d.parts["train"], d.parts["val"], tmp_path / "w3", "smoke")
+
+
+def test_markdown_flags_unreliable_intervals(smoke_dir) -> None:
+    _, result, _, _ = smoke_dir
+    md = matrix_markdown(result)  # smoke test split holds 1 event per chamber
+    assert "unreliable" in md
+
+
+def test_cli_train_evaluate_matrix(tmp_path, smoke_dir) -> None:
+    from typer.testing import CliRunner
+
+    import interp.cli  # noqa: F401  (registers the commands)
+    from interp.cli.app import app
+
+    runner = CliRunner()
+    wd = str(tmp_path / "cli")
+    args = ["--profile", "smoke", "--workdir", wd, "--quiet", "--n-boot", "20"]
+    r = runner.invoke(
+        app, ["train", "--model", "xgboost", "--train-on", "VTPC2", "--eval-on", "MTPCL", *args]
+    )
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    assert "test MTPCL: accuracy" in r.output
+    run_dir = tmp_path / "cli" / "runs" / "xgboost" / "VTPC2"
+    assert (run_dir / "eval_MTPCL.json").is_file()
+    r = runner.invoke(app, ["evaluate", str(run_dir), "--on", "MTPCL", "-q"])  # profile: run's
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    r = runner.invoke(app, ["matrix", "--models", "xgboost", *args])
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    assert "| yes |" in r.output  # the VTPC2 run of `train` is reused
+    r = runner.invoke(app, ["train", "--model", "nope", "--train-on", "VTPC2", *args])
+    assert isinstance(r.exception, UnknownNameError)
+    r = runner.invoke(app, ["matrix", "--data", "VTPC2", *args])
+    assert "CHAMBER=FILE" in str(r.exception)
+
+
+def test_profiles_build_valid_train_configs() -> None:
+    from interp.train.config import TrainConfig
+    from interp.train.xgb import XGBConfig
+
+    for name in PROFILES:
+        cfg = MatrixConfig.from_profile(name)
+        assert cfg.models == ("perceptron", "split_conv", "resnet", "xgboost")
+        for m in cfg.models:
+            tc = make_train_config(m, cfg.profile, cfg.train_overrides.get(m), seed=5)
+            assert isinstance(tc, XGBConfig if m == "xgboost" else TrainConfig) and tc.seed == 5
+    quick = MatrixConfig.quick()
+    assert make_train_config("resnet", "quick", quick.train_overrides["resnet"]).max_epochs == 5
+    with pytest.raises(TypeError, match="no field"):
+        make_train_config("xgboost", "smoke", {"max_epochs": 3})
+    with pytest.raises(UnknownNameError):
+        MatrixConfig.from_profile("huge")
