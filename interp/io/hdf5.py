@@ -92,15 +92,7 @@ class Hdf5Format(Format):
     extensions = (".h5", ".hdf5")
     compressions = ("gzip", "lzf")
 
-    def open_sink(
-        self,
-        path: Path,
-        chamber: str,
-        window: tuple[int, int],
-        fields: Mapping[str, np.dtype],
-        compression: str | None,
-    ) -> _Hdf5Sink:
-        return _Hdf5Sink(path, chamber, window, fields, compression)
+    sink_class = _Hdf5Sink
 
     def info(self, path: Path) -> FileInfo:
         import h5py

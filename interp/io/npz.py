@@ -130,15 +130,7 @@ class NpzFormat(Format):
     extensions = (".npz",)
     compressions = ("none", "deflate")  # "default" = "none": memory-mappable members
 
-    def open_sink(
-        self,
-        path: Path,
-        chamber: str,
-        window: tuple[int, int],
-        fields: Mapping[str, np.dtype],
-        compression: str | None,
-    ) -> _NpzSink:
-        return _NpzSink(path, chamber, window, fields, compression)
+    sink_class = _NpzSink
 
     def info(self, path: Path) -> FileInfo:
         src = str(path)

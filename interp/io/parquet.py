@@ -4,7 +4,7 @@ Layout: ``charge`` fixed_size_list<float32>[P*T] (row-major P x T window), ``lab
 ``event_id`` int64 and one column per truth field (NaN kept as a value, never as null).
 The schema metadata key ``tpc_interp`` holds the metadata JSON (chamber, window, schema
 version). Pages carry CRC-32 checksums, verified on read. zstd compression by default; one
-row group per writer buffer (~65k clusters), so chunked reads via ``iter_batches`` hold one
+row group per writer buffer (~65k clusters), so chunked reads (one row group at a time) hold one
 row group at a time.
 """
 
@@ -113,15 +113,7 @@ class ParquetFormat(Format):
     extensions = (".parquet", ".pq")
     compressions = ("zstd", "snappy", "gzip", "lz4", "brotli")
 
-    def open_sink(
-        self,
-        path: Path,
-        chamber: str,
-        window: tuple[int, int],
-        fields: Mapping[str, np.dtype],
-        compression: str | None,
-    ) -> _ParquetSink:
-        return _ParquetSink(path, chamber, window, fields, compression)
+    sink_class = _ParquetSink
 
     def info(self, path: Path) -> FileInfo:
         import pyarrow as pa
@@ -168,9 +160,17 @@ class ParquetFormat(Format):
         import pyarrow.parquet as pq
 
         src = str(path)
+        # One row group at a time: ``iter_batches`` let pyarrow's buffers creep upwards over
+        # a 10 M-cluster file (0.43 -> 0.84 GB RSS); per-row-group reads stay flat.
         with pq.ParquetFile(path, page_checksum_verification=True) as pf:
-            for batch in pf.iter_batches(batch_size=chunk_size, columns=list(info.fields)):
-                yield {k: _to_numpy(batch.column(k), k, info.window, src) for k in info.fields}
+            for group in range(pf.num_row_groups):
+                table = pf.read_row_group(group, columns=list(info.fields))
+                for start in range(0, table.num_rows, chunk_size):
+                    part = table.slice(start, chunk_size)
+                    yield {
+                        k: _to_numpy(part.column(k), k, info.window, src) for k in info.fields
+                    }
+                del table
 
 
 FORMAT = register_format(ParquetFormat())

@@ -146,6 +146,7 @@ class Format(abc.ABC):
     name: str
     extensions: tuple[str, ...]
     compressions: tuple[str, ...]
+    sink_class: type  # called as sink_class(path, chamber, window, fields, compression)
 
     def check_compression(self, compression: str | None, source: str) -> str | None:
         """Resolves ``"default"`` and rejects codecs this format does not know."""
@@ -160,7 +161,6 @@ class Format(abc.ABC):
             f"use one of {['default', None, *self.compressions]}",
         )
 
-    @abc.abstractmethod
     def open_sink(
         self,
         path: Path,
@@ -170,6 +170,7 @@ class Format(abc.ABC):
         compression: str | None,
     ) -> Sink:
         """Creates ``path`` and returns an appender for the given fields and dtypes."""
+        return self.sink_class(path, chamber, window, fields, compression)
 
     @abc.abstractmethod
     def info(self, path: Path) -> FileInfo:

@@ -84,15 +84,7 @@ class RootFormat(Format):
     extensions = (".root",)
     compressions = ("zstd", "zlib", "lz4", "lzma")
 
-    def open_sink(
-        self,
-        path: Path,
-        chamber: str,
-        window: tuple[int, int],
-        fields: Mapping[str, np.dtype],
-        compression: str | None,
-    ) -> _RootSink:
-        return _RootSink(path, chamber, window, fields, compression)
+    sink_class = _RootSink
 
     def info(self, path: Path) -> FileInfo:
         import uproot

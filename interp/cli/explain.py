@@ -1,0 +1,45 @@
+"""``explain``: render every explanation figure for a trained matrix run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli.app import app
+
+
+@app.command("explain")
+def explain(
+    run_workdir: Annotated[Path, typer.Argument(help="Study folder of `tpc-interp matrix`")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default RUN_WORKDIR/explain)")
+    ] = None,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write PNGs (kaleido)")] = True,
+    attr_clusters: Annotated[int, typer.Option(help="Test clusters per attribution map set")] = 512,
+    ig_steps: Annotated[int, typer.Option(help="Integrated-gradient path steps")] = 64,
+) -> None:
+    """Weight maps, attributions, SHAP, confusion matrices, curves, rule and physics figures."""
+    from interp.explain.report import ExplainConfig, explain_run
+
+    out_dir = out if out is not None else run_workdir / "explain"
+    chunk = 16 if ig_steps % 16 == 0 else ig_steps
+    cfg = ExplainConfig(attr_clusters=attr_clusters, ig_steps=ig_steps, ig_chunk=chunk)
+    summary = explain_run(run_workdir, out_dir, png=png, config=cfg, progress=typer.echo)
+    n_html = sum(f.endswith(".html") for f in summary["figures"])
+    n_png = sum(f.endswith(".png") for f in summary["figures"])
+    typer.echo(f"wrote {n_html} HTML and {n_png} PNG figures to {out_dir}")
+    if summary["png_skipped_reason"]:
+        typer.echo(f"PNG skipped: {summary['png_skipped_reason']}")
+    for chamber, r in summary["rules"].items():
+        best = r["rules"]["lstsq"]
+        typer.echo(
+            f"rule ({chamber}): {best['text']}  test accuracy "
+            + ", ".join(f"{t} {v['accuracy']:.3f}" for t, v in best["test"].items())
+            + " | perceptron "
+            + ", ".join(
+                f"{t} {v['accuracy']:.3f}" for t, v in r["perceptron"]["test_at_0.5"].items()
+            )
+        )
+    typer.echo(f"summary: {out_dir / 'explain_summary.json'}")

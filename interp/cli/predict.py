@@ -1,0 +1,53 @@
+"""``tpc-interp predict``: score whole runs into a Parquet/HDF5/ROOT table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli.app import app
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="Folder of a trained classifier")],
+    files: Annotated[list[Path], typer.Argument(help="Cluster files (any supported format)")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Score table: .parquet, .h5/.hdf5 or .root")
+    ],
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Clusters read and scored at a time (bounds memory)")
+    ] = 65536,
+    batch_size: Annotated[int, typer.Option(min=1, help="Clusters per forward pass")] = 4096,
+    devices: Annotated[
+        int | None,
+        typer.Option(min=1, help="Data-parallel inference over N local devices (Flax models)"),
+    ] = None,
+    label: Annotated[bool, typer.Option(help="Also write the input label column")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Write one noise probability per cluster, keyed by event and cluster index.
+
+    The table is written under a temporary name and renamed only when complete.
+    """
+    from interp.predict import predict_files
+
+    res = predict_files(
+        model,
+        files,
+        out,
+        chunk_size=chunk_size,
+        progress=not quiet,
+        devices=devices,
+        batch_size=batch_size,
+        include_label=label,
+        overwrite=overwrite,
+    )
+    typer.echo(
+        f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "
+        f"{res['model']} in {res['seconds']:.1f} s ({res['clusters_per_s']:,.0f} clusters/s) "
+        f"-> {res['path']}"
+    )

@@ -1,0 +1,243 @@
+"""Streaming scoring of whole runs: one noise probability per cluster, bounded memory.
+
+:func:`predict_files` reads cluster files of any supported format chunk by chunk
+(:func:`interp.io.iter_clusters`), scores every chunk with a saved classifier and appends
+the scores to a Parquet/HDF5/ROOT table written atomically (:class:`~interp.scores_io.
+ScoreWriter`). Memory is bounded by the chunk size (one chunk of charge plus the model's
+batch temporaries), not by the file size.
+
+Output columns:
+
+================== ======= =============================================================
+column             dtype   meaning
+================== ======= =============================================================
+file_index         int32   position of the input file in the ``files`` list
+event_id           int64   event number from the input
+cluster_index      int64   index of the cluster within its event, in file order (counted
+                           across chunks, restarting for each input file)
+noise_probability  float32 P(noise) = 1 - P(signal) in [0, 1]
+label              int8    the input label (0 noise, 1 signal), unless disabled
+================== ======= =============================================================
+
+``(file_index, event_id, cluster_index)`` identifies a cluster uniquely; for one input file
+``(event_id, cluster_index)`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interp.errors import ClusterDataError, ShapeMismatchError, TPCInterpError
+from interp.scores_io import ScoreWriter, check_score_path
+
+DEFAULT_CHUNK_SIZE = 65536
+"""Clusters read and scored at a time (~58 MB of float32 11 x 20 windows)."""
+
+SCORE_FIELDS: dict[str, np.dtype] = {
+    "file_index": np.dtype(np.int32),
+    "event_id": np.dtype(np.int64),
+    "cluster_index": np.dtype(np.int64),
+    "noise_probability": np.dtype(np.float32),
+    "label": np.dtype(np.int8),
+}
+"""Output columns and dtypes (``label`` is optional)."""
+
+
+class EventCounter:
+    """Running per-event cluster counters: the index of each cluster within its event."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, int] = {}
+
+    def __call__(self, event_id: np.ndarray) -> np.ndarray:
+        """Indices (int64 [N]) of one chunk's clusters within their events, continuing the
+        counts of earlier chunks; order within an event is file order."""
+        event_id = np.asarray(event_id, np.int64)
+        n = event_id.size
+        if n == 0:
+            return np.zeros(0, np.int64)
+        uniq, inv = np.unique(event_id, return_inverse=True)
+        counts = np.bincount(inv, minlength=uniq.size)
+        starts = np.cumsum(counts) - counts
+        order = np.argsort(inv, kind="stable")
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n, dtype=np.int64) - np.repeat(starts, counts)
+        base = np.fromiter((self._next.get(int(u), 0) for u in uniq), np.int64, uniq.size)
+        for u, b, c in zip(uniq.tolist(), base.tolist(), counts.tolist(), strict=True):
+            self._next[u] = b + c
+        return base[inv] + rank
+
+
+def _load(classifier_dir: str | os.PathLike[str]) -> Any:
+    from interp.classifier import load_classifier
+
+    path = Path(classifier_dir)
+    if not path.is_dir():
+        raise ClusterDataError(str(path), None, "model folder does not exist")
+    try:
+        return load_classifier(path)
+    except TPCInterpError:
+        raise
+    except Exception as exc:  # corrupt weights etc.: one clear line, not a library traceback
+        raise ClusterDataError(
+            str(path), None, f"cannot load the classifier ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def noise_scorer(
+    clf: Any, devices: int | None = None, batch_size: int = 4096
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Function mapping raw charge float32 [N, P, T] to P(noise) float32 [N].
+
+    Models with logits (Flax) get P(noise) from the logit difference directly (no
+    ``1 - p`` rounding near 0); others use ``1 - predict_proba``.
+
+    Args:
+        clf: A loaded :class:`~interp.classifier.Classifier`.
+        devices: For Flax models, score data-parallel over this many local devices
+            (:class:`~interp.parallel.mesh.ShardedScorer`); ``None`` for one device.
+        batch_size: Clusters per forward pass.
+    """
+    if devices is not None and getattr(clf, "kind", None) == "flax":
+        from interp.parallel.mesh import ShardedScorer
+
+        scorer = ShardedScorer(clf, devices=devices, batch_size=batch_size)
+        logits: Callable[[np.ndarray], np.ndarray] | None = scorer.logits
+    elif hasattr(clf, "logits"):
+        logits = lambda x: clf.logits(x, batch_size)  # noqa: E731
+    else:
+        logits = None
+
+    def score(charge: np.ndarray) -> np.ndarray:
+        if logits is None:
+            return (1.0 - np.asarray(clf.predict_proba(charge, batch_size), np.float64)).astype(
+                np.float32
+            )
+        z = logits(charge)
+        d = (z[:, 0] - z[:, 1]).astype(np.float64)
+        return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
+
+    return score
+
+
+def _check_inputs(files: Sequence[Path], out: Path, window: tuple[int, int], name: str) -> int:
+    from interp.io import read_info
+
+    if not files:
+        raise ClusterDataError(None, None, "no input files given")
+    total = 0
+    out_resolved = out.resolve()
+    for f in files:
+        if Path(f).resolve() == out_resolved:
+            raise ClusterDataError(str(f), None, "the output file is also an input file")
+        info = read_info(f)
+        if tuple(info["window"]) != tuple(window):
+            raise ShapeMismatchError(
+                f"{f}: windows {tuple(info['window'])} (pads, time bins) do not match model "
+                f"'{name}', trained on {tuple(window)}"
+            )
+        total += int(info["n_clusters"])
+    return total
+
+
+def predict_files(
+    classifier_dir: str | os.PathLike[str],
+    files: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool = True,
+    *,
+    devices: int | None = None,
+    batch_size: int = 4096,
+    include_label: bool = True,
+    overwrite: bool = True,
+) -> dict[str, Any]:
+    """Scores every cluster of ``files`` and writes the table to ``out`` atomically.
+
+    Everything that can be checked up front is checked before any output is created: the
+    output name and folder, the model, every input's format, metadata and window shape.
+    Data errors found later (e.g. NaN charge in a chunk) abort the run and remove the
+    temporary file, so ``out`` only ever holds a complete table.
+
+    Args:
+        classifier_dir: Folder of a saved classifier (``classifier.json``).
+        files: Cluster files (``.npz``, ``.h5``/``.hdf5``, ``.parquet``, ``.root``).
+        out: Output table (``.parquet``, ``.h5``/``.hdf5`` or ``.root``).
+        chunk_size: Clusters read and scored at a time (memory bound).
+        progress: Show a tqdm bar (clusters).
+        devices: Data-parallel inference over this many local devices (Flax models).
+        batch_size: Clusters per forward pass.
+        include_label: Also write the input ``label`` column.
+        overwrite: Replace an existing ``out``; if ``False`` an existing file is an error.
+
+    Returns:
+        ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}``.
+
+    Raises:
+        ClusterDataError: Bad input file, model folder or chunk size (names file and field).
+        ShapeMismatchError: Input windows differ from the model's.
+        UnknownFormatError: Unsupported input or output extension.
+        ClusterWriteError: The output cannot be written (folder missing or read-only, disk
+            full); nothing is left under ``out``.
+    """
+    from tqdm.auto import tqdm
+
+    from interp.io import iter_clusters
+
+    t0 = time.perf_counter()
+    out_path = check_score_path(out)
+    if not overwrite and out_path.exists():
+        raise ClusterDataError(str(out_path), None, "exists (pass overwrite to replace it)")
+    if int(chunk_size) <= 0:
+        raise ClusterDataError(str(out_path), None, f"chunk_size must be positive: {chunk_size}")
+    if int(batch_size) <= 0:
+        raise ClusterDataError(str(out_path), None, f"batch_size must be positive: {batch_size}")
+    paths = [Path(f) for f in files]
+    clf = _load(classifier_dir)
+    total = _check_inputs(paths, out_path, tuple(clf.window), clf.name)
+    score = noise_scorer(clf, devices=devices, batch_size=int(batch_size))
+    fields = dict(SCORE_FIELDS)
+    if not include_label:
+        fields.pop("label")
+    meta = {
+        "model": str(classifier_dir),
+        "model_name": clf.name,
+        "model_kind": clf.kind,
+        "files": [str(p) for p in paths],
+        "n_clusters": total,
+        "columns": list(fields),
+    }
+    bar = tqdm(total=total, desc="predict", unit="cluster", unit_scale=True, disable=not progress)
+    with bar, ScoreWriter(out_path, fields, meta) as writer:
+        for i, path in enumerate(paths):
+            counter = EventCounter()
+            for chunk in iter_clusters(path, chunk_size=int(chunk_size)):
+                writer.write(
+                    {
+                        "file_index": np.full(len(chunk), i, np.int32),
+                        "event_id": chunk.event_id,
+                        "cluster_index": counter(chunk.event_id),
+                        "noise_probability": score(chunk.charge),
+                        "label": chunk.label,
+                    }
+                )
+                bar.update(len(chunk))
+        if writer.n_written != total:
+            raise ClusterDataError(
+                None, None, f"scored {writer.n_written} clusters but the inputs hold {total}"
+            )
+    seconds = time.perf_counter() - t0
+    return {
+        "path": str(out_path),
+        "clusters": total,
+        "files": len(paths),
+        "seconds": seconds,
+        "clusters_per_s": total / max(seconds, 1e-9),
+        "model": clf.name,
+    }

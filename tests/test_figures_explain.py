@@ -1,0 +1,209 @@
+"""Explanation figures (pure: arrays in, plotly figures out) and the ``explain`` report."""
+
+from __future__ import annotations
+
+import jax
+
+jax.config.update("jax_disable_most_optimizations", True)
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import pytest  # noqa: E402
+
+from interp.figures import attribution as fattr  # noqa: E402
+from interp.figures import confusion as fconf  # noqa: E402
+from interp.figures import curves as fcurves  # noqa: E402
+from interp.figures import physics as fphys  # noqa: E402
+from interp.figures import weights as fw  # noqa: E402
+
+WINDOW = (11, 20)
+RNG = np.random.default_rng(0)
+
+
+def _types(fig: go.Figure) -> list[str]:
+    return [t.type for t in fig.data]
+
+
+def test_perceptron_weight_figures() -> None:
+    kernel = RNG.normal(size=(220, 2))
+    fig = fw.perceptron_weights_figure(kernel, WINDOW)
+    assert isinstance(fig, go.Figure) and _types(fig) == ["surface"] * 3
+    np.testing.assert_allclose(
+        np.asarray(fig.data[2].z), (kernel[:, 1] - kernel[:, 0]).reshape(WINDOW)
+    )
+    assert np.asarray(fig.data[0].z).shape == WINDOW  # pads x time bins
+    twin = fw.perceptron_heatmap_figure(kernel, WINDOW)
+    assert _types(twin) == ["heatmap"] * 3
+    maps = {"VTPC2": RNG.normal(size=WINDOW), "MTPCL": RNG.normal(size=WINDOW)}
+    comp = fw.chamber_comparison_figure(maps)
+    assert _types(comp) == ["surface"] * 3
+    np.testing.assert_allclose(np.asarray(comp.data[2].z), maps["VTPC2"] - maps["MTPCL"])
+
+
+def test_split_conv_figures() -> None:
+    k = fw.split_conv_kernels_figure(RNG.normal(size=(10, 2, 1, 5)), RNG.normal(size=(2, 10, 1, 5)))
+    assert _types(k) == ["heatmap"] * 10
+    b = fw.branch_contributions_figure({"pad": np.ones(WINDOW), "time": -np.ones(WINDOW)})
+    assert _types(b) == ["surface"] * 3
+
+
+def test_attribution_and_shap_figures() -> None:
+    maps = {k: RNG.normal(size=WINDOW) for k in ("TP", "FP", "FN", "TN")}
+    fig = fattr.attribution_figure(
+        maps, "integrated_gradients", "IG", counts=dict.fromkeys(maps, 3)
+    )
+    assert _types(fig) == ["surface"] * 4
+    assert fig.layout.scene.zaxis.title.text.startswith("integrated gradients")
+    contribs = RNG.normal(size=(50, 221))
+    shap = fattr.shap_figure(contribs, WINDOW)
+    assert _types(shap) == ["surface"] * 2
+    np.testing.assert_allclose(
+        np.asarray(shap.data[1].z), np.abs(contribs[:, :-1]).mean(0).reshape(WINDOW)
+    )
+
+
+def test_confusion_matrix_layout() -> None:
+    counts = {"tn": 1816, "fp": 184, "fn": 141, "tp": 1859}  # the talk's split-conv matrix
+    m, pct = fconf.confusion_table(counts)
+    assert m.tolist() == [[1816, 184], [141, 1859]]  # rows true bad/good, cols predicted
+    np.testing.assert_allclose(pct.sum(axis=1), 100.0)
+    assert pct[0, 0] == pytest.approx(90.8)
+    fig = fconf.confusion_figure(counts, "t")
+    (hm,) = fig.data
+    assert hm.type == "heatmap" and list(hm.x) == ["bad", "good"] and list(hm.y) == ["bad", "good"]
+    assert (
+        fig.layout.yaxis.title.text == "true label" and fig.layout.xaxis.title.text == "predicted"
+    )
+    assert "90.80%" in hm.text[0][0] and "1,816" in hm.text[0][0]
+
+
+def test_curves() -> None:
+    y = RNG.integers(0, 2, 500)
+    s = np.clip(0.3 * y + RNG.uniform(0, 0.7, 500), 0, 1)
+    r = fcurves.roc_points(s, y)
+    assert r["tpr"][0] == 0 and r["tpr"][-1] == 1 and np.all(np.diff(r["fpr"]) >= 0)
+    fig = fcurves.roc_figure({"test": (s, y)}, {"test": [("0.5", 0.5)]})
+    assert _types(fig) == ["scatter"] * 4  # 2 curves + 1 operating point in each panel
+    tc = fcurves.training_curves_figure({"train_loss": [1, 0.5], "val_accuracy": [0.8, 0.9]}, "t")
+    assert len(tc.data) == 2
+    dist, ks = fcurves.score_distribution_figure(s, y, s[::-1], y[::-1], "scores")
+    assert _types(dist) == ["bar", "scatter", "bar", "scatter"]
+    assert 0.0 <= ks["signal"]["pvalue"] <= 1.0
+    _, ks_same = fcurves.score_distribution_figure(s, y, s, y, "same")
+    assert ks_same["noise"]["pvalue"] == pytest.approx(1.0)
+
+
+def test_physics_figures() -> None:
+    b = {
+        "crossing_angle": {
+            "centres": [1, 2],
+            "rate": [0.1, 0.2],
+            "error": [0.01, 0.01],
+            "n": [5, 5],
+            "label": "|crossing angle|",
+            "unit": "deg",
+        }
+    }
+    fig = fphys.signal_lost_figure({"perceptron": b, "resnet": b})
+    assert _types(fig) == ["scatter", "scatter"]
+    nr = {"electronic": {"n": 10, "removed": 9, "rate": 0.9, "error": 0.05}}
+    bars = fphys.noise_removed_figure({"perceptron": nr})
+    assert _types(bars) == ["bar"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from interp.pipeline import MatrixConfig, run_matrix
+
+    workdir = tmp_path_factory.mktemp("explain_run")
+    cfg = MatrixConfig.smoke(
+        models=("perceptron", "split_conv", "xgboost"),
+        n_events=4,
+        clusters_per_event=150,
+        n_boot=0,
+        train_overrides={  # fixed learning rates skip the LR finder
+            "perceptron": {"max_epochs": 1, "learning_rate": 1e-2},
+            "split_conv": {"max_epochs": 1, "learning_rate": 1e-2},
+        },
+    )
+    run_matrix(cfg, workdir, progress=False)
+    return workdir
+
+
+def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) -> None:
+    from interp.explain.report import SUMMARY_FILE, ExplainConfig, explain_run
+
+    out = tmp_path / "explain"
+    # same attribution sizes as the CLI test below, so its kernels are compiled once
+    cfg = ExplainConfig(
+        attr_clusters=8, ig_steps=4, ig_chunk=4, shap_clusters=20, train_clusters=300
+    )
+    summary = explain_run(tiny_run, out, png=False, config=cfg)
+    names = {p.name for p in out.glob("*.html")}
+    for c in ("VTPC2", "MTPCL"):
+        assert f"weights_perceptron_{c}.html" in names
+        assert f"weights_perceptron_{c}_2d.html" in names
+        assert f"splitconv_kernels_{c}.html" in names
+        for t in ("VTPC2", "MTPCL"):
+            for m in ("perceptron", "split_conv", "xgboost"):
+                assert f"confusion_{m}_{c}_on_{t}.html" in names
+            assert f"shap_xgboost_{c}_on_{t}.html" in names
+            assert f"splitconv_branches_{c}_on_{t}.html" in names
+            assert f"physics_signal_lost_{c}_on_{t}.html" in names
+            for method in ("saliency", "integrated_gradients", "occlusion"):
+                assert f"attr_split_conv_{c}_on_{t}_{method}_cells.html" in names
+        for m in ("perceptron", "split_conv", "xgboost"):
+            assert {f"roc_{m}_{c}.html", f"scores_{m}_{c}.html", f"training_{m}_{c}.html"} <= names
+    assert "weights_perceptron_chambers.html" in names
+    assert (out / "plotly.min.js").is_file() and (out / "index.html").is_file()
+    saved = json.loads((out / SUMMARY_FILE).read_text())
+    assert saved["png_skipped_reason"] == "PNG export disabled"
+    p = saved["perceptron"]["VTPC2"]
+    for key in ("peak_signal_weight", "mean_cross_diff_weight", "mean_outer_diff_weight"):
+        assert np.isfinite(p[key])
+    rule = saved["rules"]["VTPC2"]["rules"]["lstsq"]
+    assert set(rule["coefficients"]) == {"core", "cross", "outer"}
+    assert 0.0 <= rule["test"]["MTPCL"]["accuracy"] <= 1.0
+    assert 0.0 <= saved["ks"]["split_conv_VTPC2"]["signal"]["pvalue"] <= 1.0
+    assert summary["figures"] == saved["figures"]
+
+
+def test_cli_explain_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command is registered and forwards its options (explain_run itself is tested above)."""
+    from typer.testing import CliRunner
+
+    import interp.cli  # noqa: F401  (registers the commands)
+    import interp.explain.report as report
+    from interp.cli.app import app
+
+    calls: dict[str, Any] = {}
+
+    def fake_explain_run(
+        workdir: Path, out: Path, png: bool, config: Any, progress: Any
+    ) -> dict[str, Any]:
+        calls.update(workdir=workdir, out=out, png=png, config=config)
+        progress("explain perceptron trained on VTPC2")
+        return {"figures": ["a.html"], "png_skipped_reason": "PNG export disabled", "rules": {}}
+
+    monkeypatch.setattr(report, "explain_run", fake_explain_run)
+    out = tmp_path / "cli"
+    args = [
+        "explain",
+        str(tiny_run),
+        "--out",
+        str(out),
+        "--no-png",
+        "--attr-clusters",
+        "8",
+        "--ig-steps",
+        "4",
+    ]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert calls["out"] == out and calls["png"] is False
+    assert calls["config"].attr_clusters == 8 and calls["config"].ig_steps == 4
+    assert "wrote 1 HTML and 0 PNG" in res.output and "PNG skipped" in res.output
