@@ -91,7 +91,7 @@ def _load(classifier_dir: str | os.PathLike[str]) -> Any:
 
 
 def noise_scorer(
-    clf: Any, devices: int | None = None, batch_size: int = 4096
+    clf: Any, devices: int | None = None, batch_size: int | None = None
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Function mapping raw charge float32 [N, P, T] to P(noise) float32 [N].
 
@@ -102,12 +102,13 @@ def noise_scorer(
         clf: A loaded :class:`~interp.classifier.Classifier`.
         devices: For Flax models, score data-parallel over this many local devices
             (:class:`~interp.parallel.mesh.ShardedScorer`); ``None`` for one device.
-        batch_size: Clusters per forward pass.
+        batch_size: Clusters per forward pass; ``None`` lets the classifier pick its measured
+            fastest chunk (e.g. 1024 for the split conv).
     """
     if devices is not None and getattr(clf, "kind", None) == "flax":
         from interp.parallel.mesh import ShardedScorer
 
-        scorer = ShardedScorer(clf, devices=devices, batch_size=batch_size)
+        scorer = ShardedScorer(clf, devices=devices, batch_size=batch_size or 4096)
         logits: Callable[[np.ndarray], np.ndarray] | None = scorer.logits
     elif hasattr(clf, "logits"):
         logits = lambda x: clf.logits(x, batch_size)  # noqa: E731
@@ -116,9 +117,9 @@ def noise_scorer(
 
     def score(charge: np.ndarray) -> np.ndarray:
         if logits is None:
-            return (1.0 - np.asarray(clf.predict_proba(charge, batch_size), np.float64)).astype(
-                np.float32
-            )
+            kw = {} if batch_size is None else {"batch_size": batch_size}
+            p_signal = np.asarray(clf.predict_proba(charge, **kw), np.float64)
+            return (1.0 - p_signal).astype(np.float32)
         z = logits(charge)
         d = (z[:, 0] - z[:, 1]).astype(np.float64)
         return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
@@ -154,7 +155,7 @@ def predict_files(
     progress: bool = True,
     *,
     devices: int | None = None,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     include_label: bool = True,
     overwrite: bool = True,
 ) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def predict_files(
         chunk_size: Clusters read and scored at a time (memory bound).
         progress: Show a tqdm bar (clusters).
         devices: Data-parallel inference over this many local devices (Flax models).
-        batch_size: Clusters per forward pass.
+        batch_size: Clusters per forward pass (``None``: the classifier's fastest chunk).
         include_label: Also write the input ``label`` column.
         overwrite: Replace an existing ``out``; if ``False`` an existing file is an error.
 
@@ -196,12 +197,14 @@ def predict_files(
         raise ClusterDataError(str(out_path), None, "exists (pass overwrite to replace it)")
     if int(chunk_size) <= 0:
         raise ClusterDataError(str(out_path), None, f"chunk_size must be positive: {chunk_size}")
-    if int(batch_size) <= 0:
+    if batch_size is not None and int(batch_size) <= 0:
         raise ClusterDataError(str(out_path), None, f"batch_size must be positive: {batch_size}")
     paths = [Path(f) for f in files]
     clf = _load(classifier_dir)
     total = _check_inputs(paths, out_path, tuple(clf.window), clf.name)
-    score = noise_scorer(clf, devices=devices, batch_size=int(batch_size))
+    score = noise_scorer(
+        clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
+    )
     fields = dict(SCORE_FIELDS)
     if not include_label:
         fields.pop("label")

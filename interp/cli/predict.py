@@ -20,7 +20,10 @@ def predict(
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Clusters read and scored at a time (bounds memory)")
     ] = 65536,
-    batch_size: Annotated[int, typer.Option(min=1, help="Clusters per forward pass")] = 4096,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Clusters per forward pass (default: the model's fastest)"),
+    ] = None,
     devices: Annotated[
         int | None,
         typer.Option(min=1, help="Data-parallel inference over N local devices (Flax models)"),

@@ -1,0 +1,466 @@
+"""Seconds per event for every model: toolkit path vs reference vs ONNX Runtime, XGBoost,
+training samples/s, and the machine's measured matmul / memory roofline.
+
+One run, one input event (28,764 simulated VTPC2 clusters), every path measured side by side:
+each repeat times every path once in turn, so load changes hit all paths alike. Figures are
+medians over ``--repeats`` after a warm-up call; the 1-minute load average is recorded with
+each measurement (the machine is shared).
+
+Paths per Flax model:
+
+* ``toolkit``: ``FlaxClassifier.predict_proba`` (fused jitted preprocessing + model,
+  banded-matmul split conv, per-model chunk size; :mod:`interp.infer.fast`);
+* ``reference``: the previous implementation (numpy preprocessing, ``module.apply`` via
+  ``interp.train.steps.make_forward``, zero-padded batches of 4,096);
+* ``onnx``: the exported model (:mod:`interp.export.onnx`, preprocessing included) in ONNX
+  Runtime on CPU (:class:`interp.infer.onnx_backend.OnnxClassifier`).
+
+Usage::
+
+    .venv/bin/python benchmarks/speed.py [--runs DIR_WITH_MODEL_FOLDERS] [--repeats 5]
+
+``--runs`` points at trained classifiers (``DIR/<model>/classifier.json`` or
+``DIR/<model>/<chamber>/classifier.json``) for the noise-removed / signal-lost columns;
+without it the models get random weights (speed does not depend on the weights) and the
+quality columns read "n/a".
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import models  # noqa: E402
+from interp.infer.fast import preferred_backend, random_params  # noqa: E402
+from interp.infer.onnx_backend import OnnxClassifier  # noqa: E402
+from interp.preprocess import fit_preprocessor  # noqa: E402
+from interp.published import load_published  # noqa: E402
+from interp.train.batching import bucket_size, chunks, pad_to  # noqa: E402
+from interp.train.flax_classifier import FlaxClassifier  # noqa: E402
+from interp.train.steps import make_forward  # noqa: E402
+
+CLUSTERS_PER_EVENT = 28763.75
+FLAX_MODELS = ("perceptron", "split_conv", "resnet")
+INPUT_BYTES = 11 * 20 * 4 + 2 * 4  # float32 window in, two logits out (minimal traffic)
+
+
+def load1() -> float:
+    """1-minute load average."""
+    return round(os.getloadavg()[0], 2)
+
+
+def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    """Median wall seconds of ``fn()`` (blocking) after ``warmup`` calls."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def machine_roofline(repeats: int) -> dict[str, Any]:
+    """Measured float32 matmul GFLOP/s (XLA, 2048^2) and memory bandwidth (numpy copy).
+
+    Returns:
+        ``{"matmul_gflops", "matmul_gflops_numpy", "bandwidth_gbs", "load1"}``; bandwidth
+        counts read + write bytes of an in-place copy of a pre-touched 256 MB array.
+    """
+    n = 2048
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
+    mm = jax.jit(lambda a: a @ a)
+    t_jax = median_time(lambda: mm(a), repeats)
+    an = np.asarray(a)
+    t_np = median_time(lambda: an @ an, repeats)
+    src = np.ones(64 * 2**20, np.float32)
+    dst = np.zeros_like(src)
+    t_bw = median_time(lambda: np.copyto(dst, src), repeats)
+    return {
+        "matmul_gflops": 2 * n**3 / t_jax / 1e9,
+        "matmul_gflops_numpy": 2 * n**3 / t_np / 1e9,
+        "bandwidth_gbs": 2 * src.nbytes / t_bw / 1e9,
+        "load1": load1(),
+    }
+
+
+def find_run(runs: Path | None, name: str) -> Path | None:
+    """``runs/name``, ``runs/name/VTPC2`` (the benchmark chamber) or ``runs/name/*`` holding
+    a classifier.json, else None."""
+    if runs is None:
+        return None
+    for cand in [runs / name, runs / name / "VTPC2", *sorted((runs / name).glob("*"))]:
+        if (cand / "classifier.json").is_file():
+            return cand
+    return None
+
+
+def flax_classifier(name: str, runs: Path | None, fit_on: np.ndarray) -> tuple[Any, bool]:
+    """Trained classifier from ``runs`` or one with random weights; returns (clf, trained)."""
+    path = find_run(runs, name)
+    if path is not None:
+        from interp.classifier import load_classifier
+
+        return load_classifier(path), True
+    module = models.get_model(name)
+    params = random_params(module, (11, 20), 0)
+    pre = fit_preprocessor("max", fit_on)
+    return FlaxClassifier(name, module, params, pre, "VTPC2"), False
+
+
+def reference_logits(clf: Any, forward: Callable, charge: np.ndarray, batch: int = 4096) -> Any:
+    """The previous ``FlaxClassifier.logits``: numpy preprocessing + ``module.apply``."""
+    n = charge.shape[0]
+    size = bucket_size(n, batch)
+    out = []
+    for start, stop in chunks(n, size):
+        x = pad_to(clf.preprocessor(charge[start:stop]), size)
+        out.append(np.asarray(forward(clf.params, x))[: stop - start])
+    return np.concatenate(out)
+
+
+def xla_flops_per_cluster(module: Any, params: Any, batch: int = 1024) -> float:
+    """XLA cost-analysis FLOPs of ``module.apply`` per cluster (nominal, conv as conv)."""
+    x = jnp.zeros((batch, 11, 20), jnp.float32)
+    fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
+    cost = fn.lower(params, x).compile().cost_analysis()
+    if isinstance(cost, list | tuple):
+        cost = cost[0]
+    return float(cost["flops"]) / batch
+
+
+def quality(p: np.ndarray, label: np.ndarray, trained: bool) -> dict[str, Any]:
+    """Noise removed / signal lost at P(signal) < 0.5 (None for random weights)."""
+    if not trained:
+        return {"noise_removed": None, "signal_lost": None}
+    cut = p < 0.5
+    return {
+        "noise_removed": float(cut[label == 0].mean()),
+        "signal_lost": float(cut[label == 1].mean()),
+    }
+
+
+def roofline(flops: float, t_event: float, peak: dict[str, Any]) -> dict[str, float]:
+    """Achieved GFLOP/s and fraction of the roofline bound for one event."""
+    n = CLUSTERS_PER_EVENT
+    t_compute = flops * n / (peak["matmul_gflops"] * 1e9)
+    t_memory = INPUT_BYTES * n / (peak["bandwidth_gbs"] * 1e9)
+    return {
+        "gflops_achieved": flops * n / t_event / 1e9,
+        "roofline_s_per_event": max(t_compute, t_memory),
+        "roofline_fraction": max(t_compute, t_memory) / t_event,
+        "bound": "compute" if t_compute >= t_memory else "memory",
+    }
+
+
+def bench_flax(
+    name: str, charge: np.ndarray, label: np.ndarray, runs: Path | None, repeats: int
+) -> dict[str, Any]:
+    """Toolkit / reference / ONNX Runtime timings, parity and quality of one Flax model."""
+    clf, trained = flax_classifier(name, runs, charge)
+    n = charge.shape[0]
+    ref_forward = make_forward(clf.module)
+    ort = OnnxClassifier.from_classifier(clf, threads=2)
+    jax_clf = copy.copy(clf)  # same params, backend forced to JAX
+    jax_clf.backend = "jax"
+    paths: dict[str, Callable[[], Any]] = {
+        "toolkit": lambda: clf.logits(charge),
+        "reference": lambda: reference_logits(clf, ref_forward, charge),
+        "onnx": lambda: ort.logits(charge),
+    }
+    if preferred_backend(name) != "jax":
+        paths["toolkit_jax"] = lambda: jax_clf.logits(charge)
+    outs = {k: np.asarray(f()) for k, f in paths.items()}  # warm-up (compiles) + parity
+    ref = outs["reference"]
+    scale = float(np.abs(ref).max())
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    loads = []
+    for _ in range(repeats):  # interleaved: one of each path per repeat
+        for k, f in paths.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+        loads.append(load1())
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    per_event = {k: v * CLUSTERS_PER_EVENT / n for k, v in med.items()}
+    flops = xla_flops_per_cluster(clf.module, clf.params)
+    p = clf.predict_proba(charge)
+    return {
+        "model": name,
+        "clusters": n,
+        "trained_weights": trained,
+        "parameters": models.param_count(clf.params),
+        "flops_per_cluster": flops,
+        "s_per_event": per_event,
+        "s_per_event_min": {k: min(v) * CLUSTERS_PER_EVENT / n for k, v in times.items()},
+        "clusters_per_s": {k: n / v for k, v in med.items()},
+        "all_times_s": times,
+        "toolkit_vs_onnx_throughput": med["onnx"] / med["toolkit"],
+        "toolkit_vs_reference_speedup": med["reference"] / med["toolkit"],
+        "toolkit_backend": preferred_backend(name),
+        "parity_rel_err": {
+            f"{k}_vs_reference": float(np.abs(v - ref).max() / scale)
+            for k, v in outs.items()
+            if k != "reference"
+        },
+        "roofline": {k: roofline(flops, v, PEAK) for k, v in per_event.items()},
+        "load1": loads,
+        **quality(p, label, trained),
+    }
+
+
+def bench_xgboost(
+    charge: np.ndarray, label: np.ndarray, runs: Path | None, repeats: int
+) -> dict[str, Any]:
+    """XGBoost ``predict_proba`` (numpy preprocessing + ``inplace_predict``) per event."""
+    from interp.classifier import load_classifier
+
+    path = find_run(runs, "xgboost")
+    if path is not None:
+        clf, trained = load_classifier(path), True
+    else:
+        from interp.simulator import simulate
+        from interp.train.xgb import XGBConfig, train_xgboost
+
+        tr = simulate("VTPC2", 1, 11, n_clusters=8000)
+        va = simulate("VTPC2", 1, 12, n_clusters=4000)
+        clf, trained = train_xgboost(tr, va, config=XGBConfig.smoke()), True
+    clf.predict_proba(charge)
+    t = median_time(lambda: clf.predict_proba(charge), repeats)
+    n = charge.shape[0]
+    booster = clf.booster
+    s_event = t * CLUSTERS_PER_EVENT / n
+    return {
+        "model": "xgboost",
+        "trees": int(booster.num_boosted_rounds()),
+        "max_depth": clf.config.max_depth if hasattr(clf, "config") else None,
+        "s_per_event": s_event,
+        "clusters_per_s": n / t,
+        "memory_roofline_fraction": INPUT_BYTES
+        * CLUSTERS_PER_EVENT
+        / PEAK["bandwidth_gbs"]
+        / 1e9
+        / s_event,
+        "load1": load1(),
+        **quality(clf.predict_proba(charge), label, trained),
+    }
+
+
+def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int = 256) -> dict:
+    """Training samples/s of the trainer's step and of :mod:`interp.infer.train_fast`."""
+    from interp.infer.train_fast import make_fast_train_step
+    from interp.train.steps import TrainState, make_optimizer, make_train_step
+
+    module = models.get_model(name)
+    pre = fit_preprocessor("max", charge)
+    x_all = jax.device_put(pre(charge))
+    y_all = jax.device_put(label.astype(np.int32))
+    w_all = jax.device_put(np.ones(len(label), np.float32))
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {"model": name, "batch_size": batch}
+    makers: list[tuple[str, Callable]] = [("trainer_step", make_train_step)]
+    if name == "split_conv":  # the only model with a different training formulation
+        makers.append(("fast_step", make_fast_train_step))
+    for kind, maker in makers:
+        tx = make_optimizer(1e-3, 10_000, 1e-4)
+        params = jax.tree_util.tree_map(jnp.asarray, random_params(module, (11, 20), 0))
+        state = TrainState(
+            step=jnp.int32(0),
+            params=params,
+            opt_state=tx.init(params),
+            rng=jax.random.key_data(jax.random.key(0)),
+        )
+        step = maker(module, tx)
+        idx = [jnp.asarray(rng.integers(0, len(label), batch, dtype=np.int32)) for _ in range(8)]
+        state, loss = step(state, x_all, y_all, w_all, idx[0])  # compile
+        jax.block_until_ready(loss)
+        t = time.perf_counter()
+        state, loss = step(state, x_all, y_all, w_all, idx[1])
+        jax.block_until_ready(loss)
+        k = int(np.clip(1.0 / max(time.perf_counter() - t, 1e-4), 3, 400))
+        rates = []
+        for _ in range(3):
+            t = time.perf_counter()
+            for i in range(k):
+                state, loss = step(state, x_all, y_all, w_all, idx[i % 8])
+            jax.block_until_ready(loss)
+            rates.append(k * batch / (time.perf_counter() - t))
+        out[kind] = {"samples_per_s": float(np.median(rates)), "steps_timed": k, "load1": load1()}
+    return out
+
+
+PEAK: dict[str, Any] = {}
+
+
+def fmt(v: float | None, spec: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def _best(r: dict[str, Any], path: str) -> float:
+    """Best-of-N seconds per event of a path (``toolkit_jax`` falls back to ``toolkit``)."""
+    n = r.get("clusters") or 28764
+    times = r["all_times_s"].get(path) or r["all_times_s"]["toolkit"]
+    return min(times) * CLUSTERS_PER_EVENT / n
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The talk-shaped table plus the detail tables."""
+    pub = res["published"]
+    pk = res["machine"]
+    lines = [
+        "# Inference speed (seconds per event, 28,763.75 clusters)",
+        "",
+        f"Machine: {res['env']['cpu_count']} cores, {res['env']['processor']}; measured "
+        f"matmul {pk['matmul_gflops']:.0f} GFLOP/s (XLA f32 2048^2; numpy "
+        f"{pk['matmul_gflops_numpy']:.0f}), copy bandwidth {pk['bandwidth_gbs']:.1f} GB/s; "
+        f"load average (1 min) during the run {res['load_range'][0]:.1f}-"
+        f"{res['load_range'][1]:.1f} on 2 cores (shared machine). Medians of "
+        f"{res['repeats']} interleaved repeats after warm-up. Weights: "
+        f"{res['weights']}.",
+        "",
+        "| model | s/event CPU (toolkit) | s/event GPU | noise removed | parameters "
+        "| signal lost | published CPU / GPU (Keras 2020) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["flax"]:
+        p = pub.get(r["model"], {})
+        spe = p.get("seconds_per_event", {})
+        lines.append(
+            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | n/a (no GPU) | "
+            f"{fmt(r['noise_removed'])} | {r['parameters']:,} | {fmt(r['signal_lost'])} | "
+            f"{spe.get('cpu')} / {spe.get('gpu')} |"
+        )
+    x = res["xgboost"]
+    lines.append(
+        f"| xgboost ({x['trees']} trees) | {x['s_per_event']:.4f} | n/a | "
+        f"{fmt(x['noise_removed'])} | - | {fmt(x['signal_lost'])} | - |"
+    )
+    lines += [
+        "",
+        "## Paths side by side",
+        "",
+        "| model | toolkit backend | toolkit s/event | toolkit clusters/s | JAX-path s/event "
+        "| ONNX Runtime s/event | reference s/event | toolkit / ORT throughput | JAX path / ORT "
+        "| speed-up vs reference | FLOPs/cluster | toolkit roofline fraction | ORT roofline "
+        "fraction | max rel err toolkit / ORT | best-of-N s/event toolkit / JAX / ORT / ref |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["flax"]:
+        s, c, rf = r["s_per_event"], r["clusters_per_s"], r["roofline"]
+        e = r["parity_rel_err"]
+        s_jax = s.get("toolkit_jax", s["toolkit"])
+        lines.append(
+            f"| {r['model']} | {r['toolkit_backend']} | {s['toolkit']:.4f} | "
+            f"{c['toolkit']:,.0f} | {s_jax:.4f} | {s['onnx']:.4f} | "
+            f"{s['reference']:.4f} | {r['toolkit_vs_onnx_throughput']:.2f}x | "
+            f"{s['onnx'] / s_jax:.2f}x | "
+            f"{r['toolkit_vs_reference_speedup']:.1f}x | {r['flops_per_cluster']:,.0f} | "
+            f"{rf['toolkit']['roofline_fraction']:.1%} ({rf['toolkit']['bound']}) | "
+            f"{rf['onnx']['roofline_fraction']:.1%} | "
+            f"{e['toolkit_vs_reference']:.1e} / {e['onnx_vs_reference']:.1e} | "
+            + " / ".join(
+                f"{_best(r, k):.4f}" for k in ("toolkit", "toolkit_jax", "onnx", "reference")
+            )
+            + " |"
+        )
+    lines.append(
+        f"| xgboost | xgboost | {x['s_per_event']:.4f} | {x['clusters_per_s']:,.0f} | - | - | - "
+        f"| - | - | - | - | {x['memory_roofline_fraction']:.1%} (memory) | - | - | - |"
+    )
+    lines += [
+        "",
+        "## Training throughput (batch 256, AdamW, samples/s)",
+        "",
+        "| model | trainer step (`interp.train.steps`) | fast step (`interp.infer.train_fast`) |",
+        "|---|---|---|",
+    ]
+    for t in res["training"]:
+        lines.append(
+            f"| {t['model']} | {t['trainer_step']['samples_per_s']:,.0f} | "
+            + (f"{t['fast_step']['samples_per_s']:,.0f} |" if "fast_step" in t else "same |")
+        )
+    lines += ["", f"XLA_FLAGS: `{res['env']['xla_flags'] or '(none)'}`", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=Path, default=None, help="folder of trained classifiers")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--models", nargs="*", default=list(FLAX_MODELS))
+    ap.add_argument("--no-training", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--name", default="speed", help="output file stem")
+    ap.add_argument("--render", type=Path, default=None, help="only re-render this JSON as .md")
+    args = ap.parse_args()
+    if args.render is not None:
+        res = json.loads(args.render.read_text())
+        args.render.with_suffix(".md").write_text(markdown(res))
+        return
+
+    from interp.simulator import simulate
+
+    t0 = time.time()
+    PEAK.update(machine_roofline(args.repeats))
+    print("machine", PEAK, flush=True)
+    ev = simulate("VTPC2", 1, 0)
+    charge, label = ev.charge, ev.label.astype(np.int64)
+    res: dict[str, Any] = {
+        "env": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "jax": jax.__version__,
+            "onnxruntime": __import__("onnxruntime").__version__,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+        },
+        "clusters": int(charge.shape[0]),
+        "repeats": args.repeats,
+        "weights": f"trained ({args.runs})" if args.runs else "random (speed only)",
+        "machine": dict(PEAK),
+        "published": load_published()["models"],
+        "flax": [],
+    }
+    for name in args.models:
+        r = bench_flax(name, charge, label, args.runs, args.repeats)
+        print(name, json.dumps({k: r[k] for k in ("s_per_event", "parity_rel_err", "load1")}))
+        res["flax"].append(r)
+    res["xgboost"] = bench_xgboost(charge, label, args.runs, args.repeats)
+    print("xgboost", res["xgboost"]["s_per_event"], flush=True)
+    res["training"] = []
+    if not args.no_training:
+        for name in args.models:
+            res["training"].append(bench_training(name, charge, label))
+            print("train", res["training"][-1], flush=True)
+    loads = [PEAK["load1"], res["xgboost"]["load1"]]
+    loads += [v for r in res["flax"] for v in r["load1"]]
+    loads += [
+        t[k]["load1"] for t in res["training"] for k in ("trainer_step", "fast_step") if k in t
+    ]
+    res["load_range"] = [min(loads), max(loads)]
+    res["wall_s"] = time.time() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    md = markdown(res)
+    (args.out / f"{args.name}.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Fast CPU inference: fused JAX formulations and an ONNX Runtime backend."""
+
+from interp.infer.fast import (
+    BACKENDS,
+    DEFAULT_CHUNK,
+    FORMULATIONS,
+    jax_preprocess,
+    make_fused_forward,
+    model_logits_fn,
+    preferred_backend,
+    preferred_chunk,
+    set_xla_cpu_flags,
+)
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_CHUNK",
+    "FORMULATIONS",
+    "jax_preprocess",
+    "make_fused_forward",
+    "model_logits_fn",
+    "preferred_backend",
+    "preferred_chunk",
+    "set_xla_cpu_flags",
+]

@@ -1,0 +1,426 @@
+"""Fast CPU inference formulations: preprocessing fused into the jitted forward pass.
+
+* Preprocessing (:class:`~interp.preprocess.Preprocessor`) is re-expressed in ``jax.numpy`` and
+  fused into the same XLA computation as the model, so raw ADC windows go in and logits come
+  out of one compiled call (no numpy temporaries, no host-side padding of preprocessed data).
+* The split convolution is rewritten as two *banded matmuls*: each single-channel "same"
+  convolution contracts its long kernel axis with a banded matrix built from the kernel
+  (``[P, kw, P, F]`` or ``[T, kh, T, F]``) and takes the few taps of its short axis as patches,
+  so the whole conv is one matmul with K = 22 or 40 instead of an XLA convolution (which runs
+  at a few % of peak on 1-channel inputs). The dense head is split per branch so the concat and
+  the transpose to the (P, T, 2F) flatten order are never materialised.
+* Other models (perceptron, ResNet, anything registered later) run their own ``module.apply``
+  (a patches-as-matmul ResNet, ``formulation="im2col"``, measured no faster, so it is opt-in).
+* :func:`preferred_chunk` / :func:`preferred_backend` hold the measured per-model choices used
+  by ``FlaxClassifier.logits`` (chunk size; ONNX Runtime for the ResNet).
+
+All formulations return float32 logits [B, 2] equal to ``module.apply`` on preprocessed inputs
+up to float32 summation order (tested to 1e-5 relative).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from interp.preprocess import Preprocessor
+
+Params = Any
+Forward = Callable[[Params, jax.Array], jax.Array]
+
+DEFAULT_CHUNK = 4096
+"""Clusters per compiled call (see ``benchmarks/speed.py``: 2k-8k are within noise)."""
+_EPS = 1e-6  # same as interp.preprocess
+
+
+def preprocess_constants(pre: Preprocessor | None) -> dict[str, np.ndarray]:
+    """Fitted constants of a preprocessor as float32 arrays (jit arguments, not closures).
+
+    Passing them as arguments lets one compiled forward serve every classifier that shares a
+    model config and preprocessing method (tests and studies build many of them).
+    """
+    if pre is None:
+        return {}
+    if pre.method == "log":
+        return {"denom": np.asarray(np.log1p(pre.scale), np.float32)}
+    if pre.method == "standardise":
+        assert pre.mean is not None and pre.std is not None
+        return {"mean": np.asarray(pre.mean, np.float32), "std": np.asarray(pre.std, np.float32)}
+    return {}
+
+
+def jax_preprocess_method(method: str | None) -> Callable[[jax.Array, dict], jax.Array]:
+    """``jax.numpy`` twin of a preprocessing method, ``fn(raw, constants) -> inputs``.
+
+    Args:
+        method: One of :data:`interp.preprocess.PREPROCESSORS`, or ``None`` (identity).
+
+    Returns:
+        ``fn(raw [B, P, T] any real dtype (ADC), preprocess_constants(pre)) -> float32
+        [B, P, T]``.
+
+    Raises:
+        ValueError: Unknown method.
+    """
+
+    def identity(x: jax.Array, c: dict) -> jax.Array:
+        return x.astype(jnp.float32)
+
+    def by_max(x: jax.Array, c: dict) -> jax.Array:
+        x = x.astype(jnp.float32)
+        return x / jnp.maximum(jnp.max(x, axis=(1, 2), keepdims=True), _EPS)
+
+    def by_log(x: jax.Array, c: dict) -> jax.Array:
+        return jnp.log1p(jnp.maximum(x.astype(jnp.float32), 0.0)) / c["denom"]
+
+    def by_std(x: jax.Array, c: dict) -> jax.Array:
+        return (x.astype(jnp.float32) - c["mean"]) / c["std"]
+
+    def by_adc(x: jax.Array, c: dict) -> jax.Array:
+        return x.astype(jnp.float32) / np.float32(255.0)
+
+    table = {None: identity, "max": by_max, "log": by_log, "standardise": by_std, "none": by_adc}
+    if method not in table:
+        raise ValueError(f"no jax preprocessing for method '{method}'")
+    return table[method]
+
+
+def jax_preprocess(pre: Preprocessor | None) -> Callable[[jax.Array], jax.Array]:
+    """``jax.numpy`` twin of a fitted :class:`Preprocessor` (traceable, for fusion).
+
+    Args:
+        pre: Fitted preprocessor, or ``None`` for the identity (inputs already preprocessed).
+
+    Returns:
+        A function mapping raw windows [B, P, T] (any real dtype, ADC) to float32 [B, P, T].
+    """
+    fn = jax_preprocess_method(None if pre is None else pre.method)
+    consts = preprocess_constants(pre)
+    return lambda x: fn(x, consts)
+
+
+def same_pads(size: int, kernel: int, stride: int = 1) -> tuple[int, int]:
+    """XLA/Flax ``"SAME"`` padding (low, high) of one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _banded(kernel_axis: jax.Array, size: int, lo: int) -> jax.Array:
+    """Banded matrix of a 1-D "same" correlation along an axis of length ``size``.
+
+    Args:
+        kernel_axis: [k, ...] kernel, taps along axis 0.
+        size: Axis length (input = output length, stride 1).
+        lo: Low-side "same" padding.
+
+    Returns:
+        [size_in, size_out, ...] with ``M[q, p] = kernel[q - p + lo]`` inside the band, else 0.
+    """
+    k = kernel_axis.shape[0]
+    q = np.arange(size)[:, None]
+    p = np.arange(size)[None, :]
+    tap = q - p + lo
+    valid = (tap >= 0) & (tap < k)
+    gathered = kernel_axis[np.clip(tap, 0, k - 1)]  # [size, size, ...]
+    mask = valid.reshape(valid.shape + (1,) * (gathered.ndim - 2))
+    return jnp.where(mask, gathered, 0.0)
+
+
+def conv_same_1ch(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> tuple[jax.Array, str]:
+    """Single-channel stride-1 "same" 2-D convolution as one plain 2-D banded matmul.
+
+    The long kernel axis is contracted with a banded matrix, the short one is gathered as
+    patches laid out so that the matmul needs no transposes: ``[B*T, kw*P] @ [kw*P, P*F]``
+    (pads contracted) or ``[B*P, kh*T] @ [kh*T, T*F]`` (time contracted).
+
+    Args:
+        x: float32 [B, P, T] (one input channel).
+        kernel: float32 [kh, kw, 1, F] (Flax ``nn.Conv`` layout).
+        bias: float32 [F].
+
+    Returns:
+        ``(y, layout)``: ``y`` float32 [B, T, P, F] (``layout == "btpf"``, contraction along
+        pads) when ``kh >= kw``, else [B, P, T, F] (``"bptf"``, contraction along time).
+    """
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    B, P, T = x.shape
+    w = kernel[:, :, 0, :]  # [kh, kw, F]
+    F = int(w.shape[-1])
+    ph, pw = same_pads(P, kh), same_pads(T, kw)
+    if kh >= kw:
+        xt = jnp.pad(jnp.swapaxes(x, 1, 2), ((0, 0), pw, (0, 0)))  # [B, T+kw-1, P]
+        patches = jnp.stack([xt[:, j : j + T, :] for j in range(kw)], axis=2)  # [B,T,kw,P]
+        band = _banded(w, P, ph[0])  # [P_in, P_out, kw, F]
+        band = jnp.transpose(band, (2, 0, 1, 3)).reshape(kw * P, P * F)
+        y = patches.reshape(B * T, kw * P) @ band + jnp.tile(bias, P)
+        return y.reshape(B, T, P, F), "btpf"
+    xp = jnp.pad(x, ((0, 0), ph, (0, 0)))  # [B, P+kh-1, T]
+    patches = jnp.stack([xp[:, i : i + P, :] for i in range(kh)], axis=2)  # [B,P,kh,T]
+    band = _banded(jnp.swapaxes(w, 0, 1), T, pw[0])  # [T_in, T_out, kh, F]
+    band = jnp.transpose(band, (2, 0, 1, 3)).reshape(kh * T, T * F)
+    y = patches.reshape(B * P, kh * T) @ band + jnp.tile(bias, T)
+    return y.reshape(B, P, T, F), "bptf"
+
+
+def split_conv_logits(params: Params, x: jax.Array) -> jax.Array:
+    """``SplitConv`` forward as banded matmuls (no concat, no flatten transpose).
+
+    Args:
+        params: SplitConv params (``pad_conv``, ``time_conv``, ``dense``).
+        x: float32 [B, P, T] preprocessed windows.
+
+    Returns:
+        float32 [B, C] logits.
+    """
+    B, P, T = x.shape
+    dense_k = params["dense"]["kernel"]  # [P*T*2F, C]
+    C = dense_k.shape[-1]
+    F = params["pad_conv"]["kernel"].shape[-1]
+    k4 = dense_k.reshape(P, T, 2 * F, C)
+    out = params["dense"]["bias"]
+    for name, head in (("pad_conv", k4[:, :, :F]), ("time_conv", k4[:, :, F:])):
+        y, layout = conv_same_1ch(x, params[name]["kernel"], params[name]["bias"])
+        if layout == "btpf":
+            head = jnp.swapaxes(head, 0, 1)  # [T, P, F, C]
+        out = out + nn.relu(y).reshape(B, -1) @ head.reshape(-1, C)
+    return out
+
+
+def conv_im2col(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
+    """ "SAME" 2-D convolution as patches-as-matmul (im2col), NHWC.
+
+    Args:
+        x: float32 [B, H, W, C].
+        kernel: float32 [kh, kw, C, F] (Flax ``nn.Conv`` layout).
+        bias: float32 [F].
+        stride: Same stride on both axes.
+
+    Returns:
+        float32 [B, ceil(H / stride), ceil(W / stride), F].
+    """
+    B, H, W, C = x.shape
+    kh, kw, _, F = kernel.shape
+    Ho, Wo = -(-H // stride), -(-W // stride)
+    xp = jnp.pad(x, ((0, 0), same_pads(H, kh, stride), same_pads(W, kw, stride), (0, 0)))
+    cols = [
+        xp[:, i : i + (Ho - 1) * stride + 1 : stride, j : j + (Wo - 1) * stride + 1 : stride]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+    y = patches.reshape(B * Ho * Wo, kh * kw * C) @ kernel.reshape(kh * kw * C, F) + bias
+    return y.reshape(B, Ho, Wo, F)
+
+
+def resnet_logits_fn(module: nn.Module) -> Forward:
+    """``ResNet`` forward with every convolution as im2col matmul (fields read from module).
+
+    Args:
+        module: A ``models.resnet.ResNet`` (any ``stem_features``/``block_*`` config).
+
+    Returns:
+        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
+    """
+    strides = tuple(int(s) for s in module.block_strides)
+    features = tuple(int(f) for f in module.block_features)
+
+    def fn(params: Params, x: jax.Array) -> jax.Array:
+        def conv(h: jax.Array, p: Params, s: int = 1) -> jax.Array:
+            return conv_im2col(h, p["kernel"], p["bias"], s)
+
+        h = nn.relu(conv(x[..., None], params["stem_conv"]))
+        for i, (f, s) in enumerate(zip(features, strides, strict=True)):
+            bp = params[f"res_block{i + 1}"]
+            a = conv(nn.relu(conv(h, bp["conv1"], s)), bp["conv2"])
+            short = conv(h, bp["proj"], s) if (s != 1 or h.shape[-1] != f) else h
+            h = nn.relu(a + short)
+        return jnp.mean(h, axis=(1, 2)) @ params["dense"]["kernel"] + params["dense"]["bias"]
+
+    return fn
+
+
+def perceptron_max_logits(params: Params, raw: jax.Array) -> jax.Array:
+    """Perceptron on max-normalised windows with the normalisation moved after the matmul.
+
+    ``(x / m) @ W + b == (x @ W) / m + b`` (m = per-cluster max, floored at 1e-6): one pass
+    over the raw input, no normalised copy.
+
+    Args:
+        params: Perceptron params (``dense``).
+        raw: [B, P, T] raw ADC.
+
+    Returns:
+        float32 [B, C] logits.
+    """
+    x = raw.astype(jnp.float32).reshape(raw.shape[0], -1)
+    peak = jnp.maximum(jnp.max(x, axis=1, keepdims=True), _EPS)
+    return (x @ params["dense"]["kernel"]) / peak + params["dense"]["bias"]
+
+
+def _is_perceptron(module: nn.Module) -> bool:
+    import models.perceptron as pc
+
+    return isinstance(module, pc.Perceptron)
+
+
+def _is_split_conv(module: nn.Module) -> bool:
+    import models.split_conv as sc
+
+    return isinstance(module, sc.SplitConv)
+
+
+def _is_resnet(module: nn.Module) -> bool:
+    import models.resnet as rn
+
+    return isinstance(module, rn.ResNet)
+
+
+FORMULATIONS = ("auto", "apply", "im2col")
+"""``auto``: fastest measured rewrite (banded split conv, else ``apply``); ``apply``:
+``module.apply``; ``im2col``: ResNet convs as patches-as-matmul (measured no faster than XLA's
+convolutions on the 2-core VM, kept for experiments)."""
+
+
+def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
+    """Un-jitted ``logits(params, x_preprocessed)`` for a module.
+
+    Args:
+        module: Linen module.
+        formulation: ``"auto"`` (fast rewrite where one exists), ``"apply"`` (``module.apply``).
+
+    Returns:
+        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
+    """
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got '{formulation}'")
+    if formulation == "auto" and _is_split_conv(module):
+        return split_conv_logits
+    if formulation == "im2col" and _is_resnet(module):  # measured: no gain over apply
+        return resnet_logits_fn(module)
+
+    def apply(params: Params, x: jax.Array) -> jax.Array:
+        return module.apply({"params": params}, x, train=False).astype(jnp.float32)
+
+    return apply
+
+
+_FUSED_CACHE: dict[tuple[str, str | None, str], Callable[..., jax.Array]] = {}
+
+
+def make_fused_forward(
+    module: nn.Module, pre: Preprocessor | None, formulation: str = "auto"
+) -> Forward:
+    """Jitted ``forward(params, raw) -> logits``: preprocessing + model in one XLA call.
+
+    The jitted function is shared (cached) by module config, preprocessing method and
+    formulation; fitted constants are passed as arguments.
+
+    Args:
+        module: Linen module.
+        pre: Fitted preprocessor (``None``: inputs are already preprocessed).
+        formulation: See :func:`model_logits_fn`.
+
+    Returns:
+        ``forward(params, raw [B, P, T] ADC) -> float32 [B, C]``.
+    """
+    method = None if pre is None else pre.method
+    key = (repr(module), method, formulation)
+    if key not in _FUSED_CACHE:
+        if formulation == "auto" and method == "max" and _is_perceptron(module):
+            _FUSED_CACHE[key] = jax.jit(
+                lambda params, consts, raw: perceptron_max_logits(params, raw)
+            )
+        else:
+            prep = jax_preprocess_method(method)
+            logits = model_logits_fn(module, formulation)
+            _FUSED_CACHE[key] = jax.jit(
+                lambda params, consts, raw: logits(params, prep(raw, consts))
+            )
+    jitted = _FUSED_CACHE[key]
+    consts = jax.device_put(preprocess_constants(pre))
+    return lambda params, raw: jitted(params, consts, raw)
+
+
+def set_xla_cpu_flags(*flags: str) -> bool:
+    """Appends XLA flags to ``XLA_FLAGS`` if the XLA backend is not initialised yet.
+
+    Args:
+        *flags: e.g. ``"--xla_cpu_use_xnnpack=true"``.
+
+    Returns:
+        ``True`` if set (effective), ``False`` if jax's backend already started (no effect).
+    """
+    from jax._src import xla_bridge
+
+    if getattr(xla_bridge, "_backends", None):
+        return False
+    current = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = " ".join([current, *flags]).strip()
+    return True
+
+
+_PREFERRED_CHUNK = {"split_conv": 1024}
+
+
+def preferred_chunk(name: str) -> int:
+    """Measured best clusters per call for a registered model (``benchmarks/speed.py``).
+
+    The split conv's [chunk, 2200] intermediates stay in the L3 cache at 1024 clusters
+    (3x faster than 4096 on the 2-core VM); other models are flat between 1k and 8k.
+    """
+    return _PREFERRED_CHUNK.get(name, DEFAULT_CHUNK)
+
+
+def random_params(module: nn.Module, window: tuple[int, int] = (11, 20), seed: int = 0) -> Params:
+    """Random parameters of the module's shapes without running ``init`` (seconds for ResNet).
+
+    Kernels (ndim >= 2) ~ N(0, 1/fan_in), fan_in = prod(shape[:-1]); biases ~ N(0, 0.05^2).
+    For tests and benchmarks; every leaf is non-zero (unlike ResNet's zero-init conv2).
+
+    Args:
+        module: Linen module.
+        window: (P, T) input window.
+        seed: numpy seed.
+
+    Returns:
+        Param tree of float32 numpy arrays.
+    """
+    x = jax.ShapeDtypeStruct((1, *window), jnp.float32)
+    shapes = jax.eval_shape(lambda x: module.init(jax.random.key(0), x), x)["params"]
+    rng = np.random.default_rng(seed)
+
+    def draw(s: jax.ShapeDtypeStruct) -> np.ndarray:
+        if len(s.shape) >= 2:
+            scale = 1.0 / np.sqrt(float(np.prod(s.shape[:-1])))
+        else:
+            scale = 0.05
+        return (scale * rng.standard_normal(s.shape)).astype(np.float32)
+
+    return jax.tree_util.tree_map(draw, shapes)
+
+
+BACKENDS = ("auto", "jax", "onnx")
+_PREFERRED_BACKEND = {"resnet": "onnx"}
+
+
+def preferred_backend(name: str) -> str:
+    """Inference backend ``"jax"`` or ``"onnx"`` chosen by ``backend="auto"`` for a model.
+
+    ONNX Runtime is chosen for the ResNet only (measured 2.5-3x faster than XLA:CPU's
+    convolutions on the 2-core VM, ``benchmarks/speed.py``), and only if it is installed;
+    the perceptron and the banded split conv are faster in JAX.
+    """
+    choice = _PREFERRED_BACKEND.get(name, "jax")
+    if choice == "onnx":
+        import importlib.util
+
+        if any(importlib.util.find_spec(m) is None for m in ("onnxruntime", "onnx")):
+            return "jax"
+    return choice

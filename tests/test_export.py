@@ -1,0 +1,104 @@
+"""ONNX export: parity with JAX (random and simulated clusters), dynamic batch, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import models
+from interp.infer.fast import random_params
+from interp.preprocess import fit_preprocessor
+from interp.train.flax_classifier import FlaxClassifier
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from interp.export.onnx import OPSET, UnsupportedModelError, build_onnx, export_onnx  # noqa: E402
+from interp.infer.onnx_backend import OnnxClassifier  # noqa: E402
+
+RTOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def simulated() -> np.ndarray:
+    from interp.simulator import simulate
+
+    return simulate("VTPC2", 1, 3, n_clusters=512).charge
+
+
+def _random_charge(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.gamma(1.0, 30.0, (n, 11, 20)).round().astype(np.float32)
+    x[x < 20] = 0.0
+    return np.minimum(x, 255.0)
+
+
+def _classifier(name: str, method: str, fit_on: np.ndarray, **config) -> FlaxClassifier:
+    module = models.get_model(name, **config)
+    params = random_params(module, (11, 20), 1)
+    pre = fit_preprocessor(method, fit_on)
+    return FlaxClassifier(name, module, params, pre, "VTPC2", model_config=config)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / max(float(np.abs(b).max()), 1e-30))
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("perceptron", "max"),
+        ("perceptron", "standardise"),
+        ("split_conv", "max"),
+        ("split_conv", "log"),
+        ("resnet", "max"),
+        ("perceptron", "none"),
+    ],
+)
+def test_onnx_matches_jax(name: str, method: str, simulated: np.ndarray) -> None:
+    clf = _classifier(name, method, simulated)
+    ort_clf = OnnxClassifier.from_classifier(clf)
+    for x in (simulated, _random_charge(257)):
+        ref = clf.logits(x)
+        assert _rel(ort_clf.logits(x), ref) <= RTOL
+        np.testing.assert_allclose(ort_clf.predict_proba(x), clf.predict_proba(x), atol=1e-5)
+
+
+def test_dynamic_batch_and_file(tmp_path: Path, simulated: np.ndarray) -> None:
+    clf = _classifier("split_conv", "max", simulated, features=3)
+    path = export_onnx(clf, tmp_path / "sub" / "m.onnx")
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version == OPSET
+    dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert dim0.dim_param == "N"
+    ort_clf = OnnxClassifier(path)
+    assert ort_clf.name == "split_conv" and ort_clf.window == (11, 20)
+    ref = clf.logits(simulated)
+    for n in (1, 7, 100):
+        assert _rel(ort_clf.logits(simulated[:n], batch_size=n), ref[:n]) <= RTOL
+    assert ort_clf.logits(simulated, batch_size=100).shape == (len(simulated), 2)
+    assert ort_clf.predict_proba(simulated[:0]).shape == (0,)
+
+
+def test_unknown_model_fails_clearly(simulated: np.ndarray) -> None:
+    clf = _classifier("perceptron", "max", simulated)
+    clf.name = "my_new_model"
+    with pytest.raises(UnsupportedModelError, match="supported Flax models"):
+        build_onnx(clf)
+
+
+def test_cli_export(tmp_path: Path, simulated: np.ndarray) -> None:
+    from typer.testing import CliRunner
+
+    import interp.cli.export  # noqa: F401  (registers the command)
+    from interp.cli.app import app
+
+    clf = _classifier("perceptron", "log", simulated)
+    clf.save(tmp_path / "run")
+    res = CliRunner().invoke(
+        app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "m.onnx")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "max relative error" in res.output and (tmp_path / "m.onnx").is_file()
