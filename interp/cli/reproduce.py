@@ -1,31 +1,94 @@
-"""``reproduce``: the README's main job."""
+"""``reproduce``: run one study of ``experiments/`` (or all) and write the report."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from interp.cli.app import app
+from interp.cli.study import DataOpt, parse_data_files
 
 
 @app.command()
 def reproduce(
+    study: Annotated[
+        str, typer.Argument(help="Study name in experiments/, a path to a study .toml, or all")
+    ] = "all",
     profile: Annotated[str, typer.Option(help="smoke | quick | full")] = "quick",
     workdir: Annotated[Path, typer.Option(help="Work directory (artefacts are cached)")] = Path(
         "out"
     ),
+    data: DataOpt = None,
     png: Annotated[bool, typer.Option(help="Also write PNG figures (needs Chromium)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
+    data_commands: Annotated[
+        bool,
+        typer.Option(
+            "--data-commands",
+            help="Only print the `tpc-interp simulate` commands that write the study's "
+            "built-in data as files (pass them back with --data for the same numbers)",
+        ),
+    ] = False,
 ) -> None:
-    """Run the study on the embedded simulator: data of both chambers, summaries, figures.
+    """Run a study (or all) and write REPORT.md + index.html beside the published numbers.
 
-    Artefacts go to WORKDIR/PROFILE; a second run reuses them.
+    Stages run in WORKDIR/<stage>/<config hash> and are reused by later runs (a finished
+    stage is not re-run; an interrupted one resumes). The report goes to
+    WORKDIR/report-<STUDY>-<PROFILE>/.
     """
-    from interp.datastudy import DataStudyConfig, run_data_study
+    from interp.errors import UnknownNameError
+    from interp.experiments import PROFILES, StageContext, load_studies, run_study
+    from interp.report import build_report
 
-    cfg = DataStudyConfig.profile(profile)
-    report = run_data_study(workdir / profile, cfg, png=png, progress=not quiet)
-    typer.echo(report["text"])
-    typer.echo(f"data study done in {report['seconds']:.1f} s; see {workdir / profile}")
+    if profile not in PROFILES:
+        raise UnknownNameError("profile", profile, PROFILES)
+    t0 = time.perf_counter()
+    files = parse_data_files(data)
+    studies = load_studies(study)
+    if data_commands:
+        _print_data_commands(studies, profile)
+        return
+    runs = []
+    for s in studies:
+        ctx = StageContext(
+            study=s,
+            profile=profile,
+            workdir=workdir,
+            data_files=files,
+            png=png,
+            progress=not quiet,
+            log=(lambda _m: None) if quiet else typer.echo,
+        )
+        runs.append((s, run_study(ctx)))
+    label = Path(study).stem if study != "all" else "all"
+    out_dir = workdir / f"report-{label}-{profile}"
+    paths = build_report(
+        runs, out_dir, profile, " ".join(["tpc-interp", *sys.argv[1:]]),
+        time.perf_counter() - t0, png=png,
+    )
+    typer.echo(f"report: {paths['html']} and {paths['markdown']}")
+    typer.echo(f"reproduce done in {time.perf_counter() - t0:.1f} s")
+
+
+def _print_data_commands(studies: list, profile: str) -> None:
+    """Prints one ``tpc-interp simulate`` line per (matrix settings, chamber)."""
+    from interp.experiments import simulate_command
+
+    seen = set()
+    for s in studies:
+        if "matrix" not in s.stages:
+            continue
+        s.register_presets()
+        cfg = s.matrix_config(profile)
+        for chamber in cfg.chambers:
+            args = simulate_command(chamber, cfg, f"{chamber}_{profile}.h5")
+            line = " ".join(["tpc-interp", *args])
+            if s.presets:
+                line += " " + " ".join(f"--preset-file {p}" for p in s.presets)
+            if line not in seen:
+                seen.add(line)
+                typer.echo(f"# {s.name}\n{line}")

@@ -1,0 +1,404 @@
+"""Declarative study configs (``experiments/*.toml``) and the stage runners behind them.
+
+A study file names the stages it needs (``data``, ``matrix``, ``explain``), the report
+sections it renders, the chamber presets it registers and one section per profile
+(``smoke``, ``quick``, ``full``)::
+
+    name = "cross_chamber"
+    title = "Cross-chamber accuracy"
+    stages = ["matrix"]
+    sections = ["cross_chamber"]
+    presets = ["presets/vtpc1.toml"]      # relative to the study file
+    [matrix]                              # MatrixConfig fields for every profile
+    models = ["perceptron", "xgboost"]
+    [profiles.quick]
+    minutes = 6                           # wall time on 2 CPU cores (README table)
+    [profiles.quick.matrix]               # changes on top of MatrixConfig.quick()
+    n_events = 20
+
+Every stage runs in ``WORKDIR/<stage>/<key>``, where ``key`` hashes everything the stage's
+output depends on (its config, the presets' values, the user's data files, the key of the
+stage it builds on). Studies with the same matrix settings share one matrix folder. A stage
+folder with ``stage.json`` is finished and is reused without running anything; an unfinished
+one is re-entered and the stage's own caching (cached data, finished classifiers) resumes it.
+(The explain stage has no partial cache: an interrupted explain pass is redone, from the
+saved classifiers.) A failed explain stage is reported as missing, with its reason, and the
+report still renders every table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from interp.errors import TPCInterpError, UnknownNameError
+from interp.fsutil import atomic_write_text
+
+PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
+STAGE_FILE = "stage.json"
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+
+
+class StudyConfigError(TPCInterpError):
+    """A study file that cannot be read or has wrong fields."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One profile section of a study.
+
+    Attributes:
+        name: ``smoke``, ``quick`` or ``full``.
+        minutes: Documented wall time on 2 CPU cores (``None``: not measured).
+        matrix: MatrixConfig changes on top of ``MatrixConfig.<name>()``.
+        explain: ExplainConfig changes.
+        data: DataStudyConfig changes on top of ``DataStudyConfig.<name>()``.
+    """
+
+    name: str
+    minutes: float | None = None
+    matrix: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    explain: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A parsed ``experiments/<name>.toml``.
+
+    Attributes:
+        name: Study name (file stem unless given).
+        title: Heading in the report.
+        description: One paragraph for the report.
+        stages: Stage kinds to run, in order (see :data:`STAGES`).
+        sections: Report sections to render (see :mod:`interp.report.markdown`).
+        presets: Chamber preset files registered before anything runs.
+        profiles: Profile name -> :class:`Profile`.
+        path: The study file.
+        order: Position in ``all`` (then by name).
+    """
+
+    name: str
+    title: str
+    description: str
+    stages: tuple[str, ...]
+    sections: tuple[str, ...]
+    presets: tuple[Path, ...]
+    profiles: Mapping[str, Profile]
+    path: Path
+    order: int = 100
+
+    def profile(self, name: str) -> Profile:
+        """The profile section called ``name``.
+
+        Raises:
+            UnknownNameError: Unknown profile.
+        """
+        if name not in self.profiles:
+            raise UnknownNameError(f"profile of study {self.name!r}", name, list(self.profiles))
+        return self.profiles[name]
+
+    def register_presets(self) -> dict[str, dict[str, Any]]:
+        """Registers the study's chamber presets; returns name -> preset values."""
+        from interp.chambers import load_chamber_preset
+
+        out = {}
+        for p in self.presets:
+            preset = load_chamber_preset(p, overwrite=True)
+            out[preset.name] = dataclasses.asdict(preset)
+        return out
+
+    def matrix_config(self, profile: str) -> Any:
+        """The :class:`~interp.pipeline.MatrixConfig` of a profile."""
+        from interp.pipeline import MatrixConfig
+
+        changes = dict(self.profile(profile).matrix)
+        for key in ("models", "chambers", "fractions"):
+            if key in changes:
+                changes[key] = tuple(changes[key])
+        try:
+            return MatrixConfig.from_profile(profile, **changes)
+        except TypeError as exc:
+            raise StudyConfigError(f"{self.path}: bad [matrix] field: {exc}") from None
+
+    def explain_config(self, profile: str) -> Any:
+        """The :class:`~interp.explain.report.ExplainConfig` of a profile."""
+        from interp.explain.report import ExplainConfig
+
+        changes = dict(self.profile(profile).explain)
+        if "occlusion_patch" in changes:
+            changes["occlusion_patch"] = tuple(changes["occlusion_patch"])
+        return ExplainConfig(**changes)
+
+    def data_config(self, profile: str) -> Any:
+        """The :class:`~interp.datastudy.DataStudyConfig` of a profile."""
+        from interp.datastudy import DataStudyConfig
+
+        changes = dict(self.profile(profile).data)
+        for key in ("chambers", "fractions"):
+            if key in changes:
+                changes[key] = tuple(changes[key])
+        return dataclasses.replace(DataStudyConfig.profile(profile), **changes)
+
+
+# ----------------------------------------------------------------------------------- loading
+_STUDY_KEYS = {"name", "order", "title", "description", "stages", "sections", "presets", "profiles"}
+_SECTION_KEYS = ("matrix", "explain", "data")
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    return {**base, **over}
+
+
+def load_study(name_or_path: str | Path, root: Path | None = None) -> Study:
+    """Reads a study by name (``experiments/<name>.toml``) or by path.
+
+    Raises:
+        UnknownNameError: No such study name.
+        StudyConfigError: Unreadable file or unknown fields.
+    """
+    root = root or EXPERIMENTS_DIR
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = root / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise UnknownNameError("study", str(name_or_path), study_names(root))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StudyConfigError(f"{path}: cannot read study config: {exc}") from None
+    unknown = sorted(set(raw) - _STUDY_KEYS - set(_SECTION_KEYS))
+    if unknown:
+        raise StudyConfigError(f"{path}: unknown field(s) {unknown}")
+    stages = tuple(raw.get("stages", ["matrix"]))
+    for s in stages:
+        if s not in STAGES:
+            raise StudyConfigError(f"{path}: unknown stage {s!r}; known: {sorted(STAGES)}")
+    profiles = {}
+    for pname in PROFILES:
+        sec = dict(raw.get("profiles", {}).get(pname, {}))
+        extra = sorted(set(sec) - {"minutes", *_SECTION_KEYS})
+        if extra:
+            raise StudyConfigError(f"{path}: unknown field(s) {extra} in [profiles.{pname}]")
+        parts = {k: _merge(raw.get(k, {}), sec.get(k, {})) for k in _SECTION_KEYS}
+        profiles[pname] = Profile(name=pname, minutes=sec.get("minutes"), **parts)
+    return Study(
+        name=str(raw.get("name", path.stem)),
+        title=str(raw.get("title", path.stem)),
+        description=str(raw.get("description", "")).strip(),
+        stages=stages,
+        sections=tuple(raw.get("sections", [])),
+        presets=tuple((path.parent / p).resolve() for p in raw.get("presets", [])),
+        profiles=profiles,
+        path=path.resolve(),
+        order=int(raw.get("order", 100)),
+    )
+
+
+def study_names(root: Path | None = None) -> list[str]:
+    """Names of the study files in ``experiments/``."""
+    return sorted(p.stem for p in (root or EXPERIMENTS_DIR).glob("*.toml"))
+
+
+def load_studies(selection: str, root: Path | None = None) -> list[Study]:
+    """``"all"`` -> every study, else the one study named (or a path to a TOML file)."""
+    if selection == "all":
+        studies = [load_study(n, root) for n in study_names(root)]
+        return sorted(studies, key=lambda s: (s.order, s.name))
+    return [load_study(selection, root)]
+
+
+# ----------------------------------------------------------------------------------- stages
+@dataclasses.dataclass
+class StageContext:
+    """What a stage runner gets.
+
+    Attributes:
+        study: The study.
+        profile: Profile name.
+        workdir: Top work directory (stage folders live below it).
+        data_files: Chamber -> user cluster file.
+        png: Write PNG figures.
+        progress: Show progress bars.
+        log: One-line status callback.
+        results: Stage kind -> :class:`StageResult` of the stages already run for this study.
+    """
+
+    study: Study
+    profile: str
+    workdir: Path
+    data_files: Mapping[str, Path]
+    png: bool
+    progress: bool
+    log: Callable[[str], None]
+    results: dict[str, StageResult] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class StageResult:
+    """One finished (or failed) stage.
+
+    Attributes:
+        kind: Stage kind.
+        key: Config hash naming its folder.
+        folder: ``WORKDIR/<kind>/<key>``.
+        status: ``done``, ``reused`` or ``missing`` (could not run; see ``reason``).
+        seconds: Wall time of the original run.
+        config: The stage's config (JSON).
+        reason: Why a stage is missing.
+    """
+
+    kind: str
+    key: str
+    folder: Path
+    status: str
+    seconds: float
+    config: dict[str, Any]
+    reason: str | None = None
+
+
+def config_key(payload: Any) -> str:
+    """12 hex digits of the SHA-256 of a JSON payload (sorted keys)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _file_identity(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def run_stage(
+    kind: str,
+    ctx: StageContext,
+    config: dict[str, Any],
+    body: Callable[[Path], None],
+) -> StageResult:
+    """Runs ``body(folder)`` in the folder keyed by ``config`` unless it finished before.
+
+    A crash leaves no ``stage.json``: the next call re-enters the folder and resumes.
+    """
+    key = config_key({"kind": kind, **config})
+    folder = ctx.workdir / kind / key
+    marker = folder / STAGE_FILE
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
+        return StageResult(kind, key, folder, "reused", info["seconds"], config)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=1, default=str))
+    ctx.log(f"{ctx.study.name}: {kind} running in {folder}")
+    t0 = time.perf_counter()
+    body(folder)
+    seconds = time.perf_counter() - t0
+    atomic_write_text(marker, json.dumps({"seconds": seconds, "config": config}, default=str))
+    return StageResult(kind, key, folder, "done", seconds, config)
+
+
+def _matrix_stage(ctx: StageContext) -> StageResult:
+    from interp.pipeline import run_matrix
+
+    presets = ctx.study.register_presets()
+    cfg = ctx.study.matrix_config(ctx.profile)
+    files = {c: Path(f) for c, f in ctx.data_files.items() if c in cfg.chambers}
+    config = {
+        "matrix": cfg.to_dict(),
+        "presets": {c: p for c, p in presets.items() if c in cfg.chambers and c not in files},
+        "data_files": {c: _file_identity(f) for c, f in files.items()},
+    }
+    return run_stage(
+        "matrix",
+        ctx,
+        config,
+        lambda folder: run_matrix(cfg, folder, files, progress=ctx.progress),
+    )
+
+
+def _explain_stage(ctx: StageContext) -> StageResult:
+    matrix = ctx.results.get("matrix")
+    if matrix is None or matrix.status == "missing":
+        return StageResult("explain", "", ctx.workdir, "missing", 0.0, {}, "no matrix stage")
+    try:
+        from interp.explain.report import explain_run
+    except ImportError as exc:
+        reason = f"interp.explain.report is not available ({exc})"
+        return StageResult("explain", "", ctx.workdir, "missing", 0.0, {}, reason)
+    ecfg = ctx.study.explain_config(ctx.profile)
+    config = {"matrix_key": matrix.key, "explain": dataclasses.asdict(ecfg), "png": ctx.png}
+    try:
+        return run_stage(
+            "explain",
+            ctx,
+            config,
+            lambda folder: explain_run(matrix.folder, folder / "figures", png=ctx.png, config=ecfg),
+        )
+    except Exception as exc:  # figures are optional: report the failure, keep the tables
+        reason = f"explain stage failed: {type(exc).__name__}: {exc}"
+        ctx.log(f"{ctx.study.name}: {reason}")
+        return StageResult("explain", "", ctx.workdir, "missing", 0.0, config, reason)
+
+
+def _data_stage(ctx: StageContext) -> StageResult:
+    from interp.datastudy import run_data_study
+
+    ctx.study.register_presets()
+    dcfg = ctx.study.data_config(ctx.profile)
+    config = {"data": dataclasses.asdict(dcfg), "png": ctx.png}
+    return run_stage(
+        "data",
+        ctx,
+        config,
+        lambda folder: run_data_study(folder, dcfg, png=ctx.png, progress=ctx.progress),
+    )
+
+
+STAGES: dict[str, Callable[[StageContext], StageResult]] = {
+    "data": _data_stage,
+    "matrix": _matrix_stage,
+    "explain": _explain_stage,
+}
+"""Stage kind -> runner. A new stage kind is one function and one entry here."""
+
+
+def run_study(ctx: StageContext) -> dict[str, StageResult]:
+    """Runs every stage of ``ctx.study`` in order; returns kind -> result."""
+    for kind in ctx.study.stages:
+        ctx.results[kind] = STAGES[kind](ctx)
+    return ctx.results
+
+
+# ----------------------------------------------------------------------------------- own files
+def simulate_command(chamber: str, matrix_config: Any, out: str | Path) -> list[str]:
+    """The ``tpc-interp simulate`` arguments that write exactly the built-in data of a chamber.
+
+    Passing the file back with ``--data CHAMBER=FILE`` gives the same numbers as the built-in
+    simulator run: same clusters (the pipeline's per-chamber seed), same event-wise splits
+    (saved beside the file with the config's fractions and seed).
+    """
+    from interp.pipeline import _chamber_seed
+
+    cfg = matrix_config
+    args = [
+        "simulate",
+        "--chamber",
+        chamber,
+        "--events",
+        str(cfg.n_events),
+        "--seed",
+        str(_chamber_seed(chamber, cfg.seed)),
+        "--fractions",
+        ",".join(str(f) for f in cfg.fractions),
+        "--split-seed",
+        str(cfg.seed),
+        "--out",
+        str(out),
+    ]
+    if cfg.clusters_per_event is not None:
+        args[-2:-2] = ["--clusters-per-event", str(cfg.clusters_per_event)]
+    return args

@@ -1,0 +1,179 @@
+"""``reproduce`` end to end on the smoke profile: report, caching, user files = simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from interp.cli import _typer_app as app
+from interp.experiments import load_studies, load_study, simulate_command, study_names
+
+runner = CliRunner()
+CHAMBERS = ("VTPC2", "MTPCL")
+
+STUDY = """
+title = "Test study"
+description = "Smoke-sized study for the test suite."
+stages = ["matrix"]
+sections = ["within_chamber", "cross_chamber", "rates", "xgboost", "speed"]
+[profiles.smoke.matrix]
+models = ["perceptron", "xgboost"]
+n_boot = 50
+"""
+
+
+@pytest.fixture(scope="module")
+def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("study") / "tiny.toml"
+    path.write_text(STUDY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def builtin_run(study_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("work")
+    res = runner.invoke(
+        app,
+        [
+            "reproduce",
+            str(study_file),
+            "--profile",
+            "smoke",
+            "--workdir",
+            str(work),
+            "--no-png",
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return work
+
+
+def _matrix(work: Path) -> dict:
+    (path,) = (work / "matrix").glob("*/matrix.json")
+    return json.loads(path.read_text())
+
+
+def _numbers(matrix: dict) -> dict:
+    return {
+        (c["model"], c["train_chamber"], t): (
+            ev["at_0.5"]["metrics"],
+            ev["operating_point"]["threshold"],
+            ev["operating_point"]["metrics"],
+        )
+        for c in matrix["cells"]
+        for t, ev in c["evaluations"].items()
+    }
+
+
+def test_every_study_config_loads() -> None:
+    names = study_names()
+    assert {"within_chamber", "cross_chamber", "beam_158", "third_chamber"} <= set(names)
+    for study in load_studies("all"):
+        for profile in ("smoke", "quick", "full"):
+            assert study.profile(profile).minutes is not None, (study.name, profile)
+            if "matrix" in study.stages:
+                study.register_presets()
+                assert study.matrix_config(profile).profile == profile
+    assert load_study("beam_158").matrix_config("quick").chambers[-1] == "MTPCL_158"
+
+
+def test_report_has_published_columns(builtin_run: Path) -> None:
+    out = builtin_run / "report-tiny-smoke"
+    md = (out / "REPORT.md").read_text()
+    html = (out / "index.html").read_text()
+    for text in (md, html):
+        assert "published (%)" in text and "difference (points)" in text
+        assert "Provenance" in text
+    assert "| perceptron | VTPC2 | VTPC2 | 89.4 |" in md
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["packages"]["numpy"] != "not installed"
+    assert prov["machine"]["cpu_count"] >= 1
+    assert (out / "figures" / "tiny_within_accuracy.html").is_file()
+
+
+def test_second_run_reuses_artefacts(builtin_run: Path, study_file: Path) -> None:
+    before = _matrix(builtin_run)
+    t0 = time.perf_counter()
+    res = runner.invoke(
+        app,
+        [
+            "reproduce",
+            str(study_file),
+            "--profile",
+            "smoke",
+            "--workdir",
+            str(builtin_run),
+            "--no-png",
+            "-q",
+        ],
+    )
+    seconds = time.perf_counter() - t0
+    assert res.exit_code == 0, res.output
+    assert seconds < 15, seconds
+    prov = json.loads((builtin_run / "report-tiny-smoke" / "provenance.json").read_text())
+    assert prov["stages"]["tiny/matrix"]["status"] == "reused"
+    assert _matrix(builtin_run) == before
+
+
+# h5 repeats the whole study; the other formats only XGBoost (same data, same splits, less time)
+@pytest.mark.parametrize(
+    ("fmt", "models"),
+    [("h5", None), ("parquet", "xgboost"), ("root", "xgboost"), ("npz", "xgboost")],
+)
+def test_simulate_files_give_same_numbers(
+    fmt: str, models: str | None, builtin_run: Path, study_file: Path, tmp_path: Path
+) -> None:
+    if models is not None:
+        text = study_file.read_text().replace('"perceptron", "xgboost"', f'"{models}"')
+        study_file = tmp_path / "tiny.toml"
+        study_file.write_text(text)
+    cfg = load_study(study_file).matrix_config("smoke")
+    data_args = []
+    for chamber in CHAMBERS:
+        out = tmp_path / f"{chamber}.{fmt}"
+        res = runner.invoke(app, [*simulate_command(chamber, cfg, out), "-q"])
+        assert res.exit_code == 0, res.output
+        data_args += ["--data", f"{chamber}={out}"]
+    work = tmp_path / "work"
+    res = runner.invoke(
+        app,
+        [
+            "reproduce",
+            str(study_file),
+            "--profile",
+            "smoke",
+            "--workdir",
+            str(work),
+            "--no-png",
+            "-q",
+            *data_args,
+        ],
+    )
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    mine, ref = _matrix(work), _matrix(builtin_run)
+    assert not any(d["simulated"] for d in mine["data"].values())
+    for chamber in CHAMBERS:
+        assert mine["data"][chamber]["splits"] == ref["data"][chamber]["splits"]
+    ref_numbers = {k: v for k, v in _numbers(ref).items() if k[0] in cfg.models}
+    assert _numbers(mine) == ref_numbers
+
+
+def test_missing_stage_is_reported(builtin_run: Path, tmp_path: Path) -> None:
+    from interp.experiments import StageResult
+    from interp.report import build_report
+
+    study = load_study("weight_maps")
+    (folder,) = (builtin_run / "matrix").glob("*/")
+    results = {
+        "matrix": StageResult("matrix", folder.name, folder, "reused", 1.0, {}),
+        "explain": StageResult("explain", "", tmp_path, "missing", 0.0, {}, "explain broke"),
+    }
+    paths = build_report([(study, results)], tmp_path / "rep", "smoke", "test", 0.0)
+    md = paths["markdown"].read_text()
+    assert "**Not produced:** No explanation figures: explain broke." in md
+    assert "Not produced:</b> No explanation figures: explain broke." in paths["html"].read_text()
