@@ -258,6 +258,18 @@ def _check_sets(train: ClusterSet, val: ClusterSet) -> None:
         )
 
 
+def resolve_config(
+    config: XGBConfig | None, overrides: dict[str, Any], train: ClusterSet, val: ClusterSet
+) -> XGBConfig:
+    """Config with overrides applied (``progress`` ignored), checked against the splits."""
+    overrides.pop("progress", None)
+    cfg = dataclasses.replace(config or XGBConfig(), **overrides)
+    if cfg.class_weight not in CLASS_WEIGHTS:
+        raise UnknownNameError("class weighting", cfg.class_weight, list(CLASS_WEIGHTS))
+    _check_sets(train, val)
+    return cfg
+
+
 @register_trainer("xgboost")
 def train_xgboost(
     train: ClusterSet,
@@ -285,11 +297,7 @@ def train_xgboost(
         UnknownNameError: On an unknown preprocessing or class weighting.
         TypeError: On an unknown override name.
     """
-    overrides.pop("progress", None)
-    cfg = dataclasses.replace(config or XGBConfig(), **overrides)
-    if cfg.class_weight not in CLASS_WEIGHTS:
-        raise UnknownNameError("class weighting", cfg.class_weight, list(CLASS_WEIGHTS))
-    _check_sets(train, val)
+    cfg = resolve_config(config, overrides, train, val)
     pre = fit_preprocessor(cfg.preprocessing, train.charge)
 
     def dmatrix(part: ClusterSet) -> xgb.DMatrix:

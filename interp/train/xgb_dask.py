@@ -18,23 +18,21 @@ work (histograms, trees) is distributed, the loading is not. Requires
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from interp.errors import TPCInterpError, UnknownNameError
+from interp.errors import TPCInterpError
 from interp.preprocess import fit_preprocessor
 from interp.schema import ClusterSet
 from interp.train.xgb import (
-    CLASS_WEIGHTS,
     XGBConfig,
     XGBoostClassifier,
-    _check_sets,
     _params,
     _sample_weights,
+    resolve_config,
 )
 
 
@@ -115,11 +113,7 @@ def train_xgboost_dask(
         ShapeMismatchError: Train and validation windows differ.
         UnknownNameError: Unknown class weighting or preprocessing.
     """
-    overrides.pop("progress", None)
-    cfg = dataclasses.replace(config or XGBConfig(), **overrides)
-    if cfg.class_weight not in CLASS_WEIGHTS:
-        raise UnknownNameError("class weighting", cfg.class_weight, list(CLASS_WEIGHTS))
-    _check_sets(train, val)
+    cfg = resolve_config(config, overrides, train, val)
     da, dxgb, _ = _import_dask()
     if client is None:
         with local_client(n_workers) as own:
