@@ -320,13 +320,25 @@ def train_xgboost(
         evals_result=evals_result,
         verbose_eval=False,
     )
+    return finish_training(booster, pre, train.chamber, cfg, evals_result, workdir)
+
+
+def finish_training(
+    booster: xgb.Booster,
+    pre: Preprocessor,
+    train_chamber: str,
+    cfg: XGBConfig,
+    evals_result: dict[str, dict[str, list[float]]],
+    workdir: str | Path | None,
+) -> XGBoostClassifier:
+    """Keeps the trees up to the best validation round, wraps and (optionally) saves them."""
     best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
-    booster = booster[: best + 1]  # keep only the trees up to the best round
+    booster = booster[: best + 1]
     booster.set_param({"nthread": cfg.n_jobs})
     clf = XGBoostClassifier(
         booster=booster,
         preprocessor=pre,
-        train_chamber=train.chamber,
+        train_chamber=train_chamber,
         config=cfg,
         best_iteration=best,
         history={k: [float(v) for v in d["logloss"]] for k, d in evals_result.items()},

@@ -32,6 +32,7 @@ from interp.train.xgb import (
     XGBoostClassifier,
     _params,
     _sample_weights,
+    finish_training,
     resolve_config,
 )
 
@@ -143,18 +144,4 @@ def train_xgboost_dask(
         early_stopping_rounds=cfg.early_stopping_rounds,
         verbose_eval=False,
     )
-    booster = out["booster"]
-    best = int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1))
-    booster = booster[: best + 1]
-    booster.set_param({"nthread": cfg.n_jobs})
-    clf = XGBoostClassifier(
-        booster=booster,
-        preprocessor=pre,
-        train_chamber=train.chamber,
-        config=cfg,
-        best_iteration=best,
-        history={k: [float(v) for v in d["logloss"]] for k, d in out["history"].items()},
-    )
-    if workdir is not None:
-        clf.save(Path(workdir))
-    return clf
+    return finish_training(out["booster"], pre, train.chamber, cfg, out["history"], workdir)
