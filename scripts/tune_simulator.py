@@ -19,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from interp.chambers import get_chamber
+from interp.features import pad_rms
 from interp.schema import NOISE_KINDS, ClusterSet
 from interp.simulator import simulate_event
 
@@ -27,15 +28,6 @@ def features(cs: ClusterSet) -> np.ndarray:
     """float32 [N, P*T]: windows divided by their own maximum."""
     flat = cs.charge.reshape(len(cs), -1)
     return flat / np.maximum(flat.max(axis=1, keepdims=True), 1.0)
-
-
-def pad_rms(cs: ClusterSet) -> np.ndarray:
-    """float64 [N]: charge-weighted RMS along the pad axis (pads)."""
-    q = cs.charge.sum(axis=2).astype(np.float64)  # [N, P]
-    x = np.arange(q.shape[1])
-    tot = np.maximum(q.sum(axis=1), 1e-9)
-    mean = (q * x).sum(axis=1) / tot
-    return np.sqrt((q * (x - mean[:, None]) ** 2).sum(axis=1) / tot)
 
 
 def weight_pattern(coef: np.ndarray, window: tuple[int, int]) -> dict[str, float]:
@@ -99,7 +91,7 @@ def evaluate(name: str, seed: int, n_clusters: int | None) -> dict:
         "lr_noise_removed": float(np.mean(pred_lr[~sig] == 0)),
         "lr_signal_lost": float(np.mean(pred_lr[sig] == 0)),
         "per_kind": per_kind,
-        "signal_pad_rms_mean": float(pad_rms(test.subset(sig)).mean()),
+        "signal_pad_rms_mean": float(np.nanmean(pad_rms(test.charge[sig]))),
         "weights": weight_pattern(lr.coef_[0], test.window_shape),
         "lr_raw_accuracy": float(raw_acc),
         "weights_raw": weight_pattern(lr_raw.coef_[0], test.window_shape),

@@ -7,6 +7,7 @@ import pytest
 
 from interp.chambers import chamber_names, get_chamber, load_chamber_preset
 from interp.errors import UnknownChamberError
+from interp.features import pad_rms
 from interp.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
 from interp.simulator import iter_events, simulate, simulate_event
 
@@ -20,15 +21,6 @@ TRACK_KINDS = [NOISE_KINDS.index(k) for k in ("signal", "fragment", "delta", "un
 @pytest.fixture(scope="module")
 def sims() -> dict[str, ClusterSet]:
     return {name: simulate_event(name, 0, SEED, n_clusters=N) for name in CHAMBERS}
-
-
-def pad_rms(charge: np.ndarray) -> np.ndarray:
-    """Charge-weighted RMS along pads (pads), [N]."""
-    q = charge.sum(axis=2).astype(np.float64)
-    x = np.arange(q.shape[1])
-    tot = q.sum(axis=1)
-    mean = (q * x).sum(axis=1) / tot
-    return np.sqrt((q * (x - mean[:, None]) ** 2).sum(axis=1) / tot)
 
 
 @pytest.mark.parametrize("name", CHAMBERS)
