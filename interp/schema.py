@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from interp.aligned import aligned_empty, as_aligned
 from interp.errors import ClusterDataError
 
 DEFAULT_WINDOW: tuple[int, int] = (11, 20)
@@ -69,9 +70,7 @@ def _is_real_numeric(dtype: np.dtype) -> bool:
 
 def _check_integer_column(values: np.ndarray, name: str, source: str | None) -> None:
     if not (np.issubdtype(values.dtype, np.integer) or values.dtype == np.bool_):
-        raise ClusterDataError(
-            source, name, f"must have an integer dtype, got {values.dtype}"
-        )
+        raise ClusterDataError(source, name, f"must have an integer dtype, got {values.dtype}")
 
 
 def validate_columns(
@@ -209,6 +208,11 @@ class ClusterSet:
     chamber: str
     truth: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # 64-byte aligned charge: XLA:CPU then reads it in place (see interp.aligned)
+        if isinstance(self.charge, np.ndarray):
+            object.__setattr__(self, "charge", as_aligned(self.charge))
+
     @classmethod
     def from_columns(
         cls,
@@ -251,8 +255,15 @@ class ClusterSet:
 
     def subset(self, index: np.ndarray | slice) -> ClusterSet:
         """Rows selected by an index array, boolean mask or slice."""
+        if isinstance(index, slice):
+            charge = self.charge[index]
+        else:  # gather straight into an aligned array (no second copy in __post_init__)
+            rows = np.asarray(index)
+            rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+            charge = aligned_empty((len(rows), *self.charge.shape[1:]), self.charge.dtype)
+            np.take(self.charge, rows, axis=0, out=charge)
         return ClusterSet(
-            self.charge[index],
+            charge,
             self.label[index],
             self.event_id[index],
             self.chamber,
@@ -285,11 +296,14 @@ class ClusterSet:
                     f"mismatched window shapes {first.window_shape} and {s.window_shape}",
                 )
             if set(s.truth) != set(first.truth):
-                raise ClusterDataError(
-                    source, None, "cannot join sets with different truth fields"
-                )
+                raise ClusterDataError(source, None, "cannot join sets with different truth fields")
+        charges = [s.charge for s in sets]
+        charge = aligned_empty(
+            (sum(len(c) for c in charges), *first.window_shape),
+            np.result_type(*charges),
+        )
         return ClusterSet(
-            np.concatenate([s.charge for s in sets]),
+            np.concatenate(charges, out=charge),
             np.concatenate([s.label for s in sets]),
             np.concatenate([s.event_id for s in sets]),
             first.chamber,

@@ -96,15 +96,64 @@ def test_classifier_logits_match_reference(name: str) -> None:
         clf.logits(x)
 
 
-def test_resnet_im2col_matches_apply() -> None:
-    module = models.get_model(
-        "resnet", stem_features=4, block_features=(6, 8), block_strides=(2, 1)
-    )
-    params = _params(module)
-    x = _charge(64) / 255.0
-    ref = np.asarray(make_forward(module)(params, x))
-    got = np.asarray(jax.jit(model_logits_fn(module, "im2col"))(params, x))
+@pytest.mark.parametrize(
+    ("hw", "c_in", "stride", "kernel"),
+    [
+        ((11, 20), 1, 1, (3, 3)),  # shift-add (1-channel stem)
+        ((9, 16), 1, 1, (2, 5)),  # shift-add, even kernel (asymmetric SAME padding)
+        ((2, 3), 7, 1, (3, 3)),  # dense matmul (<= 6 output positions)
+        ((3, 5), 4, 2, (3, 3)),  # dense, stride 2, odd input
+        ((3, 5), 4, 2, (1, 1)),  # dense 1x1 projection
+        ((6, 10), 3, 2, (3, 3)),  # XLA convolution
+        ((11, 20), 1, 2, (3, 3)),  # 1 channel but strided: XLA convolution
+    ],
+)
+def test_conv_hybrid_matches_flax_conv(hw, c_in, stride, kernel) -> None:
+    import flax.linen as nn
+
+    from interp.infer.fast import conv_hybrid
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((17, *hw, c_in)).astype(np.float32)
+    p = {
+        "kernel": rng.standard_normal((*kernel, c_in, 5)).astype(np.float32),
+        "bias": rng.standard_normal(5).astype(np.float32),
+    }
+    conv = nn.Conv(5, kernel, strides=(stride, stride), padding="SAME")
+    ref = np.asarray(conv.apply({"params": p}, x))
+    got = np.asarray(jax.jit(conv_hybrid, static_argnums=3)(x, p["kernel"], p["bias"], stride))
+    assert got.shape == ref.shape
     assert _rel(got, ref) < RTOL
+
+
+@pytest.mark.parametrize(
+    ("config", "window"),
+    [
+        ({}, (11, 20)),  # the registered ResNet: every conv_hybrid branch
+        ({"stem_features": 4, "block_features": (6, 8), "block_strides": (2, 1)}, (11, 20)),
+        ({"stem_features": 3, "block_features": (5, 6, 7), "block_strides": (1, 2, 2)}, (9, 13)),
+    ],
+)
+def test_resnet_hybrid_matches_apply_values_and_gradients(config, window) -> None:
+    from interp.train.steps import logits_fn
+
+    module = models.get_model("resnet", **config)
+    params = _params(module, window)
+    x = _charge(64, window) / 255.0
+    ref = np.asarray(make_forward(module)(params, x))
+    got = np.asarray(jax.jit(model_logits_fn(module))(params, x))
+    assert _rel(got, ref) < RTOL
+
+    def grads(formulation: str):  # what the trainer differentiates
+        f = logits_fn(module, train=True, formulation=formulation)
+        return jax.grad(lambda p: f(p, x, None)[:, 1].sum())(params)
+
+    for g_fast, g_ref in zip(
+        jax.tree_util.tree_leaves(grads("auto")),
+        jax.tree_util.tree_leaves(grads("apply")),
+        strict=True,
+    ):
+        assert _rel(np.asarray(g_fast), np.asarray(g_ref)) < 1e-4
 
 
 def test_split_conv_nondefault_config() -> None:
@@ -117,5 +166,66 @@ def test_split_conv_nondefault_config() -> None:
 
 
 def test_preferred_chunk() -> None:
+    from interp.infer.fast import preferred_min_chunk
+
     assert preferred_chunk("split_conv") == 1024
     assert preferred_chunk("anything") >= 1024
+    for name in [*models.model_names(), "anything"]:
+        assert 64 <= preferred_min_chunk(name) <= preferred_chunk(name)
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 511, 512, 513, 1700, 4096, 8192 + 3 * 512 + 97])
+@pytest.mark.parametrize(("max_size", "min_size"), [(4096, 512), (1024, 1024), (8192, 64)])
+def test_ladder_chunks_cover_each_item_once(n: int, max_size: int, min_size: int) -> None:
+    from interp.train.batching import ladder_chunks
+
+    pieces = list(ladder_chunks(n, max_size, min_size))
+    covered = np.concatenate([np.arange(a, b) for a, b, _ in pieces] or [np.zeros(0, int)])
+    np.testing.assert_array_equal(covered, np.arange(n))
+    for i, (a, b, size) in enumerate(pieces):
+        assert 0 < b - a <= size <= max_size
+        assert a % min_size == 0  # aligned starts
+        if i < len(pieces) - 1:
+            assert b - a == size  # only the last piece is padded
+    assert len(pieces) <= n // max_size + np.log2(max_size // min_size) + 1
+    with pytest.raises(ValueError):
+        list(ladder_chunks(n, 32, 32))
+
+
+@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("n", [1, 511, 513, 1700])
+def test_default_chunk_plan_matches_reference(name: str, n: int) -> None:
+    module = models.get_model(name)
+    params = _params(module)
+    x = _charge(n, seed=2)
+    pre = fit_preprocessor("max", x)
+    clf = FlaxClassifier(name, module, params, pre, "VTPC2")
+    clf.backend = "jax"
+    ref = np.asarray(make_forward(module)(params, pre(x)))
+    assert _rel(clf.logits(x), ref) < RTOL  # ladder of exact slices + padded tail
+    assert _rel(clf.logits(x, batch_size=100), ref) < RTOL
+
+
+@pytest.mark.parametrize("name", models.model_names())
+def test_trainer_step_formulations_agree(name: str) -> None:
+    import jax.numpy as jnp
+
+    from interp.train.steps import TrainState, make_optimizer, make_train_step
+
+    module = models.get_model(name)
+    x = fit_preprocessor("max", _charge(128, seed=4))(_charge(128, seed=4))
+    y = (np.arange(128) % 2).astype(np.int32)
+    w = np.ones(128, np.float32)
+    idx = np.arange(64, dtype=np.int32)
+    out = {}
+    for formulation in ("auto", "apply"):
+        params = jax.tree_util.tree_map(jnp.asarray, _params(module))
+        tx = make_optimizer(1e-3, 100, 1e-4)
+        state = TrainState(jnp.int32(0), params, tx.init(params), np.zeros(2, np.uint32))
+        step = make_train_step(module, tx, formulation)
+        for _ in range(3):
+            state, loss = step(state, x, y, w, idx)
+        out[formulation] = (float(loss), jax.tree_util.tree_leaves(state.params))
+    assert abs(out["auto"][0] - out["apply"][0]) < 1e-4
+    for a, b in zip(out["auto"][1], out["apply"][1], strict=True):
+        assert _rel(np.asarray(a), np.asarray(b)) < 1e-4

@@ -94,3 +94,28 @@ def test_subset_concatenate_equals() -> None:
 def test_noise_kind_names_cover_recipe() -> None:
     assert NOISE_KINDS[0] == "signal"
     assert len(NOISE_KINDS) == 7  # signal + noise kinds (a)-(f); (g) is the dead_pads column
+
+
+def test_charge_is_kept_64_byte_aligned() -> None:
+    from interp.aligned import XLA_ALIGN, as_aligned, is_aligned
+
+    raw = np.zeros(11 * 20 * 7 + 1, np.float32)[1:].reshape(7, 11, 20)  # 4 bytes off
+    assert not is_aligned(raw)
+    fixed = as_aligned(raw)
+    assert is_aligned(fixed) and fixed.ctypes.data % XLA_ALIGN == 0
+    np.testing.assert_array_equal(fixed, raw)
+    assert as_aligned(fixed) is fixed  # no second copy
+
+    cs = ClusterSet(raw + 1.0, np.ones(7, np.int8), np.arange(7, dtype=np.int64), "VTPC2")
+    parts = [
+        cs,
+        cs.subset(np.array([3, 1, 5])),
+        cs.subset(np.arange(7) % 2 == 0),
+        cs.subset(slice(1, 4)),
+        ClusterSet.concatenate([cs, cs.subset(np.array([2]))]),
+    ]
+    for part in parts:
+        assert is_aligned(part.charge)
+    np.testing.assert_array_equal(parts[1].charge, cs.charge[[3, 1, 5]])
+    np.testing.assert_array_equal(parts[2].charge, cs.charge[::2])
+    np.testing.assert_array_equal(parts[4].charge[-1], cs.charge[2])

@@ -4,11 +4,13 @@ from interp.infer.fast import (
     BACKENDS,
     DEFAULT_CHUNK,
     FORMULATIONS,
+    fused_jit,
     jax_preprocess,
     make_fused_forward,
     model_logits_fn,
     preferred_backend,
     preferred_chunk,
+    preferred_min_chunk,
     set_xla_cpu_flags,
 )
 
@@ -16,10 +18,12 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_CHUNK",
     "FORMULATIONS",
+    "fused_jit",
     "jax_preprocess",
     "make_fused_forward",
     "model_logits_fn",
     "preferred_backend",
     "preferred_chunk",
+    "preferred_min_chunk",
     "set_xla_cpu_flags",
 ]

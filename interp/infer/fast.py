@@ -9,10 +9,14 @@
   so the whole conv is one matmul with K = 22 or 40 instead of an XLA convolution (which runs
   at a few % of peak on 1-channel inputs). The dense head is split per branch so the concat and
   the transpose to the (P, T, 2F) flatten order are never materialised.
-* Other models (perceptron, ResNet, anything registered later) run their own ``module.apply``
-  (a patches-as-matmul ResNet, ``formulation="im2col"``, measured no faster, so it is opt-in).
-* :func:`preferred_chunk` / :func:`preferred_backend` hold the measured per-model choices used
-  by ``FlaxClassifier.logits`` (chunk size; ONNX Runtime for the ResNet).
+* The ResNet runs each convolution in the form measured fastest for its shape
+  (:func:`conv_hybrid`): the 1-channel stem as shifted multiply-adds, convolutions onto a
+  grid of <= 6 positions as one dense matmul, the rest as XLA convolutions (2.9x faster
+  than ``module.apply``). im2col (patches-as-matmul) was measured 1.3-9x slower per layer.
+* Other models (the perceptron, anything registered later) run their own ``module.apply``;
+  the perceptron's max normalisation is moved after its matmul.
+* :func:`preferred_chunk` / :func:`preferred_min_chunk` / :func:`preferred_backend` hold the
+  measured per-model choices used by ``FlaxClassifier.logits`` (chunk sizes, backend).
 
 All formulations return float32 logits [B, 2] equal to ``module.apply`` on preprocessed inputs
 up to float32 summation order (tested to 1e-5 relative).
@@ -193,34 +197,96 @@ def split_conv_logits(params: Params, x: jax.Array) -> jax.Array:
     return out
 
 
-def conv_im2col(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
-    """ "SAME" 2-D convolution as patches-as-matmul (im2col), NHWC.
+def conv_shift_add_1ch(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
+    """Single-input-channel stride-1 "same" convolution as ``kh * kw`` shifted multiply-adds.
+
+    One elementwise XLA fusion instead of a convolution with K = 1 input channel (which runs
+    at ~2 GFLOP/s on the 2-core VM): the ResNet stem, 3x faster.
+
+    Args:
+        x: float32 [B, H, W] (the single input channel squeezed).
+        kernel: float32 [kh, kw, 1, F].
+        bias: float32 [F].
+
+    Returns:
+        float32 [B, H, W, F].
+    """
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    H, W = int(x.shape[1]), int(x.shape[2])
+    xp = jnp.pad(x, ((0, 0), same_pads(H, kh), same_pads(W, kw)))
+    out = bias
+    for i in range(kh):
+        for j in range(kw):
+            out = out + xp[:, i : i + H, j : j + W, None] * kernel[i, j, 0]
+    return out
+
+
+def conv_dense_matrix(kernel: jax.Array, hw: tuple[int, int], stride: int) -> jax.Array:
+    """A "same" 2-D convolution on an (H, W) grid as one dense (Toeplitz) matrix.
+
+    Args:
+        kernel: float32 [kh, kw, C, F] (Flax ``nn.Conv`` layout).
+        hw: Input grid (H, W).
+        stride: Same stride on both axes.
+
+    Returns:
+        float32 [H * W * C, Ho * Wo * F] with ``x.reshape(B, -1) @ M`` equal to the convolution
+        (flattened NHWC), Ho = ceil(H / stride), Wo = ceil(W / stride). Linear in ``kernel``
+        (a gather), so it is differentiable.
+    """
+    kh, kw, C, F = (int(d) for d in kernel.shape)
+    H, W = hw
+    Ho, Wo = -(-H // stride), -(-W // stride)
+    th = np.arange(H)[:, None] - stride * np.arange(Ho)[None, :] + same_pads(H, kh, stride)[0]
+    tw = np.arange(W)[:, None] - stride * np.arange(Wo)[None, :] + same_pads(W, kw, stride)[0]
+    valid = ((th >= 0) & (th < kh))[:, :, None, None] & ((tw >= 0) & (tw < kw))[None, None]
+    taps = kernel[np.clip(th, 0, kh - 1)][:, :, np.clip(tw, 0, kw - 1)]  # [H, Ho, W, Wo, C, F]
+    m = jnp.where(valid[..., None, None], taps, 0.0)
+    return jnp.transpose(m, (0, 2, 4, 1, 3, 5)).reshape(H * W * C, Ho * Wo * F)
+
+
+DENSE_MAX_POSITIONS = 6
+"""Output grids of at most this many positions run as a dense matmul (:func:`conv_hybrid`)."""
+
+
+def conv_hybrid(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
+    """ "SAME" convolution (NHWC) in the form XLA:CPU runs fastest for its shape.
+
+    Measured per layer of the ResNet on the 2-core VM (ms per 4,096 clusters): a 1x1 kernel
+    runs as a strided slice and a matmul (the 3x5x32 -> 2x3x76 projection: 5 as an XLA
+    convolution, 3); a 1-channel input as shifted multiply-adds (:func:`conv_shift_add_1ch`;
+    stem 52 -> 7-20); an output grid of <= :data:`DENSE_MAX_POSITIONS` positions as one
+    dense matmul (:func:`conv_dense_matrix`; the 2x3x76 -> 2x3x76 conv: 138-348 as an XLA
+    convolution, 17-19 as a matmul, which has 2/3 of the convolution's FLOPs once the zero
+    padding is dropped); everything else as XLA's convolution.
 
     Args:
         x: float32 [B, H, W, C].
-        kernel: float32 [kh, kw, C, F] (Flax ``nn.Conv`` layout).
+        kernel: float32 [kh, kw, C, F].
         bias: float32 [F].
         stride: Same stride on both axes.
 
     Returns:
         float32 [B, ceil(H / stride), ceil(W / stride), F].
     """
-    B, H, W, C = x.shape
-    kh, kw, _, F = kernel.shape
+    B, H, W, C = (int(d) for d in x.shape)
     Ho, Wo = -(-H // stride), -(-W // stride)
-    xp = jnp.pad(x, ((0, 0), same_pads(H, kh, stride), same_pads(W, kw, stride), (0, 0)))
-    cols = [
-        xp[:, i : i + (Ho - 1) * stride + 1 : stride, j : j + (Wo - 1) * stride + 1 : stride]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
-    y = patches.reshape(B * Ho * Wo, kh * kw * C) @ kernel.reshape(kh * kw * C, F) + bias
-    return y.reshape(B, Ho, Wo, F)
+    if kernel.shape[0] == kernel.shape[1] == 1:  # 1x1 ("SAME" pads nothing): strided matmul
+        return x[:, ::stride, ::stride] @ kernel[0, 0] + bias
+    if C == 1 and stride == 1:
+        return conv_shift_add_1ch(x[..., 0], kernel, bias)
+    if Ho * Wo <= DENSE_MAX_POSITIONS:
+        m = conv_dense_matrix(kernel, (H, W), stride)
+        y = x.reshape(B, H * W * C) @ m + jnp.tile(bias, Ho * Wo)
+        return y.reshape(B, Ho, Wo, -1)
+    y = jax.lax.conv_general_dilated(
+        x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    return y + bias
 
 
 def resnet_logits_fn(module: nn.Module) -> Forward:
-    """``ResNet`` forward with every convolution as im2col matmul (fields read from module).
+    """``ResNet`` forward with every convolution in its fastest form (:func:`conv_hybrid`).
 
     Args:
         module: A ``models.resnet.ResNet`` (any ``stem_features``/``block_*`` config).
@@ -233,7 +299,7 @@ def resnet_logits_fn(module: nn.Module) -> Forward:
 
     def fn(params: Params, x: jax.Array) -> jax.Array:
         def conv(h: jax.Array, p: Params, s: int = 1) -> jax.Array:
-            return conv_im2col(h, p["kernel"], p["bias"], s)
+            return conv_hybrid(h, p["kernel"], p["bias"], s)
 
         h = nn.relu(conv(x[..., None], params["stem_conv"]))
         for i, (f, s) in enumerate(zip(features, strides, strict=True)):
@@ -282,14 +348,39 @@ def _is_resnet(module: nn.Module) -> bool:
     return isinstance(module, rn.ResNet)
 
 
-FORMULATIONS = ("auto", "apply", "im2col")
-"""``auto``: fastest measured rewrite (banded split conv, else ``apply``); ``apply``:
-``module.apply``; ``im2col``: ResNet convs as patches-as-matmul (measured no faster than XLA's
-convolutions on the 2-core VM, kept for experiments)."""
+FORMULATIONS = ("auto", "apply")
+"""``auto``: fastest measured rewrite (banded split conv, hybrid-convolution ResNet, else
+``apply``); ``apply``: ``module.apply`` (the reference)."""
+
+
+def rewritten_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward | None:
+    """The rewrite of a module's forward pass selected by ``formulation``, if there is one.
+
+    A rewrite is the same function of the same parameter tree as ``module.apply`` (up to
+    float32 summation order) and is valid in training too: the rewritten models have no
+    train-time behaviour (no dropout, no batch statistics).
+
+    Args:
+        module: Linen module.
+        formulation: One of :data:`FORMULATIONS`.
+
+    Returns:
+        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``, or ``None`` (use ``apply``).
+
+    Raises:
+        ValueError: Unknown formulation.
+    """
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got '{formulation}'")
+    if formulation == "auto" and _is_split_conv(module):
+        return split_conv_logits
+    if formulation == "auto" and _is_resnet(module):
+        return resnet_logits_fn(module)
+    return None
 
 
 def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
-    """Un-jitted ``logits(params, x_preprocessed)`` for a module.
+    """Un-jitted inference ``logits(params, x_preprocessed)`` for a module.
 
     Args:
         module: Linen module.
@@ -298,12 +389,9 @@ def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
     Returns:
         ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
     """
-    if formulation not in FORMULATIONS:
-        raise ValueError(f"formulation must be one of {FORMULATIONS}, got '{formulation}'")
-    if formulation == "auto" and _is_split_conv(module):
-        return split_conv_logits
-    if formulation == "im2col" and _is_resnet(module):  # measured: no gain over apply
-        return resnet_logits_fn(module)
+    rewrite = rewritten_logits_fn(module, formulation)
+    if rewrite is not None:
+        return rewrite
 
     def apply(params: Params, x: jax.Array) -> jax.Array:
         return module.apply({"params": params}, x, train=False).astype(jnp.float32)
@@ -314,23 +402,21 @@ def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
 _FUSED_CACHE: dict[tuple[str, str | None, str], Callable[..., jax.Array]] = {}
 
 
-def make_fused_forward(
-    module: nn.Module, pre: Preprocessor | None, formulation: str = "auto"
-) -> Forward:
-    """Jitted ``forward(params, raw) -> logits``: preprocessing + model in one XLA call.
-
-    The jitted function is shared (cached) by module config, preprocessing method and
-    formulation; fitted constants are passed as arguments.
+def fused_jit(
+    module: nn.Module, method: str | None, formulation: str = "auto"
+) -> Callable[..., jax.Array]:
+    """Jitted ``forward(params, constants, raw) -> logits``, cached by (module config,
+    preprocessing method, formulation).
 
     Args:
         module: Linen module.
-        pre: Fitted preprocessor (``None``: inputs are already preprocessed).
+        method: Preprocessing method (:data:`interp.preprocess.PREPROCESSORS`) or ``None``.
         formulation: See :func:`model_logits_fn`.
 
     Returns:
-        ``forward(params, raw [B, P, T] ADC) -> float32 [B, C]``.
+        ``forward(params, preprocess_constants(pre), raw [B, P, T] ADC) -> float32 [B, C]``;
+        the arguments may be sharded (``interp.parallel.mesh``).
     """
-    method = None if pre is None else pre.method
     key = (repr(module), method, formulation)
     if key not in _FUSED_CACHE:
         if formulation == "auto" and method == "max" and _is_perceptron(module):
@@ -343,7 +429,26 @@ def make_fused_forward(
             _FUSED_CACHE[key] = jax.jit(
                 lambda params, consts, raw: logits(params, prep(raw, consts))
             )
-    jitted = _FUSED_CACHE[key]
+    return _FUSED_CACHE[key]
+
+
+def make_fused_forward(
+    module: nn.Module, pre: Preprocessor | None, formulation: str = "auto"
+) -> Forward:
+    """Jitted ``forward(params, raw) -> logits``: preprocessing + model in one XLA call.
+
+    The jitted function is shared (:func:`fused_jit`); fitted constants are passed as
+    arguments.
+
+    Args:
+        module: Linen module.
+        pre: Fitted preprocessor (``None``: inputs are already preprocessed).
+        formulation: See :func:`model_logits_fn`.
+
+    Returns:
+        ``forward(params, raw [B, P, T] ADC) -> float32 [B, C]``.
+    """
+    jitted = fused_jit(module, None if pre is None else pre.method, formulation)
     consts = jax.device_put(preprocess_constants(pre))
     return lambda params, raw: jitted(params, consts, raw)
 
@@ -366,16 +471,30 @@ def set_xla_cpu_flags(*flags: str) -> bool:
     return True
 
 
-_PREFERRED_CHUNK = {"split_conv": 1024}
+_PREFERRED_CHUNK = {"split_conv": 1024, "resnet": 1024, "perceptron": 8192}
+_PREFERRED_MIN_CHUNK = {"perceptron": 512}
 
 
 def preferred_chunk(name: str) -> int:
     """Measured best clusters per call for a registered model (``benchmarks/speed.py``).
 
     The split conv's [chunk, 2200] intermediates stay in the L3 cache at 1024 clusters
-    (3x faster than 4096 on the 2-core VM); other models are flat between 1k and 8k.
+    (3x faster than 4096 on the 2-core VM); the perceptron, which only streams its input,
+    runs ~1.7x faster per cluster on 8,192 than on 4,096 in isolation (XLA splits only large
+    calls over both cores; 4.5-4.9 vs 5.1-5.3 ms per event end to end); the ResNet is flat
+    between 1k and 8k.
     """
     return _PREFERRED_CHUNK.get(name, DEFAULT_CHUNK)
+
+
+def preferred_min_chunk(name: str) -> int:
+    """Smallest unpadded call for a model (see :func:`interp.train.batching.ladder_chunks`).
+
+    Equal to :func:`preferred_chunk` (one padded tail call) except where copying the padded
+    tail costs as much as the model: the perceptron splits the rest of an event into exact,
+    in-place power-of-two slices down to 512 clusters instead.
+    """
+    return _PREFERRED_MIN_CHUNK.get(name, preferred_chunk(name))
 
 
 def random_params(module: nn.Module, window: tuple[int, int] = (11, 20), seed: int = 0) -> Params:

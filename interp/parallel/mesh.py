@@ -262,14 +262,19 @@ class ShardedScorer:
     """
 
     def __init__(self, clf: Any, devices: DevicesArg = None, batch_size: int = 4096) -> None:
-        from interp.train.steps import make_forward
+        from interp.infer.fast import fused_jit, preprocess_constants
 
         self.clf = clf
         self.window = tuple(clf.window)
         self.dp = DataParallel(devices, local=True)
         self.batch_size = self.dp.round_up(max(int(batch_size), 1))
         self._params = self.dp.replicate(clf.params)
-        self._forward: Callable[..., jax.Array] = make_forward(clf.module)
+        pre = clf.preprocessor
+        self._consts = self.dp.replicate(preprocess_constants(pre))
+        # preprocessing fused into the model's fast formulation, as in FlaxClassifier.logits
+        self._forward: Callable[..., jax.Array] = fused_jit(
+            clf.module, None if pre is None else pre.method
+        )
 
     def logits(self, charge: np.ndarray) -> np.ndarray:
         """float32 [N, 2] logits (column 0 noise, 1 signal) for raw windows [N, P, T] (ADC).
@@ -291,8 +296,11 @@ class ShardedScorer:
         size = self.dp.round_up(bucket_size(n, self.batch_size))
         out = []
         for start, stop in chunks(n, size):
-            x = self.dp.shard(pad_to(self.clf.preprocessor(charge[start:stop]), size))
-            z = self.dp.sync(self._forward(self._params, x))
+            chunk = charge[start:stop]
+            if not np.issubdtype(chunk.dtype, np.floating) or chunk.dtype == np.float64:
+                chunk = chunk.astype(np.float32)
+            x = self.dp.shard(pad_to(chunk, size))
+            z = self.dp.sync(self._forward(self._params, self._consts, x))
             out.append(np.asarray(z)[: stop - start])
         return np.concatenate(out).astype(np.float32, copy=False)
 

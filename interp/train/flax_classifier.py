@@ -18,11 +18,12 @@ from flax import traverse_util
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from interp.aligned import as_aligned
 from interp.classifier import CLASSIFIER_FILE, register_loader
 from interp.errors import ClusterDataError, ShapeMismatchError
 from interp.fsutil import atomic_write_bytes, atomic_write_text
 from interp.preprocess import Preprocessor
-from interp.train.batching import bucket_size, chunks, pad_to
+from interp.train.batching import bucket_size, chunks, ladder_chunks, pad_to
 from interp.train.steps import make_forward
 
 PARAMS_FILE = "params.safetensors"
@@ -159,7 +160,12 @@ class FlaxClassifier:
         Raises:
             ShapeMismatchError: If (P, T) differs from :attr:`window`.
         """
-        from interp.infer.fast import BACKENDS, preferred_backend, preferred_chunk
+        from interp.infer.fast import (
+            BACKENDS,
+            preferred_backend,
+            preferred_chunk,
+            preferred_min_chunk,
+        )
 
         charge = self._check(charge)
         n = charge.shape[0]
@@ -172,10 +178,15 @@ class FlaxClassifier:
             return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
         if not np.issubdtype(charge.dtype, np.floating) or charge.dtype == np.float64:
             charge = charge.astype(np.float32)
-        size = bucket_size(n, int(batch_size or preferred_chunk(self.name)))
+        if batch_size is None:  # measured per model: big exact slices, a small padded tail
+            plan = ladder_chunks(n, preferred_chunk(self.name), preferred_min_chunk(self.name))
+        else:
+            size = bucket_size(n, int(batch_size))
+            plan = ((start, stop, size) for start, stop in chunks(n, size))
+        charge = as_aligned(charge)  # XLA reads aligned slices in place (interp.aligned)
         forward, params = self._fused_forward()
         out = np.empty((n, 2), np.float32)
-        for start, stop in chunks(n, size):
+        for start, stop, size in plan:
             # synchronous on purpose: overlapping chunks was 2x slower on the 2-core VM
             z = forward(params, pad_to(charge[start:stop], size))
             out[start:stop] = np.asarray(z)[: stop - start]
