@@ -4,9 +4,53 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def _fsync(path: Path, flags: int = 0) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """A new empty file ``.{name}.{random}.tmp{suffix}`` beside ``path``, renamed onto it later.
+
+    Created with ``O_EXCL`` and mode ``0o666 & ~umask``; ``path`` is untouched until
+    :meth:`commit`, so a killed process leaves at most the temporary file.
+
+    Args:
+        path: Final destination.
+        suffix: Appended to the temporary name (e.g. an extension a library picks formats by).
+
+    Attributes:
+        path (Path): Final destination.
+        tmp (Path): The temporary file to write.
+
+    Raises:
+        OSError: The temporary file cannot be created (missing or unwritable folder).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], suffix: str = "") -> None:
+        self.path = Path(path)
+        self.tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(6)}.tmp{suffix}"
+        os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+    def commit(self) -> None:
+        """Fsyncs the temporary file, renames it onto ``path`` and fsyncs the folder."""
+        _fsync(self.tmp)
+        os.replace(self.tmp, self.path)
+        with contextlib.suppress(OSError):  # best effort: not every file system allows it
+            _fsync(self.path.parent, getattr(os, "O_DIRECTORY", 0))
+
+    def discard(self) -> None:
+        """Removes the temporary file if it is still there (best effort, never raises)."""
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -24,28 +68,17 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         OSError: With the destination named, if the folder is missing or not writable.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"{path}: output folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"{path}: output folder {folder} is not writable")
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{suffix if suffix is not None else path.suffix}",
-        dir=folder,
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; use ordinary permissions
+    file = AtomicFile(path, path.suffix if suffix is None else suffix)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        yield file.tmp
+        file.commit()
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        file.discard()
         raise
 
 

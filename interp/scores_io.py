@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from interp.fsutil import AtomicFile
 from interp.io import ClusterWriteError, UnknownFormatError
 
 TREE = "scores"
@@ -126,7 +126,7 @@ def check_score_path(path: str | os.PathLike[str]) -> Path:
             f"{', '.join(SCORE_SINKS)}"
         )
         raise err
-    folder = p.parent if str(p.parent) else Path(".")
+    folder = p.parent
     if not folder.is_dir():
         raise ClusterWriteError(str(p), None, f"output folder '{folder}' does not exist")
     if p.is_dir():
@@ -156,17 +156,16 @@ class ScoreWriter:
         self.path = check_score_path(path)
         self.fields = {k: np.dtype(v) for k, v in fields.items()}
         self._meta = json.dumps(dict(meta), sort_keys=True, default=str)
-        self._tmp: Path | None = None
+        self._file: AtomicFile | None = None
         self._sink: _Sink | None = None
         self.n_written = 0
 
     def __enter__(self) -> ScoreWriter:
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        tmp = folder / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            self._tmp = tmp
-            self._sink = SCORE_SINKS[self.path.suffix.lower()](tmp, self.fields, self._meta)
+            self._file = AtomicFile(self.path)
+            self._sink = SCORE_SINKS[self.path.suffix.lower()](
+                self._file.tmp, self.fields, self._meta
+            )
         except BaseException as exc:
             self._cleanup()
             raise self._error(exc, "create") from exc
@@ -197,16 +196,10 @@ class ScoreWriter:
             self._cleanup()
             return
         try:
-            assert self._sink is not None and self._tmp is not None
+            assert self._sink is not None and self._file is not None
             self._sink.close()
             self._sink = None
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(self._tmp, self.path)
-            self._tmp = None
+            self._file.commit()
         except BaseException as err:
             self._cleanup()
             raise self._error(err, "finish") from err
@@ -216,10 +209,8 @@ class ScoreWriter:
             with contextlib.suppress(Exception):
                 self._sink.close()
             self._sink = None
-        if self._tmp is not None:
-            with contextlib.suppress(OSError):
-                self._tmp.unlink()
-            self._tmp = None
+        if self._file is not None:
+            self._file.discard()
 
     def _error(self, exc: BaseException, what: str) -> BaseException:
         if isinstance(exc, ClusterWriteError | MemoryError) or not isinstance(exc, Exception):

@@ -14,8 +14,6 @@ disk full) raise :class:`ClusterWriteError`, which is both a
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +21,7 @@ from types import TracebackType
 import numpy as np
 
 from interp.errors import ClusterDataError
+from interp.fsutil import AtomicFile
 from interp.io.registry import (
     DEFAULT_CHUNK_SIZE,
     FIELD_DTYPES,
@@ -36,15 +35,6 @@ from interp.schema import CORE_FIELDS, TRUTH_FIELDS, ClusterSet
 
 class ClusterWriteError(ClusterDataError, OSError):
     """Writing a cluster file failed (I/O error, disk full, unwritable directory)."""
-
-
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ClusterWriter:
@@ -103,7 +93,7 @@ class ClusterWriter:
         self._buffer_rows = int(buffer_rows)
         self._buffer: list[Mapping[str, np.ndarray]] = []
         self._buffered = 0
-        self._tmp: Path | None = None
+        self._file: AtomicFile | None = None
         self._sink: Sink | None = None
         self._closed = False
         self.n_written = 0
@@ -131,28 +121,21 @@ class ClusterWriter:
             raise ClusterDataError(str(self.path), None, "writer is already closed")
         if self._sink is not None:
             return
-        parent = self.path.parent if str(self.path.parent) else Path(".")
-        tmp = parent / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            # O_EXCL: never clobber another writer's temp file; mode 0o666 & ~umask, so the
-            # final file gets ordinary permissions (mkstemp would make it owner-only).
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            os.close(fd)
+            self._file = AtomicFile(self.path)
         except OSError as exc:
             raise ClusterWriteError(
                 str(self.path),
                 None,
-                f"cannot create a file in directory '{parent}' ({type(exc).__name__}: "
-                f"{exc.strerror or exc})",
+                f"cannot create a file in directory '{self.path.parent}' "
+                f"({type(exc).__name__}: {exc.strerror or exc})",
             ) from exc
-        self._tmp = Path(tmp)
         try:
             self._sink = self._fmt.open_sink(
-                self._tmp, self.chamber, self.window, self.fields, self._compression
+                self._file.tmp, self.chamber, self.window, self.fields, self._compression
             )
         except BaseException as exc:
-            self._remove_tmp()
-            self._closed = True
+            self.abort()
             raise self._as_write_error(exc, "create") from exc
 
     def _as_write_error(self, exc: BaseException, what: str) -> BaseException:
@@ -167,19 +150,14 @@ class ClusterWriter:
             f"cannot {what} {self._fmt.name} file ({type(exc).__name__}: {reason})",
         )
 
-    def _remove_tmp(self) -> None:
-        if self._tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._tmp.unlink()
-            self._tmp = None
-
     def abort(self) -> None:
         """Discards everything written so far; the final name is left untouched."""
         if self._sink is not None:
             with contextlib.suppress(Exception):
                 self._sink.abort()
             self._sink = None
-        self._remove_tmp()
+        if self._file is not None:
+            self._file.discard()
         self._buffer.clear()
         self._buffered = 0
         self._closed = True
@@ -204,14 +182,10 @@ class ClusterWriter:
                     "charge",
                     "no clusters were written; refusing to create an empty file",
                 )
-            assert self._sink is not None and self._tmp is not None
+            assert self._sink is not None and self._file is not None
             self._sink.close()
             self._sink = None
-            _fsync_path(self._tmp)
-            os.replace(self._tmp, self.path)
-            self._tmp = None
-            with contextlib.suppress(OSError):
-                _fsync_path(self.path.parent if str(self.path.parent) else Path("."), True)
+            self._file.commit()
         except BaseException as exc:
             self.abort()
             raise self._as_write_error(exc, "finish") from exc
