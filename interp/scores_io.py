@@ -21,6 +21,7 @@ import numpy as np
 
 from interp.fsutil import AtomicFile
 from interp.io import ClusterWriteError, UnknownFormatError
+from interp.io.atomic import as_write_error
 
 TREE = "scores"
 """Name of the ROOT TTree / HDF5 group-less datasets' logical table."""
@@ -213,12 +214,5 @@ class ScoreWriter:
             self._file.discard()
 
     def _error(self, exc: BaseException, what: str) -> BaseException:
-        if isinstance(exc, ClusterWriteError | MemoryError) or not isinstance(exc, Exception):
-            return exc
-        reason = getattr(exc, "strerror", None) or str(exc)
-        return ClusterWriteError(
-            str(self.path),
-            None,
-            f"cannot {what} the score file ({type(exc).__name__}: {reason}); nothing was "
-            "written under this name",
-        )
+        note = "; nothing was written under this name"
+        return as_write_error(self.path, exc, f"{what} the score file", note)

@@ -37,6 +37,26 @@ class ClusterWriteError(ClusterDataError, OSError):
     """Writing a cluster file failed (I/O error, disk full, unwritable directory)."""
 
 
+def as_write_error(path: Path, exc: BaseException, action: str, note: str = "") -> BaseException:
+    """One-line :class:`ClusterWriteError` naming ``path`` for an I/O failure while writing.
+
+    Errors that already explain themselves (``ClusterDataError``, ``MemoryError``) and
+    non-``Exception`` interrupts (``KeyboardInterrupt``) are returned unchanged.
+
+    Args:
+        path: Destination file.
+        exc: The failure.
+        action: What failed, e.g. ``"finish hdf5 file"``.
+        note: Appended to the message.
+    """
+    if isinstance(exc, ClusterDataError | MemoryError) or not isinstance(exc, Exception):
+        return exc
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return ClusterWriteError(
+        str(path), None, f"cannot {action} ({type(exc).__name__}: {reason}){note}"
+    )
+
+
 class ClusterWriter:
     """Context manager that writes one cluster file atomically, chunk by chunk.
 
@@ -139,16 +159,7 @@ class ClusterWriter:
             raise self._as_write_error(exc, "create") from exc
 
     def _as_write_error(self, exc: BaseException, what: str) -> BaseException:
-        if isinstance(exc, ClusterDataError) or not isinstance(exc, Exception):
-            return exc
-        if isinstance(exc, MemoryError):
-            return exc
-        reason = getattr(exc, "strerror", None) or str(exc)
-        return ClusterWriteError(
-            str(self.path),
-            None,
-            f"cannot {what} {self._fmt.name} file ({type(exc).__name__}: {reason})",
-        )
+        return as_write_error(self.path, exc, f"{what} {self._fmt.name} file")
 
     def abort(self) -> None:
         """Discards everything written so far; the final name is left untouched."""
