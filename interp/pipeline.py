@@ -609,6 +609,7 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
     times.
     """
     from interp.published import citation, published_accuracy, published_rates
+    from interp.report.markdown import pipe_table
 
     cfg = result["config"]
     chambers = list(cfg["chambers"])
@@ -634,12 +635,15 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
         "",
         "## Accuracy at threshold 0.5",
         "",
-        "| model | trained on | " + " | ".join(f"test {c}" for c in chambers) + " |",
-        "|---|---|" + "---|" * len(chambers),
+        *pipe_table(
+            ["model", "trained on", *(f"test {c}" for c in chambers)],
+            [
+                [c["model"], c["train_chamber"]]
+                + [_ci(c["evaluations"][t]["at_0.5"]["metrics"]["accuracy"]) for t in chambers]
+                for c in cells
+            ],
+        ),
     ]
-    for c in cells:
-        row = [_ci(c["evaluations"][t]["at_0.5"]["metrics"]["accuracy"]) for t in chambers]
-        lines.append(f"| {c['model']} | {c['train_chamber']} | " + " | ".join(row) + " |")
 
     for key, title in (
         ("at_0.5", "Noise removed / signal lost at threshold 0.5"),
@@ -650,26 +654,20 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
             f"{_pct(cfg['max_signal_loss'], 0)} %)",
         ),
     ):
-        lines += [
-            "",
-            f"## {title}",
-            "",
-            "| model | trained on | threshold | "
-            + " | ".join(f"test {c}: noise removed / signal lost" for c in chambers)
-            + " |",
-            "|---|---|---|" + "---|" * len(chambers),
-        ]
+        rows = []
         for c in cells:
             ev = c["evaluations"]
-            thr = ev[chambers[0]][key]["threshold"]
-            row = [
-                f"{_ci(ev[t][key]['metrics']['noise_removed'])} / "
-                f"{_ci(ev[t][key]['metrics']['signal_lost'])}"
-                for t in chambers
-            ]
-            lines.append(
-                f"| {c['model']} | {c['train_chamber']} | {thr:.3f} | " + " | ".join(row) + " |"
+            rows.append(
+                [c["model"], c["train_chamber"], f"{ev[chambers[0]][key]['threshold']:.3f}"]
+                + [
+                    f"{_ci(ev[t][key]['metrics']['noise_removed'])} / "
+                    f"{_ci(ev[t][key]['metrics']['signal_lost'])}"
+                    for t in chambers
+                ]
             )
+        header = ["model", "trained on", "threshold"]
+        header += [f"test {c}: noise removed / signal lost" for c in chambers]
+        lines += ["", f"## {title}", "", *pipe_table(header, rows)]
 
     lines += [
         "",
@@ -679,10 +677,8 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
         "(simulated unless a file is named above); difference = toolkit - published, in "
         "points. Published noise removed / signal lost are single figures per model.",
         "",
-        "| model | trained on | tested on | published acc. | toolkit acc. | difference |"
-        " published noise removed / signal lost | toolkit (0.5) | toolkit (op. point) |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for c in cells:
         rates = published_rates(c["model"])
         for t in chambers:
@@ -701,11 +697,23 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
                 m = ev[key]["metrics"]
                 return f"{_pct(m['noise_removed']['value'])} / {_pct(m['signal_lost']['value'])}"
 
-            lines.append(
-                f"| {c['model']} | {c['train_chamber']} | {t} | {_pct(pub)} | {_pct(acc)} | "
-                f"{diff} | {pub_rates} | {nr_sl('at_0.5')} | {nr_sl('operating_point')} |"
-            )
+            row = [c["model"], c["train_chamber"], t, _pct(pub), _pct(acc), diff, pub_rates]
+            rows.append([*row, nr_sl("at_0.5"), nr_sl("operating_point")])
+    header = ["model", "trained on", "tested on", "published acc.", "toolkit acc."]
+    header += ["difference", "published noise removed / signal lost", "toolkit (0.5)"]
+    lines += pipe_table([*header, "toolkit (op. point)"], rows)
 
+    rows = []
+    for c in cells:
+        run = c["run"]
+        ts = run["train_seconds"]
+        rows.append(
+            [c["model"], c["train_chamber"], "n/a" if ts is None else f"{ts:.1f}"]
+            + ["yes" if run["reused"] else "no", f"{run['eval_seconds']:.1f}"]
+            + [f"{c['evaluations'][t]['seconds_per_published_event']:.3f}" for t in chambers]
+        )
+    header = ["model", "trained on", "train s", "reused", "evaluation s"]
+    header += [f"inference s/event ({t})" for t in chambers]
     lines += [
         "",
         "## Wall time",
@@ -713,20 +721,8 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
         "Training seconds are those of the original run (reused runs keep them). Inference is "
         "`predict_proba` on the test split, scaled to 28,763.75 clusters per event.",
         "",
-        "| model | trained on | train s | reused | evaluation s | "
-        + " | ".join(f"inference s/event ({t})" for t in chambers)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(chambers),
+        *pipe_table(header, rows),
     ]
-    for c in cells:
-        run = c["run"]
-        ts = run["train_seconds"]
-        per_event = [f"{c['evaluations'][t]['seconds_per_published_event']:.3f}" for t in chambers]
-        lines.append(
-            f"| {c['model']} | {c['train_chamber']} | "
-            f"{'n/a' if ts is None else f'{ts:.1f}'} | {'yes' if run['reused'] else 'no'} | "
-            f"{run['eval_seconds']:.1f} | " + " | ".join(per_event) + " |"
-        )
     if "total_seconds" in result:
         lines += ["", f"Total wall time of this run: {result['total_seconds']:.1f} s."]
     return "\n".join(lines) + "\n"

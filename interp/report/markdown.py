@@ -10,12 +10,15 @@ from typing import Any
 from interp.report.sections import Section, Table
 
 
+def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a Markdown pipe table (header, separator, one line per row)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def table_md(table: Table) -> str:
     """A pipe table with its caption in bold above it."""
-    lines = [f"**{table.caption}**", "", "| " + " | ".join(table.header) + " |"]
-    lines.append("|" + "---|" * len(table.header))
-    lines += ["| " + " | ".join(r) + " |" for r in table.rows]
-    return "\n".join(lines)
+    return "\n".join([f"**{table.caption}**", "", *pipe_table(table.header, table.rows)])
 
 
 def _rel(path: Path, start: Path) -> str:
