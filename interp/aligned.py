@@ -42,19 +42,24 @@ def aligned_empty(
     return buf[offset : offset + nbytes].view(dtype).reshape(shape)
 
 
-def as_aligned(a: np.ndarray, align: int = XLA_ALIGN) -> np.ndarray:
-    """``a`` itself if already aligned and C-contiguous, else an aligned copy.
+def as_aligned(
+    a: np.ndarray, dtype: np.dtype | type | None = None, align: int = XLA_ALIGN
+) -> np.ndarray:
+    """``a`` itself if already aligned, C-contiguous and of ``dtype``, else one aligned copy.
 
     Args:
-        a: Any numpy array.
+        a: Any numpy array (or array-like).
+        dtype: Element type of the result (default: ``a``'s); a conversion and the alignment
+            happen in the same single copy.
         align: Alignment in bytes.
 
     Returns:
-        An array equal to ``a`` (same dtype and shape) satisfying :func:`is_aligned`.
+        An array equal to ``a`` (converted to ``dtype``) satisfying :func:`is_aligned`.
     """
     a = np.asarray(a)
-    if a.size == 0 or is_aligned(a, align):
+    dtype = a.dtype if dtype is None else np.dtype(dtype)
+    if a.dtype == dtype and (a.size == 0 or is_aligned(a, align)):
         return a
-    out = aligned_empty(a.shape, a.dtype, align)
-    np.copyto(out, a, casting="no")
+    out = aligned_empty(a.shape, dtype, align)
+    np.copyto(out, a, casting="unsafe")
     return out

@@ -136,7 +136,7 @@ def validate_columns(
         )
     if charge.shape[1] < 1 or charge.shape[2] < 1:
         raise ClusterDataError(source, "charge", f"empty window {charge.shape[1:]}")
-    charge = charge.astype(np.float32, copy=False)
+    charge = as_aligned(charge, np.float32)  # one copy at most (ClusterSet keeps it aligned)
     finite = np.isfinite(charge)
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(n, -1).all(axis=1))

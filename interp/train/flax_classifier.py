@@ -150,9 +150,10 @@ class FlaxClassifier:
 
         Args:
             charge: float [N, P, T], raw ADC.
-            batch_size: Clusters per forward pass; ``None`` picks the measured best for the
-                model (:func:`interp.infer.fast.preferred_chunk`). Batches are zero-padded to
-                a fixed size, so one shape is compiled per size bucket.
+            batch_size: Clusters per forward pass; ``None`` uses the measured plan for the
+                model (:func:`interp.train.batching.ladder_chunks` with
+                :func:`interp.infer.fast.preferred_chunk` / ``preferred_min_chunk``: exact
+                slices plus one zero-padded tail). Only a few shapes are ever compiled.
 
         Returns:
             float32 [N, 2] (column 0 noise, 1 signal).
@@ -176,14 +177,14 @@ class FlaxClassifier:
         backend = preferred_backend(self.name) if self.backend == "auto" else self.backend
         if backend == "onnx":
             return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
-        if not np.issubdtype(charge.dtype, np.floating) or charge.dtype == np.float64:
-            charge = charge.astype(np.float32)
+        keep = np.issubdtype(charge.dtype, np.floating) and charge.dtype != np.float64
+        # one copy at most (dtype and alignment): XLA reads aligned slices in place
+        charge = as_aligned(charge, None if keep else np.float32)
         if batch_size is None:  # measured per model: big exact slices, a small padded tail
             plan = ladder_chunks(n, preferred_chunk(self.name), preferred_min_chunk(self.name))
         else:
             size = bucket_size(n, int(batch_size))
             plan = ((start, stop, size) for start, stop in chunks(n, size))
-        charge = as_aligned(charge)  # XLA reads aligned slices in place (interp.aligned)
         forward, params = self._fused_forward()
         out = np.empty((n, 2), np.float32)
         for start, stop, size in plan:
