@@ -398,6 +398,28 @@ def train_one(
     return clf, {**info, "reused": False}
 
 
+def train_cell(
+    model: str,
+    data: ChamberData,
+    config: MatrixConfig,
+    workdir: str | Path,
+    progress: bool = False,
+) -> tuple[Classifier, dict[str, Any]]:
+    """:func:`train_one` on a chamber's train/val splits with a matrix config's settings
+    (profile, per-model overrides, seed)."""
+    return train_one(
+        model,
+        data.chamber,
+        data.parts["train"],
+        data.parts["val"],
+        workdir,
+        profile=config.profile,
+        overrides=config.train_overrides.get(model),
+        seed=config.seed,
+        progress=progress,
+    )
+
+
 # ----------------------------------------------------------------------------------- evaluation
 def evaluate_one(
     clf: Classifier,
@@ -538,17 +560,7 @@ def run_matrix(
     for model, chamber in bar:
         bar.set_postfix_str(f"{model} on {chamber}")
         d = data[chamber]
-        clf, run = train_one(
-            model,
-            chamber,
-            d.parts["train"],
-            d.parts["val"],
-            workdir,
-            profile=config.profile,
-            overrides=config.train_overrides.get(model),
-            seed=config.seed,
-            progress=progress,
-        )
+        clf, run = train_cell(model, d, config, workdir, progress)
         t0 = time.perf_counter()
         val_scores = clf.predict_proba(d.parts["val"].charge)
         evaluations = {

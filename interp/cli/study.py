@@ -120,7 +120,7 @@ def train(
 ) -> None:
     """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones)."""
     from interp.classifier import get_trainer
-    from interp.pipeline import MatrixConfig, load_chamber_data, train_one
+    from interp.pipeline import MatrixConfig, load_chamber_data, train_cell
 
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
@@ -129,17 +129,7 @@ def train(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
     d = load_chamber_data(train_on, cfg, workdir, files, progress=not quiet)
-    clf, run = train_one(
-        model,
-        train_on,
-        d.parts["train"],
-        d.parts["val"],
-        workdir,
-        profile=cfg.profile,
-        overrides=cfg.train_overrides.get(model),
-        seed=seed,
-        progress=not quiet,
-    )
+    clf, run = train_cell(model, d, cfg, workdir, progress=not quiet)
     run_dir = workdir / "runs" / model / train_on
     how = "reused" if run["reused"] else "trained"
     typer.echo(f"{how} {model} on {train_on} ({run.get('train_seconds', 0):.1f} s): {run_dir}")
