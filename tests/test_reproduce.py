@@ -33,22 +33,16 @@ def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _reproduce(study_file: Path, work: Path, *extra: str):
+    """``tpc-interp reproduce STUDY --profile smoke --workdir WORK --no-png -q EXTRA...``."""
+    args = ["reproduce", str(study_file), "--profile", "smoke", "--workdir", str(work)]
+    return runner.invoke(app, [*args, "--no-png", "-q", *extra])
+
+
 @pytest.fixture(scope="module")
 def builtin_run(study_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("work")
-    res = runner.invoke(
-        app,
-        [
-            "reproduce",
-            str(study_file),
-            "--profile",
-            "smoke",
-            "--workdir",
-            str(work),
-            "--no-png",
-            "-q",
-        ],
-    )
+    res = _reproduce(study_file, work)
     assert res.exit_code == 0, res.output + repr(res.exception)
     return work
 
@@ -99,19 +93,7 @@ def test_report_has_published_columns(builtin_run: Path) -> None:
 def test_second_run_reuses_artefacts(builtin_run: Path, study_file: Path) -> None:
     before = _matrix(builtin_run)
     t0 = time.perf_counter()
-    res = runner.invoke(
-        app,
-        [
-            "reproduce",
-            str(study_file),
-            "--profile",
-            "smoke",
-            "--workdir",
-            str(builtin_run),
-            "--no-png",
-            "-q",
-        ],
-    )
+    res = _reproduce(study_file, builtin_run)
     seconds = time.perf_counter() - t0
     assert res.exit_code == 0, res.output
     assert seconds < 15, seconds
@@ -140,20 +122,7 @@ def test_simulate_files_give_same_numbers(
         assert res.exit_code == 0, res.output
         data_args += ["--data", f"{chamber}={out}"]
     work = tmp_path / "work"
-    res = runner.invoke(
-        app,
-        [
-            "reproduce",
-            str(study_file),
-            "--profile",
-            "smoke",
-            "--workdir",
-            str(work),
-            "--no-png",
-            "-q",
-            *data_args,
-        ],
-    )
+    res = _reproduce(study_file, work, *data_args)
     assert res.exit_code == 0, res.output + repr(res.exception)
     mine, ref = _matrix(work), _matrix(builtin_run)
     assert not any(d["simulated"] for d in mine["data"].values())
