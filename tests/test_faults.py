@@ -54,6 +54,12 @@ def _env() -> dict[str, str]:
     return {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 
+def _spawn(args: list[str]) -> subprocess.Popen:
+    """A child process from the repository root on CPU JAX, output captured as text."""
+    pipe = subprocess.PIPE
+    return subprocess.Popen(args, env=_env(), cwd=ROOT, stdout=pipe, stderr=pipe, text=True)
+
+
 def _metrics(workdir: Path) -> list[dict]:
     rows = [json.loads(s) for s in (workdir / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
@@ -76,9 +82,8 @@ def _kill_when(proc: subprocess.Popen, ready: callable, timeout: float = 120.0) 
 def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = [sys.executable, "-c", TRAIN]
-    popen = {"env": _env(), "cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    reference = subprocess.Popen([*args, str(full)], text=True, **popen)  # runs alongside
-    victim = subprocess.Popen([*args, str(cut)], text=True, **popen)
+    reference = _spawn([*args, str(full)])  # runs alongside
+    victim = _spawn([*args, str(cut)])
     lines: list[str] = []
 
     def after_epoch_2() -> bool:
@@ -145,7 +150,7 @@ def test_kill9_during_predict_leaves_no_output(
     from interp.predict import predict_files
 
     out = tmp_path / "scores.root"
-    victim = subprocess.Popen(
+    victim = _spawn(
         [
             *CLI,
             "predict",
@@ -156,12 +161,7 @@ def test_kill9_during_predict_leaves_no_output(
             "--chunk-size",
             "50",
             "-q",
-        ],
-        env=_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        ]
     )
     _kill_when(victim, lambda: bool(_temp_files(tmp_path, out.name)))
     assert not out.exists()
@@ -172,7 +172,7 @@ def test_kill9_during_predict_leaves_no_output(
 
 def test_kill9_during_simulate_leaves_no_output(tmp_path: Path) -> None:
     out = tmp_path / "sim.h5"
-    victim = subprocess.Popen(
+    victim = _spawn(
         [
             *CLI,
             "simulate",
@@ -183,12 +183,7 @@ def test_kill9_during_simulate_leaves_no_output(tmp_path: Path) -> None:
             "--out",
             str(out),
             "-q",
-        ],
-        env=_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        ]
     )
     _kill_when(victim, lambda: bool(_temp_files(tmp_path, out.name)))
     assert not out.exists()
