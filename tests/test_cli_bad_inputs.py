@@ -26,6 +26,15 @@ W = (11, 20)
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """Runs the console entry point in-process; returns (exit code, stdout + stderr)."""
+    code, out, err = run_cli_streams(args, capsys)
+    return code, out + err
+
+
+def run_cli_streams(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Runs the console entry point in-process; returns (exit code, stdout, stderr).
+
+    An exception escaping the entry point gives exit code -1 and its traceback on stderr.
+    """
     import interp.cli
 
     argv = sys.argv
@@ -41,7 +50,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     finally:
         sys.argv = argv
     captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    return code, captured.out, captured.err
 
 
 def _clusters(n: int = 300, window: tuple[int, int] = W, seed: int = 0) -> ClusterSet:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from test_cli_bad_inputs import run_cli_streams
 
 from interp.classifier import Classifier, load_classifier
 from interp.io import ClusterWriteError, write_clusters
@@ -198,23 +198,6 @@ def test_keyboard_interrupt_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Runs the console entry point in-process; returns (exit code, stdout, stderr)."""
-    import interp.cli
-
-    argv = sys.argv
-    sys.argv = ["tpc-interp", *args]
-    code = 0
-    try:
-        interp.cli.app()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_predict(
     tmp_path: Path,
     flax_model: Path,
@@ -224,12 +207,12 @@ def test_cli_predict(
 ) -> None:
     out = tmp_path / "s.root"
     args = ["predict", str(flax_model), str(inputs["parquet"]), "--out", str(out)]
-    code, stdout, err = run_cli([*args, "--chunk-size", "250"], capsys)
+    code, stdout, err = run_cli_streams([*args, "--chunk-size", "250"], capsys)
     assert code == 0, err
     assert f"scored {len(data):,} clusters" in stdout
     assert "predict" in err  # the tqdm bar
     assert len(read_scores(out)["noise_probability"]) == len(data)
-    code, _, err = run_cli([*args, "-q"], capsys)
+    code, _, err = run_cli_streams([*args, "-q"], capsys)
     assert code == 2 and "exists" in err
-    code, _, err = run_cli([*args, "-q", "--overwrite"], capsys)
+    code, _, err = run_cli_streams([*args, "-q", "--overwrite"], capsys)
     assert code == 0, err
