@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interp.aligned import as_aligned
 from interp.preprocess import Preprocessor
 
 Params = Any
@@ -41,6 +42,14 @@ Forward = Callable[[Params, jax.Array], jax.Array]
 DEFAULT_CHUNK = 4096
 """Clusters per compiled call (see ``benchmarks/speed.py``: 2k-8k are within noise)."""
 _EPS = 1e-6  # same as interp.preprocess
+
+
+def as_model_input(charge: np.ndarray) -> np.ndarray:
+    """Raw windows as the fused forward takes them: float16/float32 kept, anything else
+    converted to float32, 64-byte aligned (one copy at most; see :mod:`interp.aligned`)."""
+    charge = np.asarray(charge)
+    keep = np.issubdtype(charge.dtype, np.floating) and charge.dtype != np.float64
+    return as_aligned(charge, None if keep else np.float32)
 
 
 def preprocess_constants(pre: Preprocessor | None) -> dict[str, np.ndarray]:

@@ -282,6 +282,7 @@ class ShardedScorer:
         Raises:
             ShapeMismatchError: If (P, T) differs from the model's window.
         """
+        from interp.infer.fast import as_model_input
         from interp.train.batching import bucket_size, chunks, pad_to
 
         charge = np.asarray(charge)
@@ -295,11 +296,9 @@ class ShardedScorer:
             return np.zeros((0, 2), np.float32)
         size = self.dp.round_up(bucket_size(n, self.batch_size))
         out = []
+        charge = as_model_input(charge)
         for start, stop in chunks(n, size):
-            chunk = charge[start:stop]
-            if not np.issubdtype(chunk.dtype, np.floating) or chunk.dtype == np.float64:
-                chunk = chunk.astype(np.float32)
-            x = self.dp.shard(pad_to(chunk, size))
+            x = self.dp.shard(pad_to(charge[start:stop], size))
             z = self.dp.sync(self._forward(self._params, self._consts, x))
             out.append(np.asarray(z)[: stop - start])
         return np.concatenate(out).astype(np.float32, copy=False)

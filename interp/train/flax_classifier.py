@@ -18,7 +18,6 @@ from flax import traverse_util
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from interp.aligned import as_aligned
 from interp.classifier import CLASSIFIER_FILE, register_loader
 from interp.errors import ClusterDataError, ShapeMismatchError
 from interp.fsutil import atomic_write_bytes, atomic_write_text
@@ -163,6 +162,7 @@ class FlaxClassifier:
         """
         from interp.infer.fast import (
             BACKENDS,
+            as_model_input,
             preferred_backend,
             preferred_chunk,
             preferred_min_chunk,
@@ -177,9 +177,7 @@ class FlaxClassifier:
         backend = preferred_backend(self.name) if self.backend == "auto" else self.backend
         if backend == "onnx":
             return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
-        keep = np.issubdtype(charge.dtype, np.floating) and charge.dtype != np.float64
-        # one copy at most (dtype and alignment): XLA reads aligned slices in place
-        charge = as_aligned(charge, None if keep else np.float32)
+        charge = as_model_input(charge)  # aligned: XLA reads the slices in place
         if batch_size is None:  # measured per model: big exact slices, a small padded tail
             plan = ladder_chunks(n, preferred_chunk(self.name), preferred_min_chunk(self.name))
         else:
