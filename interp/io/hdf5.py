@@ -6,6 +6,12 @@ compressed with gzip level 1 + shuffle by default, Fletcher-32 checksummed (corr
 detected on read) and resizable along the first axis so the writer appends. Root
 attributes: ``tpc_interp_meta`` (metadata JSON) plus readable copies ``chamber``, ``window``
 and ``schema_version``.
+
+Files written by other software (plain ``h5py``, C++ HDF5) are read when their datasets
+follow the schema names, either at the root or inside one group (``tree=`` names the group
+when there are several). Their chamber and window come from plain ``chamber`` / ``window``
+attributes of that group or the root, when present. Other datasets of such a file are
+ignored.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from interp.io.registry import (
     SCHEMA_VERSION,
     FileInfo,
     Format,
+    attr_text,
     decode_meta,
     encode_meta,
+    parse_window,
     register_format,
 )
 
@@ -94,7 +102,7 @@ class Hdf5Format(Format):
 
     sink_class = _Hdf5Sink
 
-    def info(self, path: Path) -> FileInfo:
+    def info(self, path: Path, tree: str | None = None) -> FileInfo:
         import h5py
 
         src = str(path)
@@ -103,13 +111,24 @@ class Hdf5Format(Format):
             chamber, window, version = decode_meta(
                 raw.decode() if isinstance(raw, bytes) else raw, src
             )
+            group = f if version is not None and tree is None else _cluster_group(f, tree, src)
+            if version is None:
+                chamber, window = _attributes(group, src)
+                if group is not f:
+                    root_chamber, root_window = _attributes(f, src)
+                    chamber, window = chamber or root_chamber, window or root_window
             shapes: dict[str, tuple[int, ...]] = {}
-            for name, obj in f.items():
+            for name, obj in group.items():
                 if not isinstance(obj, h5py.Dataset):
+                    if version is None:
+                        continue
                     raise ClusterDataError(src, name, "expected a dataset, found a group")
                 if obj.ndim == 0:
+                    if version is None and name in ("chamber", "window"):
+                        continue
                     raise ClusterDataError(src, name, "must be an array with one row per cluster")
                 shapes[name] = tuple(int(x) for x in obj.shape)
+            group_name = group.name if group is not f else None
         charge = shapes.get("charge", (0,))
         return FileInfo(
             path=path,
@@ -121,6 +140,8 @@ class Hdf5Format(Format):
             schema_version=version,
             lengths={k: s[0] for k, s in shapes.items()},
             charge_shape=charge[1:],
+            tree=group_name,
+            layout={"group": group_name or "/"},
         )
 
     def iter_columns(
@@ -129,7 +150,8 @@ class Hdf5Format(Format):
         import h5py
 
         with h5py.File(path, "r", rdcc_nbytes=_CACHE_BYTES) as f:
-            datasets = {k: f[k] for k in info.fields}
+            group = f[info.layout.get("group", "/")]
+            datasets = {k: group[k] for k in info.fields}
             for start in range(0, info.n_clusters, chunk_size):
                 stop = min(start + chunk_size, info.n_clusters)
                 yield {k: ds[start:stop] for k, ds in datasets.items()}
@@ -138,7 +160,47 @@ class Hdf5Format(Format):
         import h5py
 
         with h5py.File(path, "r", rdcc_nbytes=_CACHE_BYTES) as f:
-            return {k: f[k][()] for k in info.fields}
+            group = f[info.layout.get("group", "/")]
+            return {k: group[k][()] for k in info.fields}
+
+
+def _cluster_group(f: Any, tree: str | None, src: str) -> Any:
+    """The group holding the cluster datasets: ``tree``, the root, or the only group."""
+    import h5py
+
+    if tree is not None:
+        obj = f.get(tree)
+        if not isinstance(obj, h5py.Group):
+            groups = sorted(k for k, v in f.items() if isinstance(v, h5py.Group))
+            raise ClusterDataError(
+                src, None, f"no group '{tree}' in the file; groups: {groups or '(none)'}"
+            )
+        return obj
+    if "charge" in f or any(isinstance(v, h5py.Dataset) and v.ndim > 0 for v in f.values()):
+        return f
+    groups = sorted(k for k, v in f.items() if isinstance(v, h5py.Group))
+    if len(groups) == 1:
+        return f[groups[0]]
+    if not groups:
+        return f  # reported as "required field is missing"
+    raise ClusterDataError(
+        src, None, f"several groups {groups} and no datasets at the root; pass --tree GROUP"
+    )
+
+
+def _attributes(obj: Any, src: str) -> tuple[str | None, tuple[int, int] | None]:
+    """Plain ``chamber`` / ``window`` attributes (or scalar datasets) of a foreign file."""
+    chamber_raw = obj.attrs.get("chamber")
+    if chamber_raw is None and "chamber" in obj and getattr(obj["chamber"], "ndim", 1) == 0:
+        chamber_raw = obj["chamber"][()]
+    chamber = None
+    if chamber_raw is not None:
+        chamber = attr_text(chamber_raw)
+        if chamber is None:
+            raise ClusterDataError(src, "chamber", f"must be a string, got {chamber_raw!r}")
+    window_raw = obj.attrs.get("window")
+    window = None if window_raw is None else parse_window(window_raw, src)
+    return chamber, window
 
 
 FORMAT = register_format(Hdf5Format())

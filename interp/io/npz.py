@@ -12,6 +12,11 @@ use compressed NPZ only for small files.
 
 Writing streams each field into a side file next to the temporary output (bounded memory)
 and assembles the zip when the writer closes.
+
+Files from ``np.savez`` / ``np.savez_compressed`` (no ``__meta__``) are read too: members
+``charge`` ([N, P, T], or [N, P*T] with the window given), ``label``, ``event_id``; optional
+scalar members ``chamber`` (a string, e.g. ``np.savez(f, ..., chamber="VTPC2")``) and
+``window`` (two integers). Other members of such a file are ignored.
 """
 
 from __future__ import annotations
@@ -29,9 +34,19 @@ from typing import BinaryIO
 import numpy as np
 
 from interp.errors import ClusterDataError
-from interp.io.registry import FileInfo, Format, decode_meta, encode_meta, register_format
+from interp.io.registry import (
+    FileInfo,
+    Format,
+    attr_text,
+    decode_meta,
+    encode_meta,
+    parse_window,
+    register_format,
+)
 
 META_MEMBER = "__meta__.npy"
+ATTR_MEMBERS = ("chamber.npy", "window.npy")
+"""Scalar members a foreign NPZ may carry instead of toolkit metadata."""
 _MAX_META_BYTES = 1 << 20
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header, 30 bytes
 _COMPRESSION = {"deflate": zipfile.ZIP_DEFLATED}
@@ -132,20 +147,22 @@ class NpzFormat(Format):
 
     sink_class = _NpzSink
 
-    def info(self, path: Path) -> FileInfo:
+    def info(self, path: Path, tree: str | None = None) -> FileInfo:
         src = str(path)
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            if META_MEMBER not in names:
-                decode_meta(None, src)
-            if zf.getinfo(META_MEMBER).file_size > _MAX_META_BYTES:
-                raise ClusterDataError(src, None, f"{META_MEMBER} is implausibly large")
-            with zf.open(META_MEMBER) as fp:
-                meta = np.lib.format.read_array(fp, allow_pickle=False)
-            chamber, window, version = decode_meta(np.asarray(meta).tobytes(), src)
+            chamber, window, version = None, None, None
+            if META_MEMBER in names:
+                if zf.getinfo(META_MEMBER).file_size > _MAX_META_BYTES:
+                    raise ClusterDataError(src, None, f"{META_MEMBER} is implausibly large")
+                with zf.open(META_MEMBER) as fp:
+                    meta = np.lib.format.read_array(fp, allow_pickle=False)
+                chamber, window, version = decode_meta(np.asarray(meta).tobytes(), src)
+            else:
+                chamber, window = self._attributes(zf, names, src)
             shapes: dict[str, tuple[int, ...]] = {}
             for member in names:
-                if member == META_MEMBER:
+                if member == META_MEMBER or (version is None and member in ATTR_MEMBERS):
                     continue
                 field = member.removesuffix(".npy")
                 if not member.endswith(".npy"):
@@ -167,6 +184,33 @@ class NpzFormat(Format):
             lengths={k: int(s[0]) for k, s in shapes.items()},
             charge_shape=tuple(int(x) for x in charge[1:]),
         )
+
+    @staticmethod
+    def _attributes(
+        zf: zipfile.ZipFile, names: list[str], src: str
+    ) -> tuple[str | None, tuple[int, int] | None]:
+        """Optional ``chamber`` / ``window`` scalar members of a foreign NPZ."""
+        found: dict[str, np.ndarray] = {}
+        for member in ATTR_MEMBERS:
+            if member not in names:
+                continue
+            field = member.removesuffix(".npy")
+            if zf.getinfo(member).file_size > _MAX_META_BYTES:
+                raise ClusterDataError(src, field, "implausibly large")
+            with zf.open(member) as fp:
+                try:
+                    found[field] = np.lib.format.read_array(fp, allow_pickle=False)
+                except ValueError as exc:
+                    raise ClusterDataError(src, field, f"unreadable ({exc})") from None
+        chamber = None
+        if "chamber" in found:
+            chamber = attr_text(found["chamber"])
+            if chamber is None:
+                raise ClusterDataError(
+                    src, "chamber", f"must be a string, got {found['chamber'].dtype} values"
+                )
+        window = parse_window(found["window"], src) if "window" in found else None
+        return chamber, window
 
     def _open_members(self, path: Path, info: FileInfo) -> dict[str, _Member]:
         """Locates stored members in the file; loads compressed or Fortran-order ones whole."""

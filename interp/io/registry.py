@@ -80,27 +80,44 @@ class UnknownFormatError(ClusterDataError, UnknownNameError):
 class FileInfo:
     """What a file holds, read without touching the charge data.
 
+    A format's :meth:`Format.info` fills in what the *file* says (``chamber`` and ``window``
+    are ``None`` when the file does not say); :func:`resolve_info` then completes them from
+    the caller's arguments and checks the whole.
+
     Attributes:
         path: The file.
         format: Format name (``npz``, ``hdf5``, ``parquet``, ``root``).
-        chamber: Chamber name from the metadata.
-        window: (pads, time bins) from the metadata.
+        chamber: Chamber name: from the file (toolkit metadata or a plain ``chamber``
+            attribute) when it has one, else the caller's ``chamber=`` argument; ``None``
+            only before resolution.
+        window: (pads, time bins): from the stored ``charge`` shape, the file's metadata or
+            ``window`` attribute, or the caller's ``window=`` (flat layouts).
         n_clusters: Number of clusters (rows of ``charge``).
-        fields: Field names stored in the file (in file order).
-        schema_version: Layout version from the metadata.
+        fields: Schema field names read from the file (in file order).
+        schema_version: Layout version from toolkit metadata; ``None`` for a file written
+            by other software (no toolkit metadata).
         lengths: Number of rows of each stored field.
-        charge_shape: Per-cluster shape of the stored ``charge`` field.
+        charge_shape: Per-cluster shape of the stored ``charge``: (P, T), or (P*T,) for a
+            flat layout that is reshaped row-major (pad-major) to ``window`` on read.
+        chamber_from_file: ``True`` when ``chamber`` came from the file itself.
+        tree: The TTree (ROOT) or group (HDF5) the clusters were read from, if any.
+        ignored_fields: Non-schema fields of a foreign file that are not read.
+        layout: Format-private notes on where each field lives (column names, group).
     """
 
     path: Path
     format: str
-    chamber: str
-    window: tuple[int, int]
+    chamber: str | None
+    window: tuple[int, int] | None
     n_clusters: int
     fields: tuple[str, ...]
-    schema_version: int
+    schema_version: int | None
     lengths: Mapping[str, int]
     charge_shape: tuple[int, ...]
+    chamber_from_file: bool = True
+    tree: str | None = None
+    ignored_fields: tuple[str, ...] = ()
+    layout: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict view (what :func:`read_info` returns)."""
@@ -108,11 +125,14 @@ class FileInfo:
             "path": str(self.path),
             "format": self.format,
             "chamber": self.chamber,
+            "chamber_from_file": self.chamber_from_file,
             "window": self.window,
             "n_clusters": self.n_clusters,
             "fields": sorted(self.fields, key=_field_order),
             "truth_fields": [f for f in TRUTH_FIELDS if f in self.fields],
             "schema_version": self.schema_version,
+            "tree": self.tree,
+            "ignored_fields": list(self.ignored_fields),
         }
 
 
@@ -173,8 +193,17 @@ class Format(abc.ABC):
         return self.sink_class(path, chamber, window, fields, compression)
 
     @abc.abstractmethod
-    def info(self, path: Path) -> FileInfo:
-        """Reads metadata and field lengths without reading data."""
+    def info(self, path: Path, tree: str | None = None) -> FileInfo:
+        """Reads metadata and field lengths without reading data.
+
+        Args:
+            path: The file.
+            tree: TTree (ROOT) or group (HDF5) name chosen by the caller, or ``None``.
+
+        Returns:
+            What the file says (see :class:`FileInfo`); ``chamber``/``window`` are ``None``
+            where the file does not say.
+        """
 
     @abc.abstractmethod
     def iter_columns(
@@ -259,19 +288,20 @@ def encode_meta(chamber: str, window: tuple[int, int]) -> str:
     )
 
 
-def decode_meta(text: str | bytes | None, source: str) -> tuple[str, tuple[int, int], int]:
-    """Parses and checks the metadata JSON.
+def decode_meta(
+    text: str | bytes | None, source: str
+) -> tuple[str | None, tuple[int, int] | None, int | None]:
+    """Parses and checks the metadata JSON; toolkit metadata is optional.
 
     Returns:
-        (chamber, window, schema_version).
+        (chamber, window, schema_version), or ``(None, None, None)`` when ``text`` is
+        ``None`` (a file written by other software).
 
     Raises:
-        ClusterDataError: Missing, malformed, foreign or too-new metadata.
+        ClusterDataError: Malformed, foreign-tagged or too-new metadata.
     """
     if text is None:
-        raise ClusterDataError(
-            source, None, "no tpc-interp metadata found; not a cluster file written by interp.io"
-        )
+        return None, None, None
     try:
         meta = json.loads(text)
         magic = meta.get("magic")
@@ -293,6 +323,41 @@ def decode_meta(text: str | bytes | None, source: str) -> tuple[str, tuple[int, 
     return chamber, window, version
 
 
+def parse_window(value: Any, source: str, field: str = "window") -> tuple[int, int]:
+    """A window (pads, time bins) from ``"11x20"``, ``"11,20"``, ``"[11, 20]"`` or a pair.
+
+    Raises:
+        ClusterDataError: Naming ``source`` and ``field``, when it is not two positive ints.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip().strip("[]()").replace("x", ",").replace("X", ",")
+        parts: Any = [p for p in text.replace(" ", ",").split(",") if p]
+    else:
+        parts = np.asarray(value).reshape(-1).tolist() if value is not None else []
+    try:
+        pads, times = (int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ClusterDataError(
+            source, field, f"window must be PADSxTIME (e.g. 11x20), got {value!r}"
+        ) from None
+    if pads < 1 or times < 1:
+        raise ClusterDataError(source, field, f"window must be positive, got {pads}x{times}")
+    return pads, times
+
+
+def attr_text(value: Any) -> str | None:
+    """A plain string attribute (bytes, str or a one-element array of either), else None."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str | np.str_):
+        return str(value)
+    return None
+
+
 # ----------------------------------------------------------------------------- reading
 
 
@@ -310,86 +375,207 @@ def _wrap(exc: Exception, path: Path, fmt: Format, what: str) -> ClusterDataErro
     return ClusterDataError(str(path), None, reason)
 
 
-def _checked_info(path: Path, fmt: Format, window: tuple[int, int] | None) -> FileInfo:
-    """Reads and cross-checks file-level metadata before any data is touched."""
-    try:
-        info = fmt.info(path)
-    except ClusterDataError:
-        raise
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise _wrap(exc, path, fmt, "open") from exc
-    src = str(path)
-    unknown = [f for f in info.fields if f not in ALL_FIELDS]
-    if unknown:
+CHAMBER_HINT = "pass --chamber NAME (or --data NAME=FILE)"
+"""How a user gives the chamber of a file that does not name one (used in errors)."""
+
+WINDOW_HINT = "pass --window PADSxTIME (e.g. --window 11x20) or store a 'window' attribute"
+"""How a user gives the window of a flat ``charge`` layout (used in errors)."""
+
+
+def resolve_info(
+    info: FileInfo,
+    chamber: str | None = None,
+    window: tuple[int, int] | None = None,
+) -> FileInfo:
+    """Completes a format's :class:`FileInfo` from the caller's arguments and checks it.
+
+    The file wins where it says something: its chamber is kept even when ``chamber`` is
+    given (``chamber_from_file`` tells the caller which applied). The window comes from a
+    two-dimensional stored ``charge``; for a flat layout from the file's metadata or
+    ``window`` attribute, else from ``window``; a given ``window`` that disagrees with the
+    file is an error.
+
+    Raises:
+        ClusterDataError: Missing core field, unknown field in a toolkit file, bad or
+            unknowable window, no chamber anywhere, length mismatch, no clusters.
+    """
+    src = str(info.path)
+    fields, ignored = list(info.fields), list(info.ignored_fields)
+    unknown = [f for f in fields if f not in ALL_FIELDS]
+    if unknown and info.schema_version is not None:
         raise ClusterDataError(
             src, unknown[0], f"unknown field(s) {unknown}; known: {list(ALL_FIELDS)}"
         )
+    if unknown:  # a foreign file may carry more columns than the schema: they are not read
+        ignored += unknown
+        fields = [f for f in fields if f not in unknown]
     for name in CORE_FIELDS:
-        if name not in info.fields:
+        if name not in fields:
             raise ClusterDataError(src, name, "required field is missing")
-    if len(info.charge_shape) != 2:
+    wanted = None if window is None else (int(window[0]), int(window[1]))
+    shape = tuple(int(x) for x in info.charge_shape)
+    declared = info.window
+    if len(shape) == 2:
+        if declared is not None and shape != declared:
+            raise ClusterDataError(
+                src, "charge", f"stored window {shape} disagrees with metadata {declared}"
+            )
+        resolved = shape
+    elif len(shape) == 1:
+        resolved = declared or wanted
+        if resolved is None:
+            raise ClusterDataError(
+                src,
+                "charge",
+                f"stored flat ({shape[0]} values per cluster) and the file gives no window; "
+                f"{WINDOW_HINT}",
+            )
+        if resolved[0] * resolved[1] != shape[0]:
+            raise ClusterDataError(
+                src,
+                "charge",
+                f"window {resolved[0]}x{resolved[1]} needs {resolved[0] * resolved[1]} values "
+                f"per cluster, the file stores {shape[0]}",
+            )
+    else:
         raise ClusterDataError(
             src,
             "charge",
-            f"must have shape [N, pads, time bins], got per-cluster shape {info.charge_shape}",
+            f"must have shape [N, pads, time bins] (or [N, pads*time bins] with the window "
+            f"given), got per-cluster shape {shape}",
         )
-    if tuple(info.charge_shape) != info.window:
+    if wanted is not None and wanted != resolved:
         raise ClusterDataError(
             src,
             "charge",
-            f"stored window {tuple(info.charge_shape)} disagrees with metadata {info.window}",
+            f"window shape {resolved} (pads, time bins) does not match the expected {wanted}",
         )
-    if window is not None and tuple(window) != info.window:
-        raise ClusterDataError(
-            src,
-            "charge",
-            f"window shape {info.window} (pads, time bins) does not match the expected "
-            f"{tuple(window)}",
-        )
-    for name, n in info.lengths.items():
+    for name in fields:
+        n = info.lengths.get(name, info.n_clusters)
         if n != info.n_clusters:
             raise ClusterDataError(
                 src, name, f"has {n} rows but 'charge' has {info.n_clusters} (length mismatch)"
             )
     if info.n_clusters == 0:
         raise ClusterDataError(src, "charge", "contains no clusters (N = 0)")
-    return info
+    from_file = info.chamber is not None
+    name = info.chamber if from_file else chamber
+    if name is None:
+        raise ClusterDataError(src, "chamber", f"the file names no chamber; {CHAMBER_HINT}")
+    return dataclasses.replace(
+        info,
+        chamber=name,
+        chamber_from_file=from_file,
+        window=resolved,
+        fields=tuple(fields),
+        ignored_fields=tuple(ignored),
+    )
 
 
-def read_info(path: PathLike, *, format: str | None = None) -> dict[str, Any]:
+def _checked_info(
+    path: Path,
+    fmt: Format,
+    chamber: str | None,
+    tree: str | None,
+    window: tuple[int, int] | None,
+) -> FileInfo:
+    """Reads and cross-checks file-level metadata before any data is touched."""
+    try:
+        info = fmt.info(path, tree)
+    except ClusterDataError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise _wrap(exc, path, fmt, "open") from exc
+    return resolve_info(info, chamber, window)
+
+
+def to_schema_columns(columns: Mapping[str, np.ndarray], info: FileInfo) -> dict[str, np.ndarray]:
+    """Raw columns of a chunk -> schema columns: flat ``charge`` reshaped to the window."""
+    out = {k: columns[k] for k in info.fields if k in columns}
+    charge = out.get("charge")
+    if charge is not None and info.window is not None and charge.ndim == 2:
+        out["charge"] = charge.reshape(len(charge), *info.window)
+    return out
+
+
+def file_info(
+    path: PathLike,
+    *,
+    chamber: str | None = None,
+    tree: str | None = None,
+    window: tuple[int, int] | None = None,
+    format: str | None = None,
+) -> FileInfo:
+    """The resolved :class:`FileInfo` of a file (see :func:`read_info` for the arguments)."""
+    fmt = format_for_path(path, format)
+    p = _existing(path)
+    return _checked_info(p, fmt, chamber, tree, window)
+
+
+def read_info(
+    path: PathLike,
+    *,
+    chamber: str | None = None,
+    tree: str | None = None,
+    window: tuple[int, int] | None = None,
+    format: str | None = None,
+) -> dict[str, Any]:
     """File-level information without reading the charge data.
 
     Args:
-        path: Cluster file.
+        path: Cluster file, written by this toolkit or by any other software that follows
+            the schema (see the module docstring of :mod:`interp.io`).
+        chamber: Chamber name used only when the file names none.
+        tree: ROOT TTree (or HDF5 group) holding the clusters; ``None``: ``clusters``, or
+            the only one in the file.
+        window: (pads, time bins): the expected window, and the shape of a flat ``charge``
+            layout whose file does not give it.
         format: Format name; ``None`` to use the extension.
 
     Returns:
-        Dict with ``path``, ``format``, ``chamber``, ``window`` (pads, time bins),
-        ``n_clusters``, ``fields``, ``truth_fields`` and ``schema_version``.
+        Dict with ``path``, ``format``, ``chamber``, ``chamber_from_file``, ``window``
+        (pads, time bins), ``n_clusters``, ``fields``, ``truth_fields``, ``schema_version``
+        (``None`` without toolkit metadata), ``tree`` and ``ignored_fields``.
 
     Raises:
-        ClusterDataError: Unreadable, foreign or inconsistent file.
+        ClusterDataError: Unreadable or inconsistent file, or no chamber anywhere.
     """
-    fmt = format_for_path(path, format)
-    p = _existing(path)
-    return _checked_info(p, fmt, None).as_dict()
+    return file_info(path, chamber=chamber, tree=tree, window=window, format=format).as_dict()
 
 
-def count_clusters(path: PathLike, *, format: str | None = None) -> int:
+def count_clusters(
+    path: PathLike,
+    *,
+    chamber: str | None = None,
+    tree: str | None = None,
+    window: tuple[int, int] | None = None,
+    format: str | None = None,
+) -> int:
     """Number of clusters in a file, without reading the charge data."""
-    return int(read_info(path, format=format)["n_clusters"])
+    info = file_info(path, chamber=chamber, tree=tree, window=window, format=format)
+    return int(info.n_clusters)
 
 
 def read_clusters(
-    path: PathLike, *, window: tuple[int, int] | None = None, format: str | None = None
+    path: PathLike,
+    *,
+    chamber: str | None = None,
+    tree: str | None = None,
+    window: tuple[int, int] | None = None,
+    format: str | None = None,
 ) -> ClusterSet:
     """Reads a whole cluster file and validates it against the schema.
 
     Args:
-        path: Cluster file (``.npz``, ``.h5``/``.hdf5``, ``.parquet``, ``.root``).
-        window: Expected (pads, time bins), or ``None`` to accept the file's window.
+        path: Cluster file (``.npz``, ``.h5``/``.hdf5``, ``.parquet``, ``.root``), written
+            by any software that follows the schema.
+        chamber: Chamber name used only when the file names none (the file's own chamber
+            wins; compare ``read_info(...)["chamber_from_file"]``).
+        tree: ROOT TTree (or HDF5 group) holding the clusters; ``None``: the default.
+        window: Expected (pads, time bins), or ``None`` to accept the file's window; also
+            the shape of a flat ``charge`` layout whose file does not give it.
         format: Format name; ``None`` to use the extension.
 
     Returns:
@@ -401,7 +587,7 @@ def read_clusters(
     """
     fmt = format_for_path(path, format)
     p = _existing(path)
-    info = _checked_info(p, fmt, window)
+    info = _checked_info(p, fmt, chamber, tree, window)
     try:
         columns = fmt.read_columns(p, info)
     except ClusterDataError:
@@ -410,13 +596,17 @@ def read_clusters(
         raise
     except Exception as exc:
         raise _wrap(exc, p, fmt, "read") from exc
-    return ClusterSet.from_columns(columns, info.chamber, source=str(p), window=window)
+    return ClusterSet.from_columns(
+        to_schema_columns(columns, info), info.chamber, source=str(p), window=info.window
+    )
 
 
 def iter_clusters(
     path: PathLike,
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chamber: str | None = None,
+    tree: str | None = None,
     window: tuple[int, int] | None = None,
     format: str | None = None,
 ) -> Iterator[ClusterSet]:
@@ -429,7 +619,9 @@ def iter_clusters(
     Args:
         path: Cluster file.
         chunk_size: Maximum clusters per chunk (> 0).
-        window: Expected (pads, time bins), or ``None``.
+        chamber: Chamber name used only when the file names none.
+        tree: ROOT TTree (or HDF5 group) holding the clusters; ``None``: the default.
+        window: Expected (pads, time bins), or ``None``; also the shape of a flat layout.
         format: Format name; ``None`` to use the extension.
 
     Yields:
@@ -443,13 +635,11 @@ def iter_clusters(
         raise ClusterDataError(str(path), None, f"chunk_size must be positive, got {chunk_size}")
     fmt = format_for_path(path, format)
     p = _existing(path)
-    info = _checked_info(p, fmt, window)
-    return _iter_checked(p, fmt, info, int(chunk_size), window)
+    info = _checked_info(p, fmt, chamber, tree, window)
+    return _iter_checked(p, fmt, info, int(chunk_size))
 
 
-def _iter_checked(
-    p: Path, fmt: Format, info: FileInfo, chunk_size: int, window: tuple[int, int] | None
-) -> Iterator[ClusterSet]:
+def _iter_checked(p: Path, fmt: Format, info: FileInfo, chunk_size: int) -> Iterator[ClusterSet]:
     src = str(p)
     it = fmt.iter_columns(p, info, chunk_size)
     start = 0
@@ -463,7 +653,9 @@ def _iter_checked(
                 raise
             except Exception as exc:
                 raise _wrap(exc, p, fmt, f"read rows from {start} of") from exc
-            chunk = ClusterSet.from_columns(columns, info.chamber, source=src, window=window)
+            chunk = ClusterSet.from_columns(
+                to_schema_columns(columns, info), info.chamber, source=src, window=info.window
+            )
             start += len(chunk)
             yield chunk
     finally:
