@@ -227,7 +227,7 @@ def load_chamber_data(
     user = (data_files or {}).get(chamber)
     if user is not None:
         path = Path(user)
-        data = read_clusters(path)
+        data = read_clusters(path, chamber=chamber)  # the key names a file without a chamber
         if data.chamber != chamber:
             data = dataclasses.replace(data, chamber=chamber)
         own_splits = splits_path_for(path)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,13 @@ def noise_scorer(
     return score
 
 
-def _check_inputs(files: Sequence[Path], out: Path, window: tuple[int, int], name: str) -> int:
+def _check_inputs(
+    files: Sequence[Path],
+    out: Path,
+    window: tuple[int, int],
+    name: str,
+    read_options: Mapping[str, Any],
+) -> int:
     from interp.io import read_info
 
     if not files:
@@ -137,7 +143,7 @@ def _check_inputs(files: Sequence[Path], out: Path, window: tuple[int, int], nam
     for f in files:
         if Path(f).resolve() == out_resolved:
             raise ClusterDataError(str(f), None, "the output file is also an input file")
-        info = read_info(f)
+        info = read_info(f, **read_options)
         if tuple(info["window"]) != tuple(window):
             raise ShapeMismatchError(
                 f"{f}: windows {tuple(info['window'])} (pads, time bins) do not match model "
@@ -158,6 +164,7 @@ def predict_files(
     batch_size: int | None = None,
     include_label: bool = True,
     overwrite: bool = True,
+    read_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Scores every cluster of ``files`` and writes the table to ``out`` atomically.
 
@@ -176,6 +183,8 @@ def predict_files(
         batch_size: Clusters per forward pass (``None``: the classifier's fastest chunk).
         include_label: Also write the input ``label`` column.
         overwrite: Replace an existing ``out``; if ``False`` an existing file is an error.
+        read_options: ``chamber``/``tree``/``window`` keywords of
+            :func:`interp.io.iter_clusters` for the inputs (files written by other software).
 
     Returns:
         ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}``.
@@ -201,7 +210,8 @@ def predict_files(
         raise ClusterDataError(str(out_path), None, f"batch_size must be positive: {batch_size}")
     paths = [Path(f) for f in files]
     clf = _load(classifier_dir)
-    total = _check_inputs(paths, out_path, tuple(clf.window), clf.name)
+    options = dict(read_options or {})
+    total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
     score = noise_scorer(
         clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
     )
@@ -220,7 +230,7 @@ def predict_files(
     with bar, ScoreWriter(out_path, fields, meta) as writer:
         for i, path in enumerate(paths):
             counter = EventCounter()
-            for chunk in iter_clusters(path, chunk_size=int(chunk_size)):
+            for chunk in iter_clusters(path, chunk_size=int(chunk_size), **options):
                 writer.write(
                     {
                         "file_index": np.full(len(chunk), i, np.int32),

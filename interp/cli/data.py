@@ -1,4 +1,9 @@
-"""Data commands: ``simulate``, ``inspect``, ``split``, ``figures-clusters``, ``data-study``."""
+"""Data commands: ``simulate``, ``inspect``, ``split``, ``figures-clusters``, ``import``.
+
+Commands that read user files take the read options ``--chamber`` (for a file that names no
+chamber), ``--tree`` (ROOT TTree or HDF5 group) and ``--window`` (flat ``charge`` layouts);
+see :func:`interp.io.read_clusters`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,34 @@ from tqdm.auto import tqdm
 
 from interp.cli.app import app
 from interp.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
+
+ChamberOpt = Annotated[
+    str | None,
+    typer.Option(help="Chamber name for files that name none (a file's own chamber wins)"),
+]
+TreeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="ROOT TTree (or HDF5 group) holding the clusters (default: 'clusters' or the only one)"
+    ),
+]
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="PADSxTIME window of a flat charge layout (e.g. 11x20), if the file does not give it"
+    ),
+]
+
+
+def read_options(chamber: str | None, tree: str | None, window: str | None) -> dict:
+    """The ``chamber``/``tree``/``window`` keywords of :func:`interp.io.read_clusters`."""
+    from interp.io.registry import parse_window
+
+    return {
+        "chamber": chamber,
+        "tree": tree,
+        "window": None if window is None else parse_window(window, "--window"),
+    }
 
 
 def _parse_fractions(text: str) -> tuple[float, float, float]:
@@ -60,9 +93,12 @@ def simulate_to_file(
     if first is None:
         raise typer.BadParameter("--events must be at least 1")
     bar = tqdm(total=events, desc=f"simulate {preset.name}", unit="event", disable=not progress)
-    with bar, ClusterWriter(
-        out, chamber=first.chamber, window=first.window_shape, truth_fields=tuple(first.truth)
-    ) as writer:
+    with (
+        bar,
+        ClusterWriter(
+            out, chamber=first.chamber, window=first.window_shape, truth_fields=tuple(first.truth)
+        ) as writer,
+    ):
         for ev in itertools.chain([first], stream):
             writer.write(ev)
             labels.append(ev.label)
@@ -128,16 +164,22 @@ def simulate(
     )
 
 
-def inspect_files(files: list[Path], chunk_size: int = 65536, progress: bool = True) -> dict:
-    """Streams files chunk by chunk and returns their combined summary."""
+def inspect_files(
+    files: list[Path], chunk_size: int = 65536, progress: bool = True, **options
+) -> dict:
+    """Streams files chunk by chunk and returns their combined summary.
+
+    ``options`` are the read options of :func:`interp.io.iter_clusters` (``chamber``,
+    ``tree``, ``window``); every file is checked before the first is read.
+    """
     from interp.io import count_clusters, iter_clusters
     from interp.summary import SummaryAccumulator
 
     acc = SummaryAccumulator()
-    total = sum(count_clusters(f) for f in files)
+    total = sum(count_clusters(f, **options) for f in files)
     with tqdm(total=total, desc="inspect", unit="cluster", disable=not progress) as bar:
         for f in files:
-            for chunk in iter_clusters(f, chunk_size=chunk_size):
+            for chunk in iter_clusters(f, chunk_size=chunk_size, **options):
                 acc.update(chunk)
                 bar.update(len(chunk))
     return acc.result()
@@ -148,12 +190,17 @@ def inspect(
     files: Annotated[list[Path], typer.Argument(help="Cluster files (any supported format)")],
     chunk_size: Annotated[int, typer.Option(min=1, help="Clusters read at a time")] = 65536,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    chamber: ChamberOpt = None,
+    tree: TreeOpt = None,
+    window: WindowOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Counts per class/chamber/event/noise kind and charge statistics of cluster files."""
     from interp.summary import format_summary
 
-    summary = inspect_files(files, chunk_size=chunk_size, progress=not quiet)
+    summary = inspect_files(
+        files, chunk_size=chunk_size, progress=not quiet, **read_options(chamber, tree, window)
+    )
     if as_json:
         typer.echo(json.dumps(summary, indent=1, default=list))
     else:
@@ -165,16 +212,22 @@ def split(
     file: Annotated[Path, typer.Argument(help="Cluster file")],
     fractions: Annotated[str, typer.Option(help="train,val,test fractions")] = "0.7,0.15,0.15",
     seed: Annotated[int, typer.Option(help="Seed of the assignment")] = 0,
+    chamber: ChamberOpt = None,
+    tree: TreeOpt = None,
+    window: WindowOpt = None,
 ) -> None:
     """(Re)make the event-wise, stratified splits of a cluster file and save them beside it."""
     from interp.io import iter_clusters
 
     labels, events = [], []
-    for chunk in iter_clusters(file):
+    for chunk in iter_clusters(file, **read_options(chamber, tree, window)):
         labels.append(chunk.label)
         events.append(chunk.event_id)
     splits = split_events(
-        np.concatenate(events), np.concatenate(labels), _parse_fractions(fractions), seed,
+        np.concatenate(events),
+        np.concatenate(labels),
+        _parse_fractions(fractions),
+        seed,
         source=str(file),
     )
     path = splits.save(splits_path_for(file))
@@ -195,15 +248,21 @@ def figures_clusters(
     examples: Annotated[int, typer.Option(min=1, help="Examples per group")] = 4,
     max_clusters: Annotated[int, typer.Option(help="Clusters read per file")] = 200_000,
     png: Annotated[bool, typer.Option(help="Also write PNG (needs Chromium)")] = True,
+    chamber: ChamberOpt = None,
+    tree: TreeOpt = None,
+    window: WindowOpt = None,
 ) -> None:
     """Example windows per class and per noise kind for each file (HTML + PNG)."""
     from interp.figures.clusters import example_clusters_figure
     from interp.figures.output import FigureWriter
-    from interp.io import iter_clusters
+    from interp.io import count_clusters, iter_clusters
 
+    options = read_options(chamber, tree, window)
+    for f in files:  # every file is checked before the first figure is written
+        count_clusters(f, **options)
     with FigureWriter(out, png=png) as writer:
         for f in files:
-            chunk = next(iter_clusters(f, chunk_size=max_clusters))
+            chunk = next(iter_clusters(f, chunk_size=max_clusters, **options))
             fig = example_clusters_figure(chunk, n_examples=examples)
             path = writer.write(fig, f"example_clusters_{chunk.chamber}", width=1100, height=1400)
             typer.echo(f"wrote {path}")

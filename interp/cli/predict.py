@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from interp.cli.app import app
+from interp.cli.data import ChamberOpt, TreeOpt, WindowOpt, read_options
 
 
 @app.command()
@@ -30,6 +31,9 @@ def predict(
     ] = None,
     label: Annotated[bool, typer.Option(help="Also write the input label column")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file")] = False,
+    chamber: ChamberOpt = None,
+    tree: TreeOpt = None,
+    window: WindowOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Write one noise probability per cluster, keyed by event and cluster index.
@@ -48,6 +52,7 @@ def predict(
         batch_size=batch_size,
         include_label=label,
         overwrite=overwrite,
+        read_options=read_options(chamber, tree, window),
     )
     typer.echo(
         f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "
