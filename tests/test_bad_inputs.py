@@ -185,20 +185,22 @@ CASES: dict[str, Case] = {
         "noise_kind",
     ),
     # --- shapes and dtypes ----------------------------------------------------------------
-    "charge_2d.h5": lambda t: (
+    # flat windows are read when the window is known; 219 values fit no 11 x 20 window
+    "charge_flat_wrong_size.h5": lambda t: (
         _h5_raw(
             t / "f.h5",
-            charge=np.zeros((N, 220), np.float32),
+            charge=np.zeros((N, 219), np.float32),
             label=np.zeros(N, np.int8),
             event_id=np.zeros(N, np.int64),
         ),
         {},
         "charge",
     ),
-    "charge_2d.npz": lambda t: (
+    # flat windows are read when the window is known; 219 values fit no 11 x 20 window
+    "charge_flat_wrong_size.npz": lambda t: (
         _npz_raw(
             t / "f.npz",
-            charge=np.zeros((N, 220), np.float32),
+            charge=np.zeros((N, 219), np.float32),
             label=np.zeros(N, np.int8),
             event_id=np.zeros(N, np.int64),
         ),
@@ -283,7 +285,12 @@ CASES: dict[str, Case] = {
     ),
     "h5_group_as_field.h5": lambda t: (_h5_raw(t / "f.h5", **_good_columns()), {}, None),
     "future_schema.h5": lambda t: (_future_schema(t / "f.h5"), {}, None),
-    "no_metadata.h5": lambda t: (_h5_raw(t / "f.h5", meta=False, **_good_columns()), {}, None),
+    # a foreign file is read, but one that names no chamber needs chamber= (or --chamber)
+    "no_chamber.h5": lambda t: (
+        _h5_raw(t / "f.h5", meta=False, **_good_columns()),
+        {},
+        "chamber",
+    ),
     # --- empty, truncated, corrupt --------------------------------------------------------
     **{
         f"empty{ext}": (lambda t, ext=ext: (_sink_file(t / f"f{ext}", None), {}, "charge"))
