@@ -94,6 +94,15 @@ class ImportSpec:
         return list(dict.fromkeys([self.charge, self.label, *self.event]))
 
     @property
+    def follows_schema(self) -> bool:
+        """True when nothing is renamed, transposed or recoded (the schema readers apply)."""
+        return (
+            (self.charge, self.label, self.event) == ("charge", "label", ("event_id",))
+            and tuple(self.axes) == AXES
+            and self.label_map is None
+        )
+
+    @property
     def time_major(self) -> bool:
         return tuple(self.axes) == ("time", "pad")
 
@@ -160,6 +169,31 @@ def parse_label_map(text: str) -> dict[Any, int]:
 
 # ----------------------------------------------------------------------------- sources
 
+
+def _listing(names: Sequence[str], limit: int = 12) -> str:
+    """Names for an error line, shortened after ``limit``."""
+    names = list(names)
+    more = f" ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _schema_chunks(path: Path, spec: ImportSpec, chamber: str) -> _Source:
+    """A source that follows the schema (any layout :mod:`interp.io` reads), chunk by chunk."""
+    from interp.io.registry import file_info, iter_clusters
+
+    info = file_info(path, chamber=chamber, tree=spec.tree, window=spec.window)
+    chunks = iter_clusters(
+        path, chunk_size=spec.chunk_size, chamber=chamber, tree=spec.tree, window=spec.window
+    )
+
+    def columns() -> Iterator[dict[str, Any]]:
+        for cs in chunks:
+            yield {"charge": cs.charge, "label": cs.label, "event_id": cs.event_id}
+
+    about = {"format": info.format, "tree": info.tree, "entries": info.n_clusters}
+    return columns(), about, chunks.close
+
+
 _Source = tuple[Iterator[dict[str, Any]], dict, Callable[[], None]]
 """(raw chunks, what the source is, close): one opened source file."""
 
@@ -180,7 +214,7 @@ def _root_chunks(path: Path, spec: ImportSpec) -> _Source:
                 src,
                 missing[0],
                 f"no branch '{missing[0]}' in TTree '{name}'; branches: "
-                f"{sorted(tree.keys(recursive=False))}",
+                f"{_listing(tree.keys(recursive=False))}",
             )
         compression = getattr(f.file, "compression", None)
         about = {
@@ -208,7 +242,7 @@ def _parquet_chunks(path: Path, spec: ImportSpec) -> _Source:
     for c in spec.columns:
         if c not in names:
             pf.close()
-            raise ClusterDataError(str(path), c, f"no column '{c}'; columns: {names}")
+            raise ClusterDataError(str(path), c, f"no column '{c}'; columns: {_listing(names)}")
 
     def chunks() -> Iterator[dict[str, Any]]:
         for group in range(pf.num_row_groups):
@@ -265,7 +299,9 @@ def _npz_chunks(path: Path, spec: ImportSpec) -> _Source:
     with np.load(path, allow_pickle=False) as z:
         for c in spec.columns:
             if c not in z.files:
-                raise ClusterDataError(str(path), c, f"no member '{c}'; members: {z.files}")
+                raise ClusterDataError(
+                    str(path), c, f"no member '{c}'; members: {_listing(z.files)}"
+                )
         arrays = {c: z[c] for c in spec.columns}  # NPZ members load whole: small files only
     n = len(arrays[spec.charge])
 
@@ -276,12 +312,34 @@ def _npz_chunks(path: Path, spec: ImportSpec) -> _Source:
     return chunks(), {"format": "npz", "entries": int(n)}, lambda: None
 
 
-_SOURCES: dict[str, Callable[[Path, ImportSpec], _Source]] = {
+_SOURCES: dict[str, Callable[[Path, ImportSpec], _Source]] = {  # non-schema sources
     "root": _root_chunks,
     "parquet": _parquet_chunks,
     "hdf5": _hdf5_chunks,
     "npz": _npz_chunks,
 }
+
+
+def _is_per_event(path: Path, fmt: str, spec: ImportSpec) -> bool:
+    """True for a ROOT/Parquet source whose ``label`` is a list per entry (per-event)."""
+    if fmt == "root":
+        import uproot
+
+        from interp.io.root import find_tree
+
+        with uproot.open(path) as f:
+            tree = f[find_tree(f, spec.tree, str(path))]
+            if spec.label not in tree.keys(recursive=False):
+                return False
+            interp = tree[spec.label].interpretation
+            return isinstance(interp, uproot.interpretation.jagged.AsJagged)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+        return spec.label in schema.names and pa.types.is_nested(schema.field(spec.label).type)
+    return False
 
 
 # ----------------------------------------------------------------------------- mapping
@@ -410,19 +468,18 @@ class _Mapper:
         """Per-cluster charge -> numpy; a variable-length list must have one constant length."""
         import awkward as ak
 
-        if not _is_jagged(charge):
+        if not isinstance(charge, ak.Array):
             return _numpy(charge, src, self.spec.charge)
-        lengths = np.asarray(ak.num(charge, axis=1), dtype=np.int64)
-        if len(lengths) and (lengths != lengths[0]).any():
-            bad = int(np.flatnonzero(lengths != lengths[0])[0])
-            raise ClusterDataError(
-                src,
-                self.spec.charge,
-                f"windows must all hold {int(lengths[0])} values; cluster {bad} holds "
-                f"{int(lengths[bad])}",
-            )
-        flat = _numpy(ak.flatten(charge, axis=None), src, self.spec.charge)
-        return flat.reshape(len(lengths), -1) if len(lengths) else flat.reshape(0, 0)
+        for axis in range(1, charge.ndim):  # lists of one constant length -> regular axes
+            try:
+                charge = ak.to_regular(charge, axis=axis)
+            except ValueError:
+                raise ClusterDataError(
+                    src,
+                    self.spec.charge,
+                    f"windows must all have the same size; lists at depth {axis} differ in length",
+                ) from None
+        return _numpy(charge, src, self.spec.charge)
 
     def _per_event_column(self, values: Any, counts: np.ndarray, src: str, name: str) -> np.ndarray:
         import awkward as ak
@@ -608,7 +665,9 @@ def import_clusters(
     try:
         for p in paths:
             fmt = format_for_path(p).name
-            opened.append((p, *_SOURCES[fmt](p, spec)))
+            schema_route = spec.follows_schema and not _is_per_event(p, fmt, spec)
+            source = _schema_chunks(p, spec, chamber) if schema_route else _SOURCES[fmt](p, spec)
+            opened.append((p, *source))
     except BaseException:
         for _, _, _, close in opened:
             close()

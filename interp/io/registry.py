@@ -371,7 +371,8 @@ def _existing(path: PathLike) -> Path:
 
 
 def _wrap(exc: Exception, path: Path, fmt: Format, what: str) -> ClusterDataError:
-    reason = f"cannot {what} {fmt.name} file ({type(exc).__name__}: {exc})"
+    detail = " ".join(str(exc).split())  # library messages may span lines: keep one line
+    reason = f"cannot {what} {fmt.name} file ({type(exc).__name__}: {detail})"
     return ClusterDataError(str(path), None, reason)
 
 
