@@ -40,7 +40,7 @@ from interp.schema import ClusterSet
 AXES: tuple[str, ...] = ("pad", "time")
 """Names of the two window axes accepted by ``axes=`` (the schema order)."""
 
-ROOT_STEP = "64 MB"
+ROOT_STEP = "16 MB"
 """Uncompressed ROOT data read per step (uproot ``step_size``): the streaming bound."""
 
 EVENTS_SUFFIX = ".events.json"
