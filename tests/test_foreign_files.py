@@ -203,6 +203,25 @@ def test_unknown_chamber_inspects_and_evaluates(tmp_path, capsys) -> None:
     ev = json.loads((work / "runs/perceptron/MYTPC/eval_NEWTPC.json").read_text())
     assert ev["at_0.5"]["metrics"]["accuracy"]["value"] is not None
 
+    # predict and figures-clusters take --chamber for a file that names none
+    model, scores = str(work / "runs/perceptron/MYTPC"), tmp_path / "scores.parquet"
+    code, out, err = run_cli_streams(
+        ["predict", model, str(new), "--out", str(scores), "-q"], capsys
+    )
+    assert code == 2 and "field 'chamber'" in err and "--chamber" in err, err
+    assert not scores.exists()
+    code, out, err = run_cli_streams(
+        ["predict", model, str(new), "--out", str(scores), "-q", "--chamber", "NEWTPC"], capsys
+    )
+    assert code == 0 and scores.is_file(), err
+    figs = tmp_path / "figs"
+    code, out, err = run_cli_streams(
+        ["figures-clusters", str(new), "--out", str(figs), "--no-png", "--chamber", "NEWTPC"],
+        capsys,
+    )
+    assert code == 0, err
+    assert (figs / "example_clusters_NEWTPC.html").is_file()
+
 
 # ----------------------------------------------------------------------------- import
 
@@ -359,3 +378,28 @@ def test_import_refuses_to_overwrite(tmp_path) -> None:
     with pytest.raises(ClusterDataError, match="exists"):
         import_clusters([src], out, "MYTPC", spec, progress=False)
     assert out.read_bytes() == b"keep"
+
+
+def test_label_map_forms() -> None:
+    assert parse_label_map("good=1,bad=0") == {"good": 1, "bad": 0}
+    assert parse_label_map("1,2->0,1") == {1: 0, 2: 1}
+    assert parse_label_map("1, 2 -> 0, 1") == {1: 0, 2: 1}
+    for bad in ("good=2", "1,2->0", "good", ""):
+        with pytest.raises(ClusterDataError, match="label"):
+            parse_label_map(bad)
+
+
+def test_import_hdf5_time_major_fixed_windows(tmp_path) -> None:
+    import h5py
+
+    base = base_columns()
+    with h5py.File(tmp_path / "src.h5", "w") as f:
+        g = f.create_group("clusters")
+        g["adc"] = base["charge"].transpose(0, 2, 1)  # [N, time, pad]
+        g["y"] = base["label"].astype(bool)
+        g["ev"] = base["event_id"].astype(np.uint32)
+    spec = ImportSpec(charge="adc", label="y", event=("ev",), axes=("time", "pad"))
+    res = import_clusters([tmp_path / "src.h5"], tmp_path / "out.h5", "MYTPC", spec, progress=False)
+    assert res["layout"] == "per-cluster" and res["window"] == W
+    expected = ClusterSet.from_columns(base, "MYTPC", source="base")
+    assert read_clusters(tmp_path / "out.h5").equals(expected)

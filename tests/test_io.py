@@ -73,7 +73,29 @@ def test_info_and_count(tmp_path, make_clusters, ext) -> None:
     assert info["fields"] == ["charge", "label", "event_id", *TRUTH_FIELDS]
     assert info["truth_fields"] == list(TRUTH_FIELDS)
     assert info["schema_version"] == 1
+    assert info["chamber_from_file"] is True
     assert read_clusters(path, window=(5, 7)).equals(cs)
+    # toolkit metadata wins: a chamber argument only fills in for files that name none
+    assert read_clusters(path, chamber="OTHER").chamber == "VTPC2"
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [("11x20", (11, 20)), ("11,20", (11, 20)), ("[5, 7]", (5, 7)), (b"3X4", (3, 4))],
+)
+def test_parse_window(text, window) -> None:
+    from interp.io.registry import parse_window
+
+    assert parse_window(text, "src") == window
+    assert parse_window(np.array(window), "src") == window
+
+
+@pytest.mark.parametrize("text", ["11", "0x20", "axb", "1x2x3"])
+def test_parse_window_rejects(text) -> None:
+    from interp.io.registry import parse_window
+
+    with pytest.raises(ClusterDataError, match="window"):
+        parse_window(text, "src")
 
 
 @pytest.mark.parametrize("ext", EXTS)
