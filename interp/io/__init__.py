@@ -5,6 +5,13 @@ members are memory-mapped), ``.h5``/``.hdf5`` (chunked gzip-1 + shuffle), ``.par
 (zstd, FixedSizeList charge), ``.root`` (uproot TTree ``clusters``, ZSTD). Each file stores
 the chamber, the window shape and a schema version; round trips are exact.
 
+Files written by other software are read too when they use the schema's field names (no
+toolkit metadata needed; see each format module for the accepted layouts): the window comes
+from the array (or ``window=`` for flat layouts), integer ADC and label dtypes are
+converted, and ``chamber=`` names the chamber of a file that names none (the file's own
+chamber wins; ``read_info(...)["chamber_from_file"]`` tells which applied). Other layouts
+convert with :func:`import_clusters` (``tpc-interp import``, :mod:`interp.io.convert`).
+
 * :func:`write_clusters` / :class:`ClusterWriter` write atomically (temp file, fsync,
   :func:`os.replace`); nothing appears under the final name on failure.
 * :func:`read_clusters`, :func:`iter_clusters` (bounded memory), :func:`count_clusters`,
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 from interp.io import hdf5, npz, parquet, root  # noqa: F401  (register the formats)
 from interp.io.atomic import ClusterWriteError, ClusterWriter, write_clusters
+from interp.io.convert import ImportSpec, import_clusters
 from interp.io.registry import (
     FORMATS,
     SCHEMA_VERSION,
@@ -40,10 +48,12 @@ __all__ = [
     "ClusterWriteError",
     "ClusterWriter",
     "Format",
+    "ImportSpec",
     "UnknownFormatError",
     "count_clusters",
     "format_names",
     "get_format",
+    "import_clusters",
     "iter_clusters",
     "read_clusters",
     "read_info",
