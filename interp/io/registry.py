@@ -413,6 +413,8 @@ def resolve_info(
     for name in CORE_FIELDS:
         if name not in fields:
             raise ClusterDataError(src, name, "required field is missing")
+    if info.n_clusters == 0:
+        raise ClusterDataError(src, "charge", "contains no clusters (N = 0)")
     wanted = None if window is None else (int(window[0]), int(window[1]))
     shape = tuple(int(x) for x in info.charge_shape)
     declared = info.window
@@ -457,8 +459,6 @@ def resolve_info(
             raise ClusterDataError(
                 src, name, f"has {n} rows but 'charge' has {info.n_clusters} (length mismatch)"
             )
-    if info.n_clusters == 0:
-        raise ClusterDataError(src, "charge", "contains no clusters (N = 0)")
     from_file = info.chamber is not None
     name = info.chamber if from_file else chamber
     if name is None:
