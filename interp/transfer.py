@@ -21,6 +21,19 @@ POOL_CLUSTERS = 20_000
 """Target-train clusters scored for the recalibration draws (the largest size is 10k)."""
 
 
+def policy_line(matrix: Mapping[str, Any]) -> str:
+    """One sentence on the split policy recorded in ``matrix.json``."""
+    pol = matrix.get("splits_policy") or {"policy": "independent", "groups": []}
+    if pol["policy"] == "shared":
+        groups = "; ".join(", ".join(g) for g in pol["groups"])
+        return (
+            f"Splits policy: **shared** ({groups} share event ids, so one event assignment was "
+            "made on the union of their events: no collision is in one chamber's training split "
+            "and another's test split)."
+        )
+    return "Splits policy: **independent** (no chambers share event ids; each is split on its own)."
+
+
 def pair_key(train_chamber: str, test_chamber: str) -> str:
     """``"VTPC2->MTPCL"``: the key of a transfer in ``matrix.json``."""
     return f"{train_chamber}->{test_chamber}"
