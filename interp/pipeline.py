@@ -4,8 +4,11 @@ Layout of a study directory (``workdir``)::
 
     data/<CHAMBER>_<n_events>x<n_clusters>_s<seed>.npz   simulated clusters (cached)
     data/<CHAMBER>_....splits.json                       event splits of that file
+    data/<stem>-<file key>.splits.json                   splits of a user file (path-keyed)
+    data/shared-<key>.splits.json                        one split of chambers sharing events
     runs/<model>/<CHAMBER>/classifier.json ...           one trained classifier per cell
     runs/<model>/<CHAMBER>/run.json                      training provenance and wall time
+    runs/<model>/<CHAMBER>/splits.json                   the splits it was trained with
     matrix.json, matrix.md                               results
 
 Every cell of the matrix is one model trained on one chamber's *train* split (early stopping /
