@@ -228,6 +228,7 @@ class StageContext:
         progress: Show progress bars.
         log: One-line status callback.
         results: Stage kind -> :class:`StageResult` of the stages already run for this study.
+        rename_chamber: Accept data files whose chamber metadata differs from their key.
     """
 
     study: Study
@@ -238,6 +239,7 @@ class StageContext:
     progress: bool
     log: Callable[[str], None]
     results: dict[str, StageResult] = dataclasses.field(default_factory=dict)
+    rename_chamber: bool = False
 
 
 @dataclasses.dataclass
@@ -316,7 +318,9 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
         "matrix",
         ctx,
         config,
-        lambda folder: run_matrix(cfg, folder, files, progress=ctx.progress),
+        lambda folder: run_matrix(
+            cfg, folder, files, progress=ctx.progress, rename_chamber=ctx.rename_chamber
+        ),
     )
 
 

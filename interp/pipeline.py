@@ -4,8 +4,11 @@ Layout of a study directory (``workdir``)::
 
     data/<CHAMBER>_<n_events>x<n_clusters>_s<seed>.npz   simulated clusters (cached)
     data/<CHAMBER>_....splits.json                       event splits of that file
+    data/<stem>-<file key>.splits.json                   splits of a user file (path-keyed)
+    data/shared-<key>.splits.json                        one split of chambers sharing events
     runs/<model>/<CHAMBER>/classifier.json ...           one trained classifier per cell
     runs/<model>/<CHAMBER>/run.json                      training provenance and wall time
+    runs/<model>/<CHAMBER>/splits.json                   the splits it was trained with
     matrix.json, matrix.md                               results
 
 Every cell of the matrix is one model trained on one chamber's *train* split (early stopping /
@@ -37,11 +40,19 @@ from interp.classifier import (
     get_trainer,
     load_classifier,
 )
-from interp.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
+from interp.errors import ClusterDataError, ShapeMismatchError, TPCInterpError, UnknownNameError
 from interp.fsutil import atomic_write_text
 from interp.metrics import choose_threshold, evaluate_scores
 from interp.schema import ClusterSet
-from interp.splits import DEFAULT_FRACTIONS, Splits, make_splits, splits_path_for
+from interp.splits import (
+    DEFAULT_FRACTIONS,
+    Splits,
+    check_no_leak,
+    make_splits,
+    overlapping_groups,
+    split_shared,
+    splits_path_for,
+)
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
@@ -158,6 +169,7 @@ class ChamberData:
         splits: Event ids per split.
         parts: ``{"train", "val", "test"}`` cluster sets.
         simulated: Whether the data were simulated by the pipeline.
+        splits_path: Where the splits came from (a splits file or the pipeline's cache).
     """
 
     chamber: str
@@ -165,6 +177,7 @@ class ChamberData:
     splits: Splits
     parts: dict[str, ClusterSet]
     simulated: bool
+    splits_path: Path | None = None
 
     @property
     def window(self) -> tuple[int, int]:
@@ -200,6 +213,278 @@ def _check_chamber_name(chamber: str) -> None:
     get_chamber(chamber)  # raises UnknownChamberError listing the known chambers
 
 
+def resolve_data_keys(
+    chambers: Iterable[str], data_files: Mapping[str, str | Path] | None
+) -> dict[str, Path]:
+    """Checks that every ``--data`` key names a chamber in use; nothing is dropped silently.
+
+    Keys must match exactly (a file is never substituted by the simulator, nor a chamber
+    guessed); a key that differs only in case gets an error suggesting the right spelling.
+
+    Returns:
+        Chamber -> file.
+
+    Raises:
+        UnknownNameError: A key that names no chamber in use, listing the chambers in use.
+        TPCInterpError: A key that differs from a chamber in use only in case.
+    """
+    chambers = list(chambers)
+    folded = {c.casefold(): c for c in chambers}
+    out: dict[str, Path] = {}
+    for key, file in (data_files or {}).items():
+        if key not in chambers:
+            if key.casefold() in folded:
+                right = folded[key.casefold()]
+                raise TPCInterpError(
+                    f"--data {key}={file}: no chamber {key!r} in use; chamber names are "
+                    f"case-sensitive, did you mean --data {right}={file}?"
+                )
+            raise UnknownNameError("chamber in --data (not used by this command)", key, chambers)
+        out[key] = Path(file)
+    return out
+
+
+def _file_info(path: Path, chamber: str) -> dict[str, Any]:
+    """:func:`interp.io.read_info`; the study's chamber name serves files without one."""
+    from interp.io import read_info
+
+    return read_info(path, chamber=chamber)
+
+
+def check_inputs(
+    chambers: Iterable[str],
+    data_files: Mapping[str, str | Path] | None = None,
+    *,
+    rename_chamber: bool = False,
+    window: tuple[int, int] | None = None,
+) -> dict[str, Path]:
+    """Checks every input of a study before anything is trained or written.
+
+    Checks that each ``--data`` key names a chamber in use (:func:`resolve_data_keys`), each
+    file exists and is a readable cluster file whose chamber metadata agrees with its key
+    (unless ``rename_chamber``), each chamber without a file has a simulator preset, and all
+    chambers share one window shape (and ``window``, a classifier's, when given). Only file
+    metadata is read, no charge data.
+
+    Returns:
+        Chamber -> file, keyed by the chambers' own spelling.
+
+    Raises:
+        UnknownNameError: Unknown ``--data`` key or chamber without preset.
+        ClusterDataError: Missing or unreadable file, or a chamber that disagrees with its key.
+        ShapeMismatchError: Different window shapes.
+    """
+    chambers = list(chambers)
+    files = resolve_data_keys(chambers, data_files)
+    windows: dict[str, tuple[int, int]] = {}
+    for chamber in chambers:
+        if chamber in files:
+            info = _file_info(files[chamber], chamber)
+            own = info.get("chamber")
+            if own and str(own).casefold() != chamber.casefold() and not rename_chamber:
+                raise ClusterDataError(
+                    str(files[chamber]),
+                    "chamber",
+                    f"the file says chamber {own!r} but --data gives it as {chamber!r}; "
+                    f"use --data {own}=FILE, or --rename-chamber to study it as {chamber}",
+                )
+            windows[chamber] = tuple(int(w) for w in info["window"])
+        else:
+            _check_chamber_name(chamber)
+            try:
+                from interp.chambers import get_chamber
+            except ImportError:
+                continue
+            windows[chamber] = tuple(get_chamber(chamber).window)
+    if len(set(windows.values())) > 1:
+        raise ShapeMismatchError(
+            "all chambers must share one window shape (pads, time bins) to cross-evaluate; got "
+            + ", ".join(
+                f"{c} {w}" + (f" ({files[c]})" if c in files else "") for c, w in windows.items()
+            )
+        )
+    if window is not None:
+        for c, w in windows.items():
+            if w != tuple(window):
+                where = f" ({files[c]})" if c in files else ""
+                raise ShapeMismatchError(
+                    f"{c}{where} has window {w}, the classifier expects {tuple(window)}"
+                )
+    return files
+
+
+def _identity_key(path: Path) -> str:
+    """8 hex digits naming a file by resolved path, size and modification time."""
+    st = path.stat()
+    text = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{zlib.crc32(text.encode()):08x}"
+
+
+def _read_or_simulate(
+    chamber: str, config: MatrixConfig, data_dir: Path, file: Path | None, progress: bool
+) -> tuple[ClusterSet, Path, bool]:
+    """``(clusters, path, simulated)`` of one chamber (simulated data cached in data_dir)."""
+    from interp.io import read_clusters, write_clusters
+
+    if file is not None:
+        data = read_clusters(file, chamber=chamber)  # the key names a file without a chamber
+        if data.chamber != chamber:
+            data = dataclasses.replace(data, chamber=chamber)
+        return data, file, False
+    _check_chamber_name(chamber)
+    cpe = config.clusters_per_event if config.clusters_per_event is not None else "default"
+    path = data_dir / f"{chamber}_{config.n_events}x{cpe}_s{config.seed}.npz"
+    if path.is_file():
+        data = read_clusters(path)
+    else:
+        data = _simulate(chamber, config, progress)
+        write_clusters(data, path)
+    return data, path, True
+
+
+def _independent_by_construction(data: ClusterSet, simulated: bool) -> bool:
+    """Simulated chambers are drawn event by event with their own seeds: equal event numbers
+    there are not the same collision (files written by the simulator carry its truth)."""
+    return simulated or "noise_kind" in data.truth
+
+
+def _cached_splits(path: Path, config: MatrixConfig, policy: str, chambers: tuple[str, ...]):
+    """Splits cached by the pipeline at ``path`` if they have the config's seed, fractions,
+    policy and chamber group, else ``None``."""
+    if not path.is_file():
+        return None
+    s = Splits.load(path)
+    same = s.seed == config.seed and np.allclose(s.fractions, config.fractions)
+    if same and s.policy == policy and tuple(s.chambers) == tuple(chambers):
+        return s
+    return None
+
+
+def load_study_data(
+    chambers: Iterable[str],
+    config: MatrixConfig,
+    workdir: str | Path,
+    data_files: Mapping[str, str | Path] | None = None,
+    progress: bool = False,
+    *,
+    rename_chamber: bool = False,
+    fixed_splits: Splits | None = None,
+    save_splits: bool = True,
+) -> dict[str, ChamberData]:
+    """Loads every chamber of a study and splits them by event, leak-free across chambers.
+
+    All inputs are checked first (:func:`check_inputs`); nothing is written before that.
+    A user file (``data_files[chamber]``) is read as is, the study's chamber name being the
+    key. Simulated data are written to ``workdir/data/<CHAMBER>_<events>x<clusters>_s<seed>
+    .npz`` and reused by later runs with the same settings.
+
+    Splits: a splits file beside a user's data file (``splits_path_for(file)``) is used after
+    checking it against the data (:meth:`Splits.check`). When chambers from user files share
+    event ids (the same collisions seen by several chambers), one assignment is made on the
+    union of their events (policy ``shared``, :func:`interp.splits.split_shared`) and cached
+    in ``workdir/data/shared-<key>.splits.json``; per-file splits files of such chambers must
+    agree (:func:`interp.splits.check_no_leak`). Other chambers are split on their own
+    (``independent``), cached in ``workdir/data`` under a name keyed by the file's resolved
+    path, size and mtime (two ``clusters.h5`` in different folders never share splits).
+    Simulated chambers are independent by construction.
+
+    Args:
+        chambers: Chambers of the study.
+        config: Seed, fractions and (for simulated chambers) data size.
+        workdir: Study folder.
+        data_files: Chamber -> file (keys matched as in :func:`resolve_data_keys`).
+        progress: Show progress bars.
+        rename_chamber: Accept a file whose chamber metadata differs from its key.
+        fixed_splits: Splits to use for every chamber whose events they cover (a trained
+            classifier's recorded splits, for ``evaluate``); never re-made.
+        save_splits: Write newly made splits to the cache (``False``: keep them in memory,
+            never touching a splits file).
+
+    Returns:
+        Chamber -> :class:`ChamberData`, in the order of ``chambers``.
+
+    Raises:
+        UnknownNameError, ClusterDataError, ShapeMismatchError: See :func:`check_inputs`;
+        also unreadable data, bad splits files, too few events or an empty split.
+    """
+    chambers = list(chambers)
+    files = check_inputs(chambers, data_files, rename_chamber=rename_chamber)
+    workdir = Path(workdir)
+    data_dir = workdir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    loaded = {c: _read_or_simulate(c, config, data_dir, files.get(c), progress) for c in chambers}
+    events = {c: d.event_id for c, (d, _, _) in loaded.items()}
+
+    splits: dict[str, Splits] = {}
+    where: dict[str, Path] = {}
+    for c, (data, path, simulated) in loaded.items():
+        own = splits_path_for(path)
+        if not simulated and own.is_file():
+            splits[c] = Splits.load(own, data.event_id)
+            where[c] = own
+    if fixed_splits is not None:
+        fixed_events = np.concatenate([fixed_splits.events[k] for k in ("train", "val", "test")])
+        for c in chambers:
+            if c in fixed_splits.chambers or np.isin(events[c], fixed_events).any():
+                fixed_splits.check(events[c], f"{c}: the classifier's recorded splits")
+                splits[c] = fixed_splits
+                where[c] = Path("<recorded splits>")
+
+    real = {
+        c: events[c]
+        for c, (d, _, sim) in loaded.items()
+        if not _independent_by_construction(d, sim)
+    }
+    groups = overlapping_groups(real)
+    for group in groups:
+        have = [c for c in group if c in splits]
+        if have and len(have) < len(group):
+            lone = next(c for c in group if c not in splits)
+            raise ClusterDataError(
+                str(loaded[lone][1]),
+                "event_id",
+                f"{lone} shares events with {', '.join(have)}, whose splits are fixed "
+                f"({', '.join(str(where[c]) for c in have)}); give a splits file for every "
+                "chamber that shares events, or for none",
+            )
+        if have:
+            check_no_leak({c: splits[c] for c in group}, events, where)
+            continue
+        ids = "|".join(f"{c}={_identity_key(loaded[c][1])}" for c in group)
+        cache = data_dir / f"shared-{zlib.crc32(ids.encode()):08x}.splits.json"
+        s = _cached_splits(cache, config, "shared", group)
+        if s is None:
+            s = split_shared(
+                {c: (loaded[c][0].event_id, loaded[c][0].label) for c in group},
+                config.fractions,
+                config.seed,
+            )
+            if save_splits:
+                s.save(cache)
+        for c in group:
+            splits[c], where[c] = s, cache
+
+    out: dict[str, ChamberData] = {}
+    for c, (data, path, simulated) in loaded.items():
+        if c not in splits:
+            if simulated:
+                cache = splits_path_for(path)
+            else:
+                cache = data_dir / f"{path.name.split('.')[0]}-{_identity_key(path)}.splits.json"
+            s = _cached_splits(cache, config, "independent", ())
+            if s is None:
+                s = make_splits(data, config.fractions, config.seed)
+                if save_splits:
+                    s.save(cache)
+            splits[c], where[c] = s, cache
+        parts = splits[c].apply(data)
+        for name in ("train", "val", "test"):
+            if name not in parts or len(parts[name]) == 0:
+                raise ClusterDataError(str(path), "event_id", f"split '{name}' holds no clusters")
+        out[c] = ChamberData(c, path, splits[c], parts, simulated, where[c])
+    return out
+
+
 def load_chamber_data(
     chamber: str,
     config: MatrixConfig,
@@ -207,71 +492,103 @@ def load_chamber_data(
     data_files: Mapping[str, str | Path] | None = None,
     progress: bool = False,
 ) -> ChamberData:
-    """Loads (or simulates and caches) one chamber's clusters and splits them by event.
+    """One chamber of :func:`load_study_data` on its own (``independent`` splits, or those of
+    a splits file beside the user's data file); ``data_files`` may name other chambers, which
+    are ignored here."""
+    files = {k: v for k, v in (data_files or {}).items() if k == chamber}
+    return load_study_data([chamber], config, workdir, files, progress)[chamber]
 
-    A user file (``data_files[chamber]``) is read as is; the chamber name of the study is the
-    dictionary key. Its splits are taken from ``splits_path_for(file)`` if that exists (splits
-    the user made), otherwise made with the config seed and saved to ``workdir/data``.
-    Simulated data are written to ``workdir/data/<CHAMBER>_<events>x<clusters>_s<seed>.npz``
-    with the splits beside it, and reused by later runs with the same settings.
+
+def split_policy(data: Mapping[str, ChamberData]) -> dict[str, Any]:
+    """What ``matrix.json`` and run records say about the splits of a study.
+
+    Returns:
+        ``{"policy": "shared" | "independent", "groups": [[chambers sharing one split], ...]}``;
+        ``shared`` when any chambers' events overlapped.
+    """
+    groups = []
+    for d in data.values():
+        g = list(d.splits.chambers)
+        if d.splits.policy == "shared" and g not in groups:
+            groups.append(g)
+    return {"policy": "shared" if groups else "independent", "groups": groups}
+
+
+SPLITS_FILE = "splits.json"
+
+
+def record_splits(run_dir: Path, data: ChamberData) -> dict[str, Any]:
+    """Saves the splits a classifier was trained with into its run folder.
+
+    Writes ``run_dir/splits.json`` (unless present: an existing model's splits are never
+    overwritten) and a ``"splits"`` summary into ``run_dir/run.json``: ``seed``,
+    ``fractions``, ``policy``, ``chambers`` and ``file``. ``evaluate`` uses exactly these.
+
+    Returns:
+        The summary.
+    """
+    path = run_dir / SPLITS_FILE
+    if not path.is_file():
+        data.splits.save(path)
+    saved = Splits.load(path)
+    summary = {
+        "seed": saved.seed,
+        "fractions": list(saved.fractions),
+        "policy": saved.policy,
+        "chambers": list(saved.chambers),
+        "file": SPLITS_FILE,
+    }
+    run_path = run_dir / RUN_FILE
+    if run_path.is_file():
+        info = json.loads(run_path.read_text())
+        if info.get("splits") != summary:
+            info["splits"] = summary
+            atomic_write_text(run_path, json.dumps(info, indent=1))
+    return summary
+
+
+def recorded_splits(run_dir: str | Path) -> tuple[Splits, dict[str, Any]]:
+    """The splits a classifier in ``run_dir`` was trained with, and its run record.
+
+    Older runs without ``splits.json`` get splits re-made with the seed and fractions of
+    their run record, in memory only; ``evaluate`` then checks them against the training
+    fingerprint.
+
+    Returns:
+        ``(splits or None, run record)``; ``None`` when the run has no ``splits.json``.
 
     Raises:
-        UnknownChamberError: A simulated chamber that has no preset.
-        ClusterDataError: Unreadable file, too few events, or an empty split.
+        ClusterDataError: Unreadable run record or splits file.
     """
-    from interp.io import read_clusters, write_clusters
-
-    workdir = Path(workdir)
-    data_dir = workdir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    user = (data_files or {}).get(chamber)
-    if user is not None:
-        path = Path(user)
-        data = read_clusters(path, chamber=chamber)  # the key names a file without a chamber
-        if data.chamber != chamber:
-            data = dataclasses.replace(data, chamber=chamber)
-        own_splits = splits_path_for(path)
-        user_splits = own_splits.is_file()
-        splits_path = own_splits if user_splits else data_dir / own_splits.name
-        simulated = False
-    else:
-        _check_chamber_name(chamber)
-        cpe = config.clusters_per_event if config.clusters_per_event is not None else "default"
-        path = data_dir / f"{chamber}_{config.n_events}x{cpe}_s{config.seed}.npz"
-        if path.is_file():
-            data = read_clusters(path)
-        else:
-            data = _simulate(chamber, config, progress)
-            write_clusters(data, path)
-        splits_path = splits_path_for(path)
-        user_splits = False
-        simulated = True
-
-    splits = _load_or_make_splits(data, splits_path, config, user_made=user_splits)
-    parts = splits.apply(data)
-    for name in ("train", "val", "test"):
-        if name not in parts or len(parts[name]) == 0:
-            raise ClusterDataError(str(path), "event_id", f"split '{name}' holds no clusters")
-    return ChamberData(chamber, path, splits, parts, simulated)
+    run_dir = Path(run_dir)
+    info: dict[str, Any] = {}
+    run_path = run_dir / RUN_FILE
+    if run_path.is_file():
+        try:
+            info = json.loads(run_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ClusterDataError(str(run_path), None, f"cannot read run record: {exc}") from exc
+    path = run_dir / SPLITS_FILE
+    return (Splits.load(path) if path.is_file() else None), info
 
 
-def _load_or_make_splits(
-    data: ClusterSet, path: Path, config: MatrixConfig, user_made: bool
-) -> Splits:
-    """Splits saved at ``path`` if usable, else new ones (saved there).
+def check_fingerprint(run_dir: str | Path, info: Mapping[str, Any], data: ChamberData) -> None:
+    """Refuses to evaluate a classifier on data other than those it was trained on.
 
-    A splits file made by the user (beside their data file) is always used; one made by the
-    pipeline is reused only if it has the config's seed and fractions.
+    Raises:
+        ClusterDataError: The train/val splits of ``data`` differ from the run record's
+            fingerprint.
     """
-    if path.is_file():
-        splits = Splits.load(path)
-        if user_made or (
-            splits.seed == config.seed and np.allclose(splits.fractions, config.fractions)
-        ):
-            return splits
-    splits = make_splits(data, config.fractions, config.seed)
-    splits.save(path)
-    return splits
+    fp = info.get("fingerprint")
+    now = _fingerprint(data.parts["train"], data.parts["val"])
+    if fp is not None and fp != now:
+        raise ClusterDataError(
+            str(run_dir),
+            "splits",
+            f"the training data or splits differ from those this classifier was trained on "
+            f"({fp} vs now {now}); evaluate never re-splits under a model: pass the files it "
+            "was trained with",
+        )
 
 
 # ----------------------------------------------------------------------------------- training
@@ -406,8 +723,9 @@ def train_cell(
     progress: bool = False,
 ) -> tuple[Classifier, dict[str, Any]]:
     """:func:`train_one` on a chamber's train/val splits with a matrix config's settings
-    (profile, per-model overrides, seed)."""
-    return train_one(
+    (profile, per-model overrides, seed); the splits are recorded with the run
+    (:func:`record_splits`)."""
+    clf, run = train_one(
         model,
         data.chamber,
         data.parts["train"],
@@ -418,6 +736,8 @@ def train_cell(
         seed=config.seed,
         progress=progress,
     )
+    run["splits"] = record_splits(Path(workdir) / "runs" / model / data.chamber, data)
+    return clf, run
 
 
 # ----------------------------------------------------------------------------------- evaluation
@@ -499,6 +819,7 @@ def run_matrix(
     data_files: Mapping[str, str | Path] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    rename_chamber: bool = False,
 ) -> dict[str, Any]:
     """Trains every model on every chamber and evaluates it on every chamber's test split.
 
@@ -511,6 +832,7 @@ def run_matrix(
         data_files: Chamber -> cluster file; chambers not listed are simulated.
         progress: Show tqdm progress bars.
         log: Optional callback for one-line status messages.
+        rename_chamber: Accept files whose chamber metadata differs from their key.
 
     Returns:
         The ``matrix.json`` content: ``{"config", "data", "cells": [...], "total_seconds"}``;
@@ -524,22 +846,18 @@ def run_matrix(
     """
     from tqdm.auto import tqdm
 
+    from interp.transfer import cell_transfer, study_shift
+
     t_start = time.perf_counter()
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    unknown_files = sorted(set(data_files or {}) - set(config.chambers))
-    if unknown_files:
-        raise UnknownNameError("chamber in --data", unknown_files[0], list(config.chambers))
     _check_models(config.models)
-    for c in config.chambers:
-        if c not in (data_files or {}):
-            _check_chamber_name(c)
-
-    data: dict[str, ChamberData] = {}
-    for chamber in config.chambers:
-        if log:
-            log(f"data: {chamber}")
-        data[chamber] = load_chamber_data(chamber, config, workdir, data_files, progress)
+    files = check_inputs(config.chambers, data_files, rename_chamber=rename_chamber)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if log:
+        log(f"data: {', '.join(config.chambers)}")
+    data = load_study_data(
+        config.chambers, config, workdir, files, progress, rename_chamber=rename_chamber
+    )
     _check_windows(data)
 
     result: dict[str, Any] = {
@@ -553,6 +871,8 @@ def run_matrix(
             }
             for c, d in data.items()
         },
+        "splits_policy": split_policy(data),
+        "shift": study_shift(data, seed=config.seed),
         "cells": [],
     }
     jobs = [(m, c) for m in config.models for c in config.chambers]
@@ -587,6 +907,9 @@ def run_matrix(
                 "config": run.get("config"),
             },
             "evaluations": evaluations,
+            "transfer": cell_transfer(
+                clf, chamber, data, evaluations, config.max_signal_loss, config.seed
+            ),
         }
         result["cells"].append(cell)
         result["total_seconds"] = time.perf_counter() - t_start

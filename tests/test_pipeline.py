@@ -149,13 +149,17 @@ def test_user_files_and_empty_splits(tmp_path) -> None:
         "VTPC2": _write_synthetic(tmp_path / "a.npz", (11, 20), 6, "VTPC2"),
         "MTPCL": _write_synthetic(tmp_path / "b.h5", (11, 20), 6, "somename"),
     }
-    res = run_matrix(
-        MatrixConfig.smoke(models=("xgboost",), n_boot=20), tmp_path / "w", files, progress=False
-    )
+    cfg = MatrixConfig.smoke(models=("xgboost",), n_boot=20)
+    with pytest.raises(ClusterDataError, match="somename"):  # metadata disagrees with the key
+        run_matrix(cfg, tmp_path / "w", files, progress=False)
+    assert not (tmp_path / "w").exists()
+    res = run_matrix(cfg, tmp_path / "w", files, progress=False, rename_chamber=True)
     assert not res["data"]["MTPCL"]["simulated"]
     acc = res["cells"][0]["evaluations"]["VTPC2"]["at_0.5"]["metrics"]["accuracy"]["value"]
     assert acc > 0.9
-    assert (tmp_path / "w" / "data" / "b.splits.json").is_file()  # not beside the user file
+    # both files hold events 0-5: one shared split, cached in the work dir, not beside the files
+    assert res["splits_policy"] == {"policy": "shared", "groups": [["VTPC2", "MTPCL"]]}
+    assert len(list((tmp_path / "w" / "data").glob("shared-*.splits.json"))) == 1
     assert not (tmp_path / "b.splits.json").exists()
     # too few events for three splits
     two = _write_synthetic(tmp_path / "two.npz", (11, 20), 2, "VTPC2")

@@ -67,3 +67,86 @@ def test_empty_split_is_a_clear_error() -> None:
     other = data.select_events(s.events["train"])
     with pytest.raises(ClusterDataError, match="split 'val'"):
         s.apply(other)
+
+
+# ------------------------------------------------------------------ validation on load
+def _write_splits(path, events: dict[str, list[int]]) -> None:
+    import json
+
+    counts = {
+        k: {"events": len(v), "clusters": 0, "signal": 0, "noise": 0} for k, v in events.items()
+    }
+    path.write_text(
+        json.dumps({"seed": 0, "fractions": [0.7, 0.15, 0.15], "events": events, "counts": counts})
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "match"),
+    [
+        ({"train": [0, 1, 2], "val": [2, 3], "test": [4, 5]}, r"both 'train' and 'val': 2"),
+        (
+            {"train": [0, 1], "val": [3], "test": [4, 5]},
+            r"1 event\(s\) of the data in no split: 2$",
+        ),
+        ({"train": [0, 1, 2, 3], "val": [4], "test": [5, 97, 98]}, r"not in the data: 97, 98"),
+    ],
+    ids=["overlap", "missing", "unknown"],
+)
+def test_splits_file_is_checked_against_the_data(tmp_path, events, match) -> None:
+    path = tmp_path / "mine.splits.json"
+    _write_splits(path, events)
+    ev = np.repeat(np.arange(6), 10)
+    with pytest.raises(ClusterDataError, match=match) as info:
+        Splits.load(path, ev)
+    assert str(path) in str(info.value) and "events" in str(info.value)
+    Splits.load(path)  # without data: only the format is checked
+
+
+def test_good_splits_file_passes_and_lists_many_events_briefly(tmp_path) -> None:
+    path = tmp_path / "ok.splits.json"
+    _write_splits(path, {"train": [0, 1, 2, 3], "val": [4], "test": [5]})
+    s = Splits.load(path, np.repeat(np.arange(6), 3))
+    assert s.policy == "independent"
+    _write_splits(path, {"train": list(range(4)), "val": [4], "test": [5]})
+    with pytest.raises(ClusterDataError, match=r"\(\+95 more\)"):
+        Splits.load(path, np.arange(106))
+
+
+# ------------------------------------------------------------------ chambers sharing events
+def _chamber(ev: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return ev, (rng.random(ev.size) < rng.uniform(0.1, 0.6)).astype(np.int8)
+
+
+def test_shared_split_has_no_cross_chamber_leak() -> None:
+    from interp.splits import check_no_leak, overlapping_groups, split_events, split_shared
+
+    ev = np.repeat(np.arange(30), 50)
+    cols = {"VTPC2": _chamber(ev, 1), "MTPCL": _chamber(ev[ev >= 5], 2)}
+    ids = {c: e for c, (e, _) in cols.items()}
+    assert overlapping_groups({**ids, "VTPC1": ev + 1000}) == [("VTPC2", "MTPCL")]
+    assert overlapping_groups({**ids, "VTPC1": np.array([29])}) == [("VTPC2", "MTPCL", "VTPC1")]
+    shared = split_shared(cols, seed=0)
+    assert shared.policy == "shared" and shared.chambers == ("VTPC2", "MTPCL")
+    events = {c: e for c, (e, _) in cols.items()}
+    for c, (e, _) in cols.items():
+        shared.check(e, c)
+    check_no_leak({c: shared for c in cols}, events)
+    for name in ("train", "val", "test"):  # whole events, union of both chambers
+        assert shared.counts[name]["events"] == shared.events[name].size
+    assert sum(shared.counts[k]["clusters"] for k in shared.counts) == ev.size + (ev >= 5).sum()
+    # splitting each chamber on its own would leak for these data
+    own = {c: split_events(e, y, seed=0) for c, (e, y) in cols.items()}
+    with pytest.raises(ClusterDataError, match=r"train split of .* and the (val|test) split"):
+        check_no_leak(own, events)
+
+
+def test_shared_splits_round_trip(tmp_path) -> None:
+    from interp.splits import split_shared
+
+    ev = np.repeat(np.arange(12), 5)
+    s = split_shared({"A": _chamber(ev, 0), "B": _chamber(ev, 1)}, seed=3)
+    t = Splits.load(s.save(tmp_path / "s.json"))
+    assert (t.policy, t.chambers, t.seed) == ("shared", ("A", "B"), 3)
+    assert all(np.array_equal(s.events[k], t.events[k]) for k in s.events)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from interp.cli.app import app
-from interp.cli.study import DataOpt, parse_data_files
+from interp.cli.study import DataOpt, RenameOpt, parse_data_files
 
 
 @app.command()
@@ -24,6 +24,7 @@ def reproduce(
     ),
     data: DataOpt = None,
     png: Annotated[bool, typer.Option(help="Also write PNG figures (needs Chromium)")] = True,
+    rename_chamber: RenameOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
     data_commands: Annotated[
         bool,
@@ -52,6 +53,7 @@ def reproduce(
     if data_commands:
         _print_data_commands(studies, profile)
         return
+    check_study_inputs(studies, profile, files, rename_chamber)  # before any stage runs
     runs = []
     for s in studies:
         ctx = StageContext(
@@ -62,13 +64,18 @@ def reproduce(
             png=png,
             progress=not quiet,
             log=(lambda _m: None) if quiet else typer.echo,
+            rename_chamber=rename_chamber,
         )
         runs.append((s, run_study(ctx)))
     label = Path(study).stem if study != "all" else "all"
     out_dir = workdir / f"report-{label}-{profile}"
     paths = build_report(
-        runs, out_dir, profile, " ".join(["tpc-interp", *sys.argv[1:]]),
-        time.perf_counter() - t0, png=png,
+        runs,
+        out_dir,
+        profile,
+        " ".join(["tpc-interp", *sys.argv[1:]]),
+        time.perf_counter() - t0,
+        png=png,
     )
     typer.echo(f"report: {paths['html']} and {paths['markdown']}")
     typer.echo(f"reproduce done in {time.perf_counter() - t0:.1f} s")
@@ -92,3 +99,32 @@ def _print_data_commands(studies: list, profile: str) -> None:
             if line not in seen:
                 seen.add(line)
                 typer.echo(f"# {s.name}\n{line}")
+
+
+def check_study_inputs(
+    studies: list, profile: str, files: dict[str, Path], rename_chamber: bool
+) -> None:
+    """Checks every ``--data`` file against the studies before any stage runs.
+
+    Each key must name a chamber of some study's matrix (exact spelling); each study's files
+    must exist, be readable cluster files of that chamber and share the study's window.
+
+    Raises:
+        UnknownNameError, TPCInterpError, ClusterDataError, ShapeMismatchError: As
+        :func:`interp.pipeline.check_inputs`.
+    """
+    from interp.pipeline import check_inputs, resolve_data_keys
+
+    per_study = []
+    used: list[str] = []
+    for s in studies:
+        if "matrix" not in s.stages:
+            continue
+        s.register_presets()
+        chambers = list(s.matrix_config(profile).chambers)
+        per_study.append(chambers)
+        used += [c for c in chambers if c not in used]
+    resolve_data_keys(used, files)  # unknown or mis-cased keys
+    for chambers in per_study:
+        mine = {c: f for c, f in files.items() if c in chambers}
+        check_inputs(chambers, mine, rename_chamber=rename_chamber)

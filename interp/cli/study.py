@@ -71,37 +71,79 @@ def _summary_line(chamber: str, ev: dict[str, Any]) -> str:
     )
 
 
+RenameOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rename-chamber",
+        help="Accept a --data file whose own chamber metadata differs from its CHAMBER key",
+    ),
+]
+PngOpt = Annotated[bool, typer.Option(help="Also write PNG figures (needs Chromium)")]
+
+
 def _evaluate_and_save(
     clf: Any,
-    train_data: Any,
+    data: dict[str, Any],
+    train_chamber: str,
     chambers: list[str],
     config: Any,
-    workdir: Path,
-    data_files: dict[str, Path],
     run_dir: Path,
-    progress: bool,
+    png: bool,
 ) -> None:
+    """Evaluates on each chamber's test split; for other chambers than the training one also
+    the feature shift, a warning for inverted/useless transfers and the recalibration curve
+    (``eval_<CHAMBER>.json``, ``figures/shift_*.html`` in the run folder)."""
+    from interp.figures.shift import recalibration_figure, shift_figure
     from interp.fsutil import atomic_write_text
-    from interp.pipeline import evaluate_one, load_chamber_data
+    from interp.pipeline import evaluate_one
+    from interp.shift import feature_shift
+    from interp.transfer import (
+        pair_key,
+        recalibrate,
+        recalibration_line,
+        shift_summary_line,
+        transfer_warning,
+    )
 
+    train_data = data[train_chamber]
     val_scores = clf.predict_proba(train_data.parts["val"].charge)
+    figures = {}
     for chamber in chambers:
-        test = (
-            train_data
-            if chamber == train_data.chamber
-            else load_chamber_data(chamber, config, workdir, data_files, progress)
-        )
         ev = evaluate_one(
             clf,
             train_data.parts["val"],
-            test.parts["test"],
+            data[chamber].parts["test"],
             n_boot=config.n_boot,
             seed=config.seed,
             max_signal_loss=config.max_signal_loss,
             val_scores=val_scores,
         )
+        lines = [_summary_line(chamber, ev)]
+        if chamber != train_chamber:
+            shift = feature_shift(train_data.parts["train"], data[chamber].parts["test"])
+            recal = recalibrate(
+                clf, data[chamber], ev, max_signal_loss=config.max_signal_loss, seed=config.seed
+            )
+            warning = transfer_warning(ev)
+            ev["transfer"] = {"warning": warning, "shift": shift, "recalibration": recal}
+            lines += [shift_summary_line(shift), recalibration_line(recal)]
+            if warning:
+                lines.append(f"WARNING {pair_key(train_chamber, chamber)}: {warning}")
+            key = f"{train_chamber}_to_{chamber}"
+            figures[f"shift_{key}"] = shift_figure(shift)
+            figures[f"recalibration_{key}"] = recalibration_figure(
+                {clf.name: recal}, train_chamber, chamber
+            )
         atomic_write_text(run_dir / f"eval_{chamber}.json", json.dumps(ev, indent=1))
-        typer.echo(_summary_line(chamber, ev))
+        for line in lines:
+            typer.echo(line)
+    if figures:
+        from interp.figures.output import FigureWriter
+
+        with FigureWriter(run_dir / "figures", png=png) as w:
+            for name, fig in figures.items():
+                w.write(fig, name, width=1100, height=650)
+        typer.echo(f"shift and recalibration figures: {run_dir / 'figures'}")
 
 
 @app.command()
@@ -116,24 +158,35 @@ def train(
     workdir: WorkdirOpt = Path("out/study"),
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap replicates")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of data, splits, training")] = 0,
+    rename_chamber: RenameOpt = False,
+    png: PngOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones)."""
+    """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones).
+
+    Every input is checked (files, formats, chamber names, windows) before anything is
+    trained or written. Chambers whose files share event ids get one shared split."""
     from interp.classifier import get_trainer
-    from interp.pipeline import MatrixConfig, load_chamber_data, train_cell
+    from interp.pipeline import MatrixConfig, load_study_data, train_cell
 
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
-    chambers = [train_on, *[c for c in (eval_on or []) if c != train_on]]
+    chambers = [train_on, *dict.fromkeys(c for c in (eval_on or []) if c != train_on)]
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
-    d = load_chamber_data(train_on, cfg, workdir, files, progress=not quiet)
-    clf, run = train_cell(model, d, cfg, workdir, progress=not quiet)
+    d = load_study_data(
+        chambers, cfg, workdir, files, progress=not quiet, rename_chamber=rename_chamber
+    )
+    clf, run = train_cell(model, d[train_on], cfg, workdir, progress=not quiet)
     run_dir = workdir / "runs" / model / train_on
     how = "reused" if run["reused"] else "trained"
     typer.echo(f"{how} {model} on {train_on} ({run.get('train_seconds', 0):.1f} s): {run_dir}")
-    _evaluate_and_save(clf, d, chambers, cfg, workdir, files, run_dir, not quiet)
+    typer.echo(
+        f"splits: {run['splits']['policy']}"
+        + (f" across {', '.join(run['splits']['chambers'])}" if run["splits"]["chambers"] else "")
+    )
+    _evaluate_and_save(clf, d, train_on, chambers, cfg, run_dir, png)
 
 
 @app.command()
@@ -149,29 +202,68 @@ def evaluate(
         typer.Option(help="Study folder; default: inferred from WORKDIR/runs/MODEL/CHAMBER"),
     ] = None,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap replicates")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of data and splits")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the simulated data and bootstrap; default: the run's own"),
+    ] = None,
+    rename_chamber: RenameOpt = False,
+    png: PngOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Evaluate a trained classifier on the test split of chambers (threshold chosen on the
-    validation split of its training chamber)."""
+    validation split of its training chamber).
+
+    The classifier's own splits (``splits.json`` and the seed and fractions of its
+    ``run.json``) are always used; evaluate never re-splits and never writes a splits file.
+    """
     from interp.classifier import load_classifier
-    from interp.pipeline import MatrixConfig, load_chamber_data
+    from interp.pipeline import (
+        MatrixConfig,
+        check_fingerprint,
+        check_inputs,
+        load_study_data,
+        recorded_splits,
+    )
 
     clf = load_classifier(run_dir)
+    splits, info = recorded_splits(run_dir)
     if profile is None:
-        run_file = run_dir / "run.json"
-        info = json.loads(run_file.read_text()) if run_file.is_file() else {}
         profile = str(info.get("profile", "quick"))
+    rec = info.get("splits") or {}
+    rec_seed = (
+        splits.seed if splits is not None else rec.get("seed", info.get("config", {}).get("seed"))
+    )
+    if seed is not None and rec_seed is not None and seed != rec_seed:
+        raise TPCInterpError(
+            f"{run_dir}: the classifier's splits were made with seed {rec_seed}, not {seed}; "
+            "evaluate always uses the classifier's own splits (drop --seed)"
+        )
+    seed = int(rec_seed if rec_seed is not None else (seed or 0))
     if workdir is None:
         rd = run_dir.resolve()
         workdir = rd.parents[2] if rd.parent.parent.name == "runs" else Path("out/study")
     files = parse_data_files(data)
-    chambers = [clf.train_chamber, *[c for c in on if c != clf.train_chamber]]
-    cfg = MatrixConfig.from_profile(
-        profile, models=(clf.name,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
+    chambers = [clf.train_chamber, *dict.fromkeys(c for c in on if c != clf.train_chamber)]
+    changes: dict[str, Any] = {"models": (clf.name,), "chambers": tuple(chambers)}
+    changes.update(n_boot=n_boot, seed=seed)
+    if splits is not None:
+        changes["fractions"] = tuple(splits.fractions)
+    elif rec.get("fractions"):
+        changes["fractions"] = tuple(rec["fractions"])
+    cfg = MatrixConfig.from_profile(profile, **changes)
+    check_inputs(chambers, files, rename_chamber=rename_chamber, window=clf.window)
+    d = load_study_data(
+        chambers,
+        cfg,
+        workdir,
+        files,
+        progress=not quiet,
+        rename_chamber=rename_chamber,
+        fixed_splits=splits,
+        save_splits=False,
     )
-    d = load_chamber_data(clf.train_chamber, cfg, workdir, files, progress=not quiet)
-    _evaluate_and_save(clf, d, list(on), cfg, workdir, files, run_dir, not quiet)
+    check_fingerprint(run_dir, info, d[clf.train_chamber])
+    _evaluate_and_save(clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png)
 
 
 @app.command()
@@ -185,6 +277,7 @@ def matrix(
     chambers: Annotated[str | None, typer.Option(help="Comma-separated chambers")] = None,
     n_boot: Annotated[int | None, typer.Option(min=0, help="Bootstrap replicates")] = None,
     seed: Annotated[int, typer.Option(help="Seed of data, splits, training, bootstrap")] = 0,
+    rename_chamber: RenameOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
@@ -201,7 +294,32 @@ def matrix(
         changes["n_boot"] = n_boot
     cfg = MatrixConfig.from_profile(profile, **changes)
     result = run_matrix(
-        cfg, workdir, parse_data_files(data), progress=not quiet, log=None if quiet else typer.echo
+        cfg,
+        workdir,
+        parse_data_files(data),
+        progress=not quiet,
+        log=None if quiet else typer.echo,
+        rename_chamber=rename_chamber,
     )
     typer.echo((workdir / "matrix.md").read_text())
+    for line in transfer_lines(result):
+        typer.echo(line)
     typer.echo(f"matrix done in {result['total_seconds']:.1f} s: {workdir / 'matrix.json'}")
+
+
+def transfer_lines(result: dict[str, Any]) -> list[str]:
+    """Split policy, warnings and recalibration lines of a ``matrix.json`` result."""
+    from interp.transfer import pair_key, recalibration_line
+
+    pol = result.get("splits_policy", {})
+    lines = [
+        f"splits: {pol.get('policy', 'independent')}"
+        + "".join(f"; shared by {', '.join(g)}" for g in pol.get("groups", []))
+    ]
+    for cell in result["cells"]:
+        for t, tr in cell.get("transfer", {}).items():
+            key = f"{cell['model']} {pair_key(cell['train_chamber'], t)}"
+            if tr.get("warning"):
+                lines.append(f"WARNING {key}: {tr['warning']}")
+            lines.append(f"{key} {recalibration_line(tr['recalibration'])}")
+    return lines

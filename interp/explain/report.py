@@ -74,7 +74,7 @@ def load_run_data(workdir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Cl
     Raises:
         ClusterDataError: If ``matrix.json`` is missing.
     """
-    from interp.pipeline import MatrixConfig, load_chamber_data
+    from interp.pipeline import MatrixConfig, load_study_data
 
     mpath = workdir / "matrix.json"
     if not mpath.is_file():
@@ -85,9 +85,9 @@ def load_run_data(workdir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Cl
     known = {f.name for f in dataclasses.fields(MatrixConfig)}
     cfg = MatrixConfig(**{k: v for k, v in cfg_d.items() if k in known})
     files = {c: d["path"] for c, d in matrix["data"].items() if not d.get("simulated", True)}
-    parts = {
-        c: load_chamber_data(c, cfg, workdir, files, progress=False).parts for c in cfg.chambers
-    }
+    # the matrix accepted these files already (with --rename-chamber where it was given)
+    data = load_study_data(cfg.chambers, cfg, workdir, files, rename_chamber=True)
+    parts = {c: d.parts for c, d in data.items()}
     return matrix, parts
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.published import citation, load_published, published_accuracy, published_rates
+from interp.transfer import policy_line
 
 
 @dataclasses.dataclass
@@ -179,7 +180,10 @@ def cross_chamber(inp: SectionInput) -> Section:
         title,
         "Accuracy at threshold 0.5 of a model trained on one chamber and tested on the other "
         "chamber's test split (no retraining). The published split-convolution figure is "
-        "given once without a direction and is filed under train VTPC2." + ci_note(matrix),
+        "given once without a direction and is filed under train VTPC2."
+        + ci_note(matrix)
+        + " "
+        + policy_line(matrix),
         [
             Table("Cross-chamber accuracy", _ACC_HEADER, _accuracy_rows(matrix, False)),
             Table(

@@ -1,0 +1,121 @@
+"""Report section ``shift``: domain shift and few-shot recalibration of every transfer.
+
+Reads the ``shift`` entry and each cell's ``transfer`` entry of ``matrix.json``
+(:func:`interp.pipeline.run_matrix`); draws the figures of :mod:`interp.figures.shift`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from interp.report.sections import SECTIONS, Section, SectionInput, Table, _no_matrix, load_matrix
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _pts(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}"
+
+
+def _shift_table(key: str, shift: Mapping[str, Any]) -> Table:
+    rows = []
+    for f in shift["features"].values():
+        for cls, v in f["classes"].items():
+            means = [_f(v["mean_train"], 3), _f(v["mean_test"], 3)]
+            rows.append([f["label"], cls, *means, _f(v["ks"]), _f(v["wasserstein_sd"])])
+    return Table(
+        f"Feature shift {key} ({shift['n_train']} / {shift['n_test']} clusters sampled from the "
+        "training chamber's train split / the test chamber's test split)",
+        ["feature", "class", "mean (train ch.)", "mean (test ch.)", "KS", "W1 / sd(train)"],
+        rows,
+    )
+
+
+def _recal_table(key: str, cells: list[tuple[str, Mapping[str, Any]]]) -> Table:
+    sizes = [r["n"] for r in cells[0][1]["sizes"]]
+    rows = []
+    for model, rc in cells:
+        ref, src = rc["reference"], rc.get("source") or {}
+        row = [
+            model,
+            f"{_f(100 * src['noise_removed'], 1)} / {_f(100 * src['signal_lost'], 1)}"
+            if src
+            else "n/a",
+            f"{_f(100 * ref['noise_removed'], 1)} / {_f(100 * ref['signal_lost'], 1)}",
+        ]
+        for r in rc["sizes"]:
+            if not r["available"] or not r.get("repeats"):
+                row.append("n/a")
+                continue
+            nr, sl = r["delta_noise_removed"], r["delta_signal_lost"]
+            row.append(
+                f"{_pts(nr['median'])} / {_pts(sl['median'])} "
+                f"(within 1 pt: {100 * (r['within_tolerance'] or 0):.0f} %)"
+            )
+        need = rc["clusters_needed"]
+        row.append("not within the sizes tried" if need is None else str(need))
+        rows.append(row)
+    return Table(
+        f"Few-shot recalibration {key}: noise removed / signal lost (%) with the threshold "
+        "carried over and at the target's own operating point, then the median difference "
+        "(points) when the threshold is chosen on n labelled target clusters, and the share of "
+        "draws within 1 point on both",
+        ["model", "carried over", "target's own", *[f"n = {n}" for n in sizes], "clusters needed"],
+        rows,
+    )
+
+
+def shift(inp: SectionInput) -> Section:
+    """Feature shift, transfer warnings and recalibration for every train -> test pair."""
+    from interp.figures.shift import recalibration_figure, shift_figure
+    from interp.report.figures import write_figures
+    from interp.transfer import pair_key, policy_line
+
+    title = "Domain shift and recalibration"
+    matrix = load_matrix(inp)
+    if matrix is None:
+        return _no_matrix(title, inp)
+    if "shift" not in matrix:
+        return Section(
+            title, missing=["matrix.json has no shift diagnostics (made by an older version)"]
+        )
+    warnings, tables, figs = [], [], {}
+    by_pair: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for cell in matrix["cells"]:
+        for t, tr in cell.get("transfer", {}).items():
+            key = pair_key(cell["train_chamber"], t)
+            by_pair.setdefault(key, []).append((cell["model"], tr["recalibration"]))
+            if tr.get("warning"):
+                warnings.append([cell["model"], key, tr["warning"]])
+    for key, sh in matrix["shift"].items():
+        tables.append(_shift_table(key, sh))
+        stem = f"{inp.study_name}_{key.replace('->', '_to_')}"
+        figs[f"{stem}_shift"] = shift_figure(sh)
+        if key in by_pair:
+            tables.append(_recal_table(key, by_pair[key]))
+            a, b = key.split("->")
+            figs[f"{stem}_recalibration"] = recalibration_figure(dict(by_pair[key]), a, b)
+    if warnings:
+        tables.insert(0, Table("Transfer warnings", ["model", "transfer", "warning"], warnings))
+    text = (
+        policy_line(matrix)
+        + " Per class, the physics features of the training chamber (train split) against the "
+        "test chamber (test split): Kolmogorov-Smirnov statistic and 1-Wasserstein distance in "
+        "units of the training spread. A transfer is flagged when its AUC is below 50 % "
+        "(inverted) or its balanced accuracy at threshold 0.5 lies within 2 points of 50 % "
+        "(useless)."
+        + (
+            f" **{len(warnings)} transfer(s) flagged, see the first table.**"
+            if warnings
+            else " No transfer is inverted or useless."
+        )
+    )
+    source: Path = inp.stages["matrix"] / "matrix.json"
+    return Section(title, text, tables, write_figures(figs, inp.figure_dir, inp.png, source))
+
+
+SECTIONS.update({"shift": shift})
