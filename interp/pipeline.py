@@ -115,7 +115,8 @@ class MatrixConfig:
         if capped:
             raise ValueError(
                 f"train_overrides of {capped} set max_train_clusters: a per-model cap makes "
-                "models train on different clusters; use MatrixConfig.max_train_clusters"
+                "models train on different clusters; use one cap for every model "
+                "(MatrixConfig.max_train_clusters)"
             )
 
     @classmethod
@@ -140,18 +141,22 @@ class MatrixConfig:
 
         140 events x 500 clusters per chamber (70k clusters; ~49k train / 10.5k val / 10.5k
         test in ~98 / 21 / 21 events), so that every test split holds at least 20 events.
-        Every model trains on the same 20,000 clusters of each chamber (one cap), with 3
+        Every model trains on the same 15,000 clusters of each chamber (one cap), with 3
         training seeds; quick training profile (at most 8 epochs), the split convolution
         capped at 6 epochs and the ResNet at 5. Traded for the seeds and the 20 test events:
-        fewer clusters per event (500 instead of 2,250) and fewer training clusters for the
-        perceptron and XGBoost (20k instead of ~63k).
+        fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
+        every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
+        and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
+        (2026-12-01, 2-core VM shared with other jobs, 20k clusters: 14 / 34 / 10 / 51 s wall,
+        5 / 19 / 7 / 40 s CPU for perceptron / XGBoost / split conv / ResNet), scaled to 15k
+        clusters: ~5-8 minutes for the 24 trainings (2 chambers x 4 models x 3 seeds).
         """
         base = cls(
             n_events=140,
             clusters_per_event=500,
             profile="quick",
             train_seeds=3,
-            max_train_clusters=20_000,
+            max_train_clusters=15_000,
             train_overrides={"split_conv": {"max_epochs": 6}, "resnet": {"max_epochs": 5}},
         )
         return dataclasses.replace(base, **changes)

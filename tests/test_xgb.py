@@ -72,7 +72,9 @@ def test_beats_chance_on_simulated_data(trained, parts) -> None:
     majority = max(test.noise_fraction, 1 - test.noise_fraction)
     assert r["metrics"]["roc_auc"]["value"] > 0.85
     assert r["metrics"]["balanced_accuracy"]["value"] > 0.75
-    assert r["metrics"]["accuracy"]["value"] > majority - 0.02  # balanced weights cost accuracy
+    # balanced weights trade some plain accuracy for balanced accuracy, but the model must still
+    # beat always-noise by a clear margin (the simulator's linear baseline is ~15 points above)
+    assert r["metrics"]["accuracy"]["value"] > majority + 0.05, (r["metrics"], majority)
 
 
 def test_pred_contribs_sum_to_log_odds(trained, parts) -> None:
