@@ -297,3 +297,25 @@ def test_profiles_build_valid_train_configs() -> None:
         make_train_config("xgboost", "smoke", {"max_epochs": 3})
     with pytest.raises(UnknownNameError):
         MatrixConfig.from_profile("huge")
+
+
+def test_one_cap_for_every_model(tmp_path) -> None:
+    """With a cap, every model (XGBoost too) and every training seed of a cell trains on the
+    very same clusters: same count, same data fingerprint."""
+    cfg = MatrixConfig.smoke(
+        models=("perceptron", "xgboost"), chambers=("VTPC2",), max_train_clusters=500,
+        train_seeds=2, n_boot=20,
+    )  # fmt: skip
+    res = run_matrix(cfg, tmp_path, progress=False)
+    prints = set()
+    for cell in res["cells"]:
+        assert cell["run"]["n_train_clusters"] == 500 and cell["run"]["seeds"] == [0, 1]
+        for i in range(2):
+            run_dir = tmp_path / ("runs" if i == 0 else f"seeds/{cell['model']}/VTPC2/seed1")
+            if i == 0:
+                run_dir = run_dir / cell["model"] / "VTPC2"
+            run = json.loads((run_dir / "run.json").read_text())
+            assert run["config"]["seed"] == i
+            prints.add(json.dumps(run["fingerprint"], sort_keys=True))
+    assert len(prints) == 1 and json.loads(prints.pop())["n_train"] == 500
+    assert res["cells"][0]["evaluations"]["VTPC2"]["at_0.5"]["n_seeds"] == 2
