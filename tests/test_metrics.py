@@ -223,3 +223,17 @@ def test_rates_by_truth_per_kind_and_group() -> None:
     assert sl["clean"] == {"n": 1, "value": 0.0}
     assert sl["overlapping"] == {"n": 2, "value": 0.5} and sl["dead_pad"] == {"n": 1, "value": 1.0}
     assert rates_by_truth(s, y, {}) is None  # user data without truth
+
+
+def test_with_one_event_the_interval_is_the_seed_range() -> None:
+    """No event-to-event variation to resample: the combined interval comes from the seed
+    draws alone and spans the per-seed values."""
+    s, y, _ = _scores(1, per_event=2000, seed=8)
+    seeds = [np.clip(s + d, 0, 1) for d in (-0.1, 0.0, 0.1)]
+    vals = [
+        evaluate_scores(x, y, None, n_boot=0)["metrics"]["balanced_accuracy"]["value"]
+        for x in seeds
+    ]
+    ba = evaluate_scores(seeds, y, None, n_boot=400, seed=0)["metrics"]["balanced_accuracy"]
+    assert ba["lo"] == pytest.approx(min(vals)) and ba["hi"] == pytest.approx(max(vals))
+    assert max(vals) - min(vals) > 0.01
