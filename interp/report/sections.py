@@ -164,6 +164,14 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
     return f" Brackets: 95 % interval ({method})."
 
 
+def retrained_text(matrix: Mapping[str, Any]) -> str:
+    """A paragraph naming every cell retrained because its training config or data changed."""
+    from interp.pipeline import run_notes
+
+    notes = run_notes(matrix)
+    return "" if not notes else "\n\n" + " ".join(notes)
+
+
 def _accuracy_rows(matrix: Mapping[str, Any], diagonal: bool) -> list[list[str]]:
     rows = []
     for cell in matrix["cells"]:
@@ -210,6 +218,7 @@ def within_chamber(inp: SectionInput) -> Section:
         f"Published: {citation()}. {PUBLISHED_METRIC_NOTE}"
         + interval_text(matrix)
         + ci_note(matrix)
+        + retrained_text(matrix)
         + "\n\n"
         + CALIBRATION_NOTE,
         [Table("Within-chamber accuracy", _ACC_HEADER, _accuracy_rows(matrix, True))],
