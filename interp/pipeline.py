@@ -4,8 +4,9 @@ Layout of a study directory (``workdir``)::
 
     data/<CHAMBER>_<n_events>x<n_clusters>_s<seed>.npz   simulated clusters (cached)
     data/<CHAMBER>_....splits.json                       event splits of that file
-    runs/<model>/<CHAMBER>/classifier.json ...           one trained classifier per cell
-    runs/<model>/<CHAMBER>/run.json                      training provenance and wall time
+    runs/<model>/<CHAMBER>/classifier.json ...           the cell's classifier (first seed)
+    runs/<model>/<CHAMBER>/run.json                      training identity, provenance, time
+    seeds/<model>/<CHAMBER>/seed<k>/...                  further training seeds of the cell
     matrix.json, matrix.md                               results
 
 Every cell of the matrix is one model trained on one chamber's *train* split (early stopping /
@@ -14,8 +15,15 @@ chamber: the diagonal is the within-chamber result, the off-diagonal the cross-c
 The operating point (threshold) is chosen on the training chamber's validation split, as a
 deployed model would be tuned, then applied unchanged to every test chamber.
 
-Re-running a study reuses the cached data, the saved splits and every finished classifier
-(``classifier.json`` present), so an interrupted matrix continues where it stopped.
+Every model of a cell trains on the same clusters (one cap, :attr:`MatrixConfig.max_train_clusters`)
+with :attr:`MatrixConfig.train_seeds` training seeds; the headline metric is balanced accuracy
+(the published one), with intervals over test events and seeds, and every model pair of a cell
+gets a paired difference (:func:`paired_differences`).
+
+Re-running a study reuses the cached data, the saved splits and every finished classifier whose
+``run.json`` records the same training identity (:func:`training_identity`: model, profile,
+resolved config with overrides and seed, data fingerprint), so an interrupted matrix continues
+where it stopped; a cell whose identity changed is retrained and ``matrix.md`` says why.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Every section is a function ``(SectionInput) -> Section`` registered in :data:`SECTIONS`
 under the name a study file lists in ``sections``. Tables put the published figure (from
-``interp/data/published.json``), the toolkit's figure with its 95 % event-bootstrap interval
-and the difference side by side. Nothing here trains or evaluates: sections only read JSON.
+``interp/data/published.json``; a balanced accuracy, see
+:data:`interp.metrics.PUBLISHED_METRIC_NOTE`), the toolkit's balanced accuracy with its 95 %
+interval (test events and training seeds resampled), the difference and the seed spread side
+by side; plain accuracy is a secondary column. Nothing here trains or evaluates: sections only read JSON.
 """
 
 from __future__ import annotations
