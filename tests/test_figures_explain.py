@@ -98,10 +98,11 @@ def test_curves() -> None:
     assert ks_same["noise"]["pvalue"] == pytest.approx(1.0)
     from scipy import stats
 
-    shifted = np.clip(s + 0.2, 0, 1)
+    shifted = np.clip(s + 0.2 * (y == 1), 0, 1)  # only the signal scores move
     _, ks_shift = fcurves.score_distribution_figure(s, y, shifted, y, "shifted")
     want = stats.ks_2samp(s[y == 1], shifted[y == 1])
-    assert ks_shift["signal"]["pvalue"] == pytest.approx(want.pvalue) and want.pvalue < 1e-6
+    assert ks_shift["signal"]["statistic"] == pytest.approx(want.statistic) and want.pvalue < 1e-6
+    assert ks_shift["noise"]["pvalue"] == pytest.approx(1.0)
 
 
 def test_physics_figures() -> None:
