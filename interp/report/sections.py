@@ -5,7 +5,8 @@ under the name a study file lists in ``sections``. Tables put the published figu
 ``interp/data/published.json``; a balanced accuracy, see
 :data:`interp.metrics.PUBLISHED_METRIC_NOTE`), the toolkit's balanced accuracy with its 95 %
 interval (test events and training seeds resampled), the difference and the seed spread side
-by side; plain accuracy is a secondary column. Nothing here trains or evaluates: sections only read JSON.
+by side; plain accuracy is a secondary column. Nothing here trains or evaluates: sections
+only read JSON.
 """
 
 from __future__ import annotations
