@@ -155,9 +155,10 @@ class MatrixConfig:
         fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
         every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
         and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
-        (2026-12-01, 2-core VM shared with other jobs, 20k clusters: 14 / 34 / 10 / 51 s wall,
-        5 / 19 / 7 / 40 s CPU for perceptron / XGBoost / split conv / ResNet), scaled to 15k
-        clusters: ~5-8 minutes for the 24 trainings (2 chambers x 4 models x 3 seeds).
+        (2026-12-01, 2-core VM shared with other jobs, load average ~9, 15k clusters: 4 / 18 /
+        5 / 31 s CPU for perceptron / XGBoost / split conv / ResNet, 57 s in all): ~6 CPU
+        minutes for the 24 trainings (2 chambers x 4 models x 3 seeds), ~4-6 minutes of wall
+        time for the matrix on an idle 2-core machine (not timed as a whole).
         """
         base = cls(
             n_events=140,
