@@ -1,4 +1,4 @@
-"""The data part of the study: simulate every chamber, summarise it, draw it, check difficulty.
+"""The data part of the study: simulate every chamber, summarise it, draw it, fit a linear baseline.
 
 Artefacts are cached in the work directory keyed by their parameters: a second run with the
 same parameters re-reads the files instead of simulating again.

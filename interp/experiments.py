@@ -22,8 +22,18 @@ stage it builds on). Studies with the same matrix settings share one matrix fold
 folder with ``stage.json`` is finished and is reused without running anything; an unfinished
 one is re-entered and the stage's own caching (cached data, finished classifiers) resumes it.
 (The explain stage has no partial cache: an interrupted explain pass is redone, from the
-saved classifiers.) A failed explain stage is reported as missing, with its reason, and the
-report still renders every table.
+saved classifiers.)
+
+A stage that raises is recorded as ``failed`` (with its reason) and the stages that build on it
+as ``missing``; the report is still written, names every failed stage at its top, and
+``reproduce`` then exits with a non-zero status (:func:`failed_stages`). Bad input
+(:class:`~interp.errors.TPCInterpError`) is not a stage failure: it stops the run with the
+CLI's one-line message before anything is reported.
+
+Every trained classifier inside a matrix folder additionally records its full training
+identity (model config, profile, overrides, seed, data fingerprint; see
+:func:`interp.pipeline.training_identity`): a changed config retrains that cell, and the
+matrix report says so.
 """
 
 from __future__ import annotations
@@ -250,10 +260,11 @@ class StageResult:
         kind: Stage kind.
         key: Config hash naming its folder.
         folder: ``WORKDIR/<kind>/<key>``.
-        status: ``done``, ``reused`` or ``missing`` (could not run; see ``reason``).
+        status: ``done``, ``reused``, ``failed`` (raised; see ``reason``) or ``missing``
+            (could not run, e.g. the stage it builds on failed; see ``reason``).
         seconds: Wall time of the original run.
         config: The stage's config (JSON).
-        reason: Why a stage is missing.
+        reason: Why a stage failed or is missing.
     """
 
     kind: str
@@ -326,7 +337,7 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
 
 def _explain_stage(ctx: StageContext) -> StageResult:
     matrix = ctx.results.get("matrix")
-    if matrix is None or matrix.status == "missing":
+    if matrix is None or matrix.status in ("missing", "failed"):
         return StageResult("explain", "", ctx.workdir, "missing", 0.0, {}, "no matrix stage")
     try:
         from interp.explain.report import explain_run
@@ -335,17 +346,12 @@ def _explain_stage(ctx: StageContext) -> StageResult:
         return StageResult("explain", "", ctx.workdir, "missing", 0.0, {}, reason)
     ecfg = ctx.study.explain_config(ctx.profile)
     config = {"matrix_key": matrix.key, "explain": dataclasses.asdict(ecfg), "png": ctx.png}
-    try:
-        return run_stage(
-            "explain",
-            ctx,
-            config,
-            lambda folder: explain_run(matrix.folder, folder / "figures", png=ctx.png, config=ecfg),
-        )
-    except Exception as exc:  # figures are optional: report the failure, keep the tables
-        reason = f"explain stage failed: {type(exc).__name__}: {exc}"
-        ctx.log(f"{ctx.study.name}: {reason}")
-        return StageResult("explain", "", ctx.workdir, "missing", 0.0, config, reason)
+    return run_stage(
+        "explain",
+        ctx,
+        config,
+        lambda folder: explain_run(matrix.folder, folder / "figures", png=ctx.png, config=ecfg),
+    )
 
 
 def _data_stage(ctx: StageContext) -> StageResult:
@@ -371,10 +377,32 @@ STAGES: dict[str, Callable[[StageContext], StageResult]] = {
 
 
 def run_study(ctx: StageContext) -> dict[str, StageResult]:
-    """Runs every stage of ``ctx.study`` in order; returns kind -> result."""
+    """Runs every stage of ``ctx.study`` in order; returns kind -> result.
+
+    A stage that raises anything but :class:`~interp.errors.TPCInterpError` (bad input, which
+    propagates) is recorded as ``failed`` with the exception as its reason, and the next
+    stages still run (those that need it report themselves ``missing``).
+    """
     for kind in ctx.study.stages:
-        ctx.results[kind] = STAGES[kind](ctx)
+        try:
+            ctx.results[kind] = STAGES[kind](ctx)
+        except TPCInterpError:
+            raise
+        except Exception as exc:
+            reason = f"{kind} stage failed: {type(exc).__name__}: {exc}"
+            ctx.log(f"{ctx.study.name}: {reason}")
+            ctx.results[kind] = StageResult(kind, "", ctx.workdir, "failed", 0.0, {}, reason)
     return ctx.results
+
+
+def failed_stages(runs: Any) -> list[str]:
+    """``"<study>/<stage>: <reason>"`` for every failed stage of ``[(study, results)]``."""
+    return [
+        f"{study.name}/{kind}: {r.reason}"
+        for study, results in runs
+        for kind, r in results.items()
+        if r.status == "failed"
+    ]
 
 
 # ----------------------------------------------------------------------------------- own files

@@ -6,9 +6,10 @@ Layout of a study directory (``workdir``)::
     data/<CHAMBER>_....splits.json                       event splits of that file
     data/<stem>-<file key>.splits.json                   splits of a user file (path-keyed)
     data/shared-<key>.splits.json                        one split of chambers sharing events
-    runs/<model>/<CHAMBER>/classifier.json ...           one trained classifier per cell
-    runs/<model>/<CHAMBER>/run.json                      training provenance and wall time
+    runs/<model>/<CHAMBER>/classifier.json ...           the cell's classifier (first seed)
+    runs/<model>/<CHAMBER>/run.json                      training identity, provenance, time
     runs/<model>/<CHAMBER>/splits.json                   the splits it was trained with
+    seeds/<model>/<CHAMBER>/seed<k>/...                  further training seeds of the cell
     matrix.json, matrix.md                               results
 
 Every cell of the matrix is one model trained on one chamber's *train* split (early stopping /
@@ -17,8 +18,15 @@ chamber: the diagonal is the within-chamber result, the off-diagonal the cross-c
 The operating point (threshold) is chosen on the training chamber's validation split, as a
 deployed model would be tuned, then applied unchanged to every test chamber.
 
-Re-running a study reuses the cached data, the saved splits and every finished classifier
-(``classifier.json`` present), so an interrupted matrix continues where it stopped.
+Every model of a cell trains on the same clusters (one cap, :attr:`MatrixConfig.max_train_clusters`)
+with :attr:`MatrixConfig.train_seeds` training seeds; the headline metric is balanced accuracy
+(the published one), with intervals over test events and seeds, and every model pair of a cell
+gets a paired difference (:func:`paired_differences`).
+
+Re-running a study reuses the cached data, the saved splits and every finished classifier whose
+``run.json`` records the same training identity (:func:`training_identity`: model, profile,
+resolved config with overrides and seed, data fingerprint), so an interrupted matrix continues
+where it stopped; a cell whose identity changed is retrained and ``matrix.md`` says why.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import dataclasses
 import json
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +50,13 @@ from interp.classifier import (
 )
 from interp.errors import ClusterDataError, ShapeMismatchError, TPCInterpError, UnknownNameError
 from interp.fsutil import atomic_write_text
-from interp.metrics import choose_threshold, evaluate_scores
+from interp.metrics import (
+    SEED_METHOD,
+    choose_threshold,
+    evaluate_scores,
+    paired_difference,
+    rates_by_truth,
+)
 from interp.schema import ClusterSet
 from interp.splits import (
     DEFAULT_FRACTIONS,
@@ -78,6 +92,13 @@ class MatrixConfig:
             ``{"resnet": {"max_epochs": 3}}``.
         n_boot: Bootstrap replicates for the confidence intervals (0 disables them).
         max_signal_loss: Signal-loss bound of the validation-chosen operating point.
+        train_seeds: Training seeds per cell (``seed``, ``seed + 1``, ...); intervals combine
+            event resampling with a random seed draw per replicate
+            (:func:`interp.metrics.evaluate_scores`), and the seed spread is reported alone.
+        max_train_clusters: One cap for every model of the matrix (``None``: all training
+            clusters). The subset is drawn once per chamber with ``seed``, so every model and
+            every training seed of a cell trains on the very same clusters; the Flax
+            profiles' own caps are switched off in the matrix.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -90,6 +111,8 @@ class MatrixConfig:
     train_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     n_boot: int = 1000
     max_signal_loss: float = 0.05
+    train_seeds: int = 1
+    max_train_clusters: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -103,6 +126,17 @@ class MatrixConfig:
                 raise ValueError(f"MatrixConfig.{field} has duplicates: {values}")
         if self.n_events < 3:
             raise ValueError(f"n_events must be >= 3 (one per split), got {self.n_events}")
+        if self.train_seeds < 1:
+            raise ValueError(f"train_seeds must be >= 1, got {self.train_seeds}")
+        if self.max_train_clusters is not None and self.max_train_clusters < 1:
+            raise ValueError(f"max_train_clusters must be >= 1, got {self.max_train_clusters}")
+        capped = sorted(m for m, o in self.train_overrides.items() if "max_train_clusters" in o)
+        if capped:
+            raise ValueError(
+                f"train_overrides of {capped} set max_train_clusters: a per-model cap makes "
+                "models train on different clusters; use one cap for every model "
+                "(MatrixConfig.max_train_clusters)"
+            )
 
     @classmethod
     def smoke(cls, **changes: Any) -> MatrixConfig:
@@ -122,29 +156,36 @@ class MatrixConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> MatrixConfig:
-        """The whole 4-model x 2 x 2 matrix in well under 20 minutes on 2 CPU cores.
+        """The whole 4-model x 2 x 2 matrix, 3 training seeds, in ~10 minutes on 2 CPU cores.
 
-        40 events x 2,250 clusters per chamber (90k clusters; ~63k train / 13.5k val /
-        13.5k test in ~28 / 6 / 6 events); quick training profile (at most 8 epochs) with the
-        split convolution capped at 6 epochs on 40k clusters and the ResNet at 5 epochs on
-        30k clusters. Measured (2026-11, 2 shared vCPUs): the smaller 30 x 2,000 variant with
-        3 ResNet epochs on 20k clusters took 3.6 minutes in total.
+        140 events x 500 clusters per chamber (70k clusters; ~49k train / 10.5k val / 10.5k
+        test in ~98 / 21 / 21 events), so that every test split holds at least 20 events.
+        Every model trains on the same 15,000 clusters of each chamber (one cap), with 3
+        training seeds; quick training profile (at most 8 epochs), the split convolution
+        capped at 6 epochs and the ResNet at 5. Traded for the seeds and the 20 test events:
+        fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
+        every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
+        and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
+        (2026-12-01, 2-core VM shared with other jobs, load average ~9, 15k clusters: 4 / 18 /
+        5 / 31 s CPU for perceptron / XGBoost / split conv / ResNet, 57 s in all): ~6 CPU
+        minutes for the 24 trainings (2 chambers x 4 models x 3 seeds), ~4-6 minutes of wall
+        time for the matrix on an idle 2-core machine (not timed as a whole).
         """
         base = cls(
-            n_events=40,
-            clusters_per_event=2250,
+            n_events=140,
+            clusters_per_event=500,
             profile="quick",
-            train_overrides={
-                "split_conv": {"max_epochs": 6, "max_train_clusters": 40_000},
-                "resnet": {"max_epochs": 5, "max_train_clusters": 30_000},
-            },
+            train_seeds=3,
+            max_train_clusters=15_000,
+            train_overrides={"split_conv": {"max_epochs": 6}, "resnet": {"max_epochs": 5}},
         )
         return dataclasses.replace(base, **changes)
 
     @classmethod
     def full(cls, **changes: Any) -> MatrixConfig:
-        """100 events x 28,764 clusters per chamber (2.9 M clusters each), full profile."""
-        return dataclasses.replace(cls(), **changes)
+        """100 events x 28,764 clusters per chamber (2.9 M clusters each), full profile,
+        5 training seeds, every training cluster used by every model."""
+        return dataclasses.replace(cls(train_seeds=5), **changes)
 
     @classmethod
     def from_profile(cls, name: str, **changes: Any) -> MatrixConfig:
@@ -648,6 +689,80 @@ def _to_jsonable(cfg: Any) -> Any:
     return cfg
 
 
+def training_identity(
+    model: str, profile: str, cfg: Any, fingerprint: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Everything a trained classifier depends on: the cache key of a run folder.
+
+    The resolved config object holds the profile's values, every override and the seed; the
+    fingerprint names the training data (see :func:`_fingerprint`).
+    """
+    return json.loads(
+        json.dumps(
+            {
+                "model": model,
+                "profile": profile,
+                "config": _to_jsonable(cfg),
+                "fingerprint": dict(fingerprint),
+            },
+            default=str,
+        )
+    )
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, Mapping):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _identity_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
+    """``None`` when equal, else a short sentence naming what changed."""
+    if old is None:
+        return "the run folder records no training identity (older run)"
+    if old == new:
+        return None
+    fo, fn = _flat(old), _flat(new)
+    changed = sorted(k for k in set(fo) | set(fn) if fo.get(k) != fn.get(k))
+    data = [k for k in changed if k.startswith("fingerprint.")]
+    rest = [f"{k} {fo.get(k)!r} -> {fn.get(k)!r}" for k in changed if k not in data]
+    parts = (["training data changed"] if data else []) + rest
+    text = "; ".join(parts)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _reuse_check(run_dir: Path, identity: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """Whether ``run_dir`` holds a finished classifier of exactly ``identity``.
+
+    Returns:
+        ``(True, None)`` to reuse; ``(False, None)`` when nothing finished is there;
+        ``(False, reason)`` when a finished run was made with another training identity.
+    """
+    run_path = run_dir / RUN_FILE
+    if not ((run_dir / CLASSIFIER_FILE).is_file() and run_path.is_file()):
+        return False, None
+    try:
+        info = json.loads(run_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return False, f"unreadable {RUN_FILE} ({exc})"
+    why = _identity_changes(info.get("identity"), identity)
+    return why is None, why
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Removes a stale run's files (classifier, checkpoints) so the trainer starts afresh."""
+    import shutil
+
+    for p in run_dir.iterdir():
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
 def train_one(
     model: str,
     chamber: str,
@@ -658,46 +773,47 @@ def train_one(
     overrides: Mapping[str, Any] | None = None,
     seed: int = 0,
     progress: bool = False,
+    run_dir: str | Path | None = None,
 ) -> tuple[Classifier, dict[str, Any]]:
     """Trains one model on one chamber, or reuses the finished classifier in its run folder.
 
-    The run folder is ``workdir/runs/<model>/<chamber>``. A finished classifier
-    (``classifier.json`` present) is loaded instead of retrained, after checking that it was
-    trained on the same data (``run.json`` fingerprint). Flax and XGBoost go through the same
-    :func:`~interp.classifier.get_trainer` call; the Flax trainer resumes its own checkpoints
-    in the run folder.
+    The run folder is ``run_dir`` (default ``workdir/runs/<model>/<chamber>``). A finished
+    classifier (``classifier.json`` present) is reused only if its ``run.json`` records the
+    same training identity (:func:`training_identity`: model, profile, resolved config with
+    every override and the seed, data fingerprint). Otherwise the folder is cleared and the
+    model retrained, and ``run_info["retrained"]`` says what changed. Flax and XGBoost go
+    through the same :func:`~interp.classifier.get_trainer` call; the Flax trainer resumes its
+    own checkpoints in the run folder.
 
     Returns:
         ``(classifier, run_info)`` where ``run_info`` holds ``train_seconds`` (of the original
-        training), ``reused`` and the data fingerprint.
+        training), ``reused``, ``retrained`` (reason or ``None``), ``identity`` and the data
+        fingerprint.
 
     Raises:
         UnknownNameError: Unknown model name.
-        ClusterDataError: Empty split, or a reused run trained on different data.
+        ClusterDataError: Empty split.
         ShapeMismatchError: A reused classifier whose window differs from the data's.
+        TypeError: An override names a field the model's config class does not have.
     """
     trainer = get_trainer(model)  # raises UnknownNameError listing the known models
     for name, part in (("train", train), ("val", val)):
         if len(part) == 0:
             raise ClusterDataError(chamber, "charge", f"{name} split holds no clusters")
-    run_dir = Path(workdir) / "runs" / model / chamber
+    run_dir = Path(run_dir) if run_dir is not None else Path(workdir) / "runs" / model / chamber
     run_dir.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(train, val)
-    run_path = run_dir / RUN_FILE
-    if (run_dir / CLASSIFIER_FILE).is_file() and run_path.is_file():
-        info = json.loads(run_path.read_text())
-        if info.get("fingerprint") != fp:
-            raise ClusterDataError(
-                str(run_dir),
-                None,
-                f"existing classifier was trained on different data ({info.get('fingerprint')} "
-                f"vs now {fp}); use a new --workdir or delete this run folder",
-            )
+    cfg = make_train_config(model, profile, overrides, seed=seed)
+    identity = training_identity(model, profile, cfg, fp)
+    reuse, why = _reuse_check(run_dir, identity)
+    if reuse:
+        info = json.loads((run_dir / RUN_FILE).read_text())
         clf = load_classifier(run_dir)
         check_window(clf, train)
-        return clf, {**info, "reused": True}
+        return clf, {**info, "reused": True, "retrained": None}
+    if why is not None:
+        _clear_run_dir(run_dir)
 
-    cfg = make_train_config(model, profile, overrides, seed=seed)
     t0 = time.perf_counter()
     clf = trainer(train, val, run_dir, config=cfg, progress=progress)
     seconds = time.perf_counter() - t0
@@ -710,9 +826,43 @@ def train_one(
         "config": _to_jsonable(cfg),
         "train_seconds": seconds,
         "fingerprint": fp,
+        "identity": identity,
     }
-    atomic_write_text(run_path, json.dumps(info, indent=1))
-    return clf, {**info, "reused": False}
+    atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=1, default=str))
+    return clf, {**info, "reused": False, "retrained": why}
+
+
+def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet:
+    """The matrix's common training subset: at most ``cap`` clusters, drawn with ``seed``.
+
+    The same (train split, cap, seed) always gives the same clusters, so every model and every
+    training seed of a cell sees the same data. Events are not kept whole (clusters are the
+    training unit; the event structure matters for the test intervals only).
+    """
+    if cap is None or len(train) <= cap:
+        return train
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 104_729]))
+    return train.subset(np.sort(rng.choice(len(train), size=cap, replace=False)))
+
+
+def cell_overrides(model: str, config: MatrixConfig) -> dict[str, Any]:
+    """Training overrides of a model in the matrix: the config's own, and the Flax profiles'
+    cluster cap switched off (the matrix applies :attr:`MatrixConfig.max_train_clusters`)."""
+    out = dict(config.train_overrides.get(model) or {})
+    if model != "xgboost":
+        out["max_train_clusters"] = None
+    return out
+
+
+def seed_run_dir(workdir: str | Path, model: str, chamber: str, index: int) -> Path:
+    """Run folder of the ``index``-th training seed of a cell.
+
+    The first seed keeps ``runs/<model>/<chamber>`` (read by the explain stage and the CLI);
+    further seeds live in ``seeds/<model>/<chamber>/seed<index>``.
+    """
+    if index == 0:
+        return Path(workdir) / "runs" / model / chamber
+    return Path(workdir) / "seeds" / model / chamber / f"seed{index}"
 
 
 def train_cell(
@@ -721,81 +871,157 @@ def train_cell(
     config: MatrixConfig,
     workdir: str | Path,
     progress: bool = False,
+    seed_index: int = 0,
 ) -> tuple[Classifier, dict[str, Any]]:
-    """:func:`train_one` on a chamber's train/val splits with a matrix config's settings
-    (profile, per-model overrides, seed); the splits are recorded with the run
+    """:func:`train_one` on a chamber's (capped) train split and val split with a matrix
+    config's settings: profile, per-model overrides, training seed ``config.seed +
+    seed_index``, common cluster cap; the splits are recorded with the run
     (:func:`record_splits`)."""
+    train = cap_train_split(data.parts["train"], config.max_train_clusters, config.seed)
+    run_dir = seed_run_dir(workdir, model, data.chamber, seed_index)
     clf, run = train_one(
         model,
         data.chamber,
-        data.parts["train"],
+        train,
         data.parts["val"],
         workdir,
         profile=config.profile,
-        overrides=config.train_overrides.get(model),
-        seed=config.seed,
+        overrides=cell_overrides(model, config),
+        seed=config.seed + seed_index,
         progress=progress,
+        run_dir=run_dir,
     )
-    run["splits"] = record_splits(Path(workdir) / "runs" / model / data.chamber, data)
-    return clf, run
+    run["splits"] = record_splits(run_dir, data)
+    return clf, {**run, "n_train_clusters": len(train)}
 
 
 # ----------------------------------------------------------------------------------- evaluation
+@dataclasses.dataclass
+class ScoredTest:
+    """Scores of one model's training seeds on one test split.
+
+    Attributes:
+        test: The test split.
+        scores: One float [N] P(signal) array per training seed.
+        op_thresholds: Per seed, the operating point chosen on the training chamber's val.
+        predict_seconds: Wall time of scoring the test split (all seeds).
+    """
+
+    test: ClusterSet
+    scores: list[np.ndarray]
+    op_thresholds: list[float]
+    predict_seconds: float
+
+
+def score_test(
+    clfs: Sequence[Classifier],
+    val: ClusterSet,
+    test: ClusterSet,
+    max_signal_loss: float = 0.05,
+    val_scores: Sequence[np.ndarray] | None = None,
+) -> ScoredTest:
+    """Scores ``test`` with every seed's classifier and chooses each seed's operating point.
+
+    Raises:
+        ShapeMismatchError: Window of ``val``/``test`` differs from a classifier's.
+        ClusterDataError: Empty split or no signal in ``val``.
+    """
+    for part, name in ((val, "val"), (test, "test")):
+        if len(part) == 0:
+            raise ClusterDataError(part.chamber, "charge", f"{name} split holds no clusters")
+        for clf in clfs:
+            check_window(clf, part)
+    if val_scores is None:
+        val_scores = [clf.predict_proba(val.charge) for clf in clfs]
+    thresholds = [choose_threshold(v, val.label, max_signal_loss) for v in val_scores]
+    t0 = time.perf_counter()
+    scores = [np.asarray(clf.predict_proba(test.charge)) for clf in clfs]
+    return ScoredTest(test, scores, thresholds, time.perf_counter() - t0)
+
+
+def _mean_by_truth(scored: ScoredTest) -> dict[str, Any] | None:
+    """:func:`interp.metrics.rates_by_truth` at 0.5, averaged over the training seeds."""
+    per_seed = [rates_by_truth(s, scored.test.label, scored.test.truth, 0.5) for s in scored.scores]
+    if per_seed[0] is None:
+        return None
+    out = per_seed[0]
+    for part in ("noise_removed", "signal_lost"):
+        for group, v in out[part].items():
+            vals = [r[part][group]["value"] for r in per_seed]
+            v["value"] = None if vals[0] is None else float(np.mean(vals))
+    return out
+
+
+def evaluate_scored(
+    scored: ScoredTest, n_boot: int = 1000, seed: int = 0, max_signal_loss: float = 0.05
+) -> dict[str, Any]:
+    """Metrics of one :class:`ScoredTest` at 0.5 and at the validation-chosen thresholds.
+
+    Returns:
+        See :func:`evaluate_one`.
+    """
+    from interp.published import CLUSTERS_PER_EVENT
+
+    test = scored.test
+    n_events = int(np.unique(test.event_id).size)
+    n_seeds = len(scored.scores)
+    at_half = evaluate_scores(scored.scores, test.label, test.event_id, 0.5, n_boot, seed)
+    op = evaluate_scores(
+        scored.scores, test.label, test.event_id, scored.op_thresholds, n_boot, seed
+    )
+    op["max_signal_loss"] = float(max_signal_loss)
+    seconds = scored.predict_seconds / n_seeds  # one classifier's inference
+    return {
+        "test_chamber": test.chamber,
+        "at_0.5": at_half,
+        "operating_point": op,
+        "by_truth": _mean_by_truth(scored),
+        "predict_seconds": seconds,
+        "seconds_per_event": seconds / n_events,
+        "seconds_per_published_event": seconds / len(test) * CLUSTERS_PER_EVENT,
+    }
+
+
 def evaluate_one(
-    clf: Classifier,
+    clf: Classifier | Sequence[Classifier],
     val: ClusterSet,
     test: ClusterSet,
     n_boot: int = 1000,
     seed: int = 0,
     max_signal_loss: float = 0.05,
-    val_scores: np.ndarray | None = None,
+    val_scores: np.ndarray | Sequence[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of one classifier on one test set, at 0.5 and at a validation-chosen threshold.
+    """Metrics of one classifier (or its training seeds) on one test set, at 0.5 and at a
+    validation-chosen threshold.
 
     Args:
-        clf: Trained classifier.
+        clf: Trained classifier, or one per training seed (metrics are then seed means, and
+            intervals combine event resampling with a seed draw per replicate).
         val: Validation split of the *training* chamber (chooses the operating point).
         test: Test split of the evaluated chamber.
         n_boot: Bootstrap replicates (events resampled) for the 95 % intervals.
         seed: Bootstrap seed.
         max_signal_loss: Signal-loss bound on validation for the operating point.
-        val_scores: Precomputed P(signal) on ``val`` (skips one inference pass).
+        val_scores: Precomputed P(signal) on ``val`` (one array per classifier).
 
     Returns:
         ``{"test_chamber", "at_0.5": metrics, "operating_point": metrics + "max_signal_loss",
-        "predict_seconds", "seconds_per_event"}``; metrics as
-        :func:`interp.metrics.evaluate_scores`. ``seconds_per_event`` is the inference time
-        per test event (scaled to the published 28,763.75 clusters per event in
+        "by_truth", "predict_seconds", "seconds_per_event"}``; metrics as
+        :func:`interp.metrics.evaluate_scores` (headline: ``balanced_accuracy``);
+        ``by_truth`` as :func:`interp.metrics.rates_by_truth` (``None`` without simulator
+        truth). ``seconds_per_event`` is one classifier's inference time per test event
+        (scaled to the published 28,763.75 clusters per event in
         ``seconds_per_published_event``).
 
     Raises:
         ShapeMismatchError: Window of ``val``/``test`` differs from the classifier's.
         ClusterDataError: Empty test set or no signal in ``val``.
     """
-    from interp.published import CLUSTERS_PER_EVENT
-
-    for part, name in ((val, "val"), (test, "test")):
-        if len(part) == 0:
-            raise ClusterDataError(part.chamber, "charge", f"{name} split holds no clusters")
-        check_window(clf, part)
-    if val_scores is None:
-        val_scores = clf.predict_proba(val.charge)
-    threshold = choose_threshold(val_scores, val.label, max_signal_loss)
-    t0 = time.perf_counter()
-    scores = clf.predict_proba(test.charge)
-    seconds = time.perf_counter() - t0
-    n_events = int(np.unique(test.event_id).size)
-    at_half = evaluate_scores(scores, test.label, test.event_id, 0.5, n_boot, seed)
-    op = evaluate_scores(scores, test.label, test.event_id, threshold, n_boot, seed)
-    op["max_signal_loss"] = float(max_signal_loss)
-    return {
-        "test_chamber": test.chamber,
-        "at_0.5": at_half,
-        "operating_point": op,
-        "predict_seconds": seconds,
-        "seconds_per_event": seconds / n_events,
-        "seconds_per_published_event": seconds / len(test) * CLUSTERS_PER_EVENT,
-    }
+    clfs = list(clf) if isinstance(clf, (list, tuple)) else [clf]
+    if val_scores is not None and not isinstance(val_scores, (list, tuple)):
+        val_scores = [val_scores]
+    scored = score_test(clfs, val, test, max_signal_loss, val_scores)
+    return evaluate_scored(scored, n_boot, seed, max_signal_loss)
 
 
 # ----------------------------------------------------------------------------------- matrix
@@ -868,59 +1094,145 @@ def run_matrix(
                 "simulated": d.simulated,
                 "window": list(d.window),
                 "splits": d.splits.counts,
+                "n_train_clusters": len(
+                    cap_train_split(d.parts["train"], config.max_train_clusters, config.seed)
+                ),
             }
             for c, d in data.items()
         },
         "splits_policy": split_policy(data),
         "shift": study_shift(data, seed=config.seed),
+        "interval_method": SEED_METHOD if config.train_seeds > 1 else "events resampled",
         "cells": [],
     }
+    scored: dict[tuple[str, str, str], ScoredTest] = {}
     jobs = [(m, c) for m in config.models for c in config.chambers]
     bar = tqdm(jobs, desc="matrix", disable=not progress, unit="cell")
     for model, chamber in bar:
         bar.set_postfix_str(f"{model} on {chamber}")
         d = data[chamber]
-        clf, run = train_cell(model, d, config, workdir, progress)
+        trained = [
+            train_cell(model, d, config, workdir, progress, seed_index=i)
+            for i in range(config.train_seeds)
+        ]
+        clfs = [clf for clf, _ in trained]
+        runs = [run for _, run in trained]
         t0 = time.perf_counter()
-        val_scores = clf.predict_proba(d.parts["val"].charge)
-        evaluations = {
-            test_chamber: evaluate_one(
-                clf,
-                d.parts["val"],
-                data[test_chamber].parts["test"],
-                n_boot=config.n_boot,
-                seed=config.seed,
-                max_signal_loss=config.max_signal_loss,
-                val_scores=val_scores,
+        val_scores = [clf.predict_proba(d.parts["val"].charge) for clf in clfs]
+        evaluations = {}
+        for test_chamber in config.chambers:
+            sc = score_test(
+                clfs, d.parts["val"], data[test_chamber].parts["test"],
+                config.max_signal_loss, val_scores,
+            )  # fmt: skip
+            scored[(model, chamber, test_chamber)] = sc
+            evaluations[test_chamber] = evaluate_scored(
+                sc, config.n_boot, config.seed, config.max_signal_loss
             )
-            for test_chamber in config.chambers
-        }
+        seconds = [r.get("train_seconds") for r in runs]
         cell = {
             "model": model,
             "train_chamber": chamber,
             "run_dir": str(Path("runs") / model / chamber),
             "run": {
-                "reused": run["reused"],
-                "train_seconds": run.get("train_seconds"),
+                "reused": all(r["reused"] for r in runs),
+                "retrained": [r["retrained"] for r in runs if r.get("retrained")],
+                "train_seconds": None if None in seconds else float(sum(seconds)),
+                "train_seconds_per_seed": seconds,
+                "seeds": [config.seed + i for i in range(config.train_seeds)],
+                "n_train_clusters": runs[0]["n_train_clusters"],
                 "eval_seconds": time.perf_counter() - t0,
-                "profile": run.get("profile"),
-                "config": run.get("config"),
+                "profile": runs[0].get("profile"),
+                "config": runs[0].get("config"),
             },
             "evaluations": evaluations,
             "transfer": cell_transfer(
-                clf, chamber, data, evaluations, config.max_signal_loss, config.seed
+                clfs[0], chamber, data, evaluations, config.max_signal_loss, config.seed
             ),
         }
         result["cells"].append(cell)
         result["total_seconds"] = time.perf_counter() - t_start
         atomic_write_text(workdir / "matrix.json", json.dumps(result, indent=1))
         if log:
-            acc = evaluations[chamber]["at_0.5"]["metrics"]["accuracy"]["value"]
-            log(f"{model} trained on {chamber}: within-chamber accuracy {acc:.4f}")
+            ba = evaluations[chamber]["at_0.5"]["metrics"]["balanced_accuracy"]["value"]
+            log(f"{model} trained on {chamber}: within-chamber balanced accuracy {ba:.4f}")
+    result["paired"] = paired_differences(scored, config)
+    result["ceiling"] = ceiling_estimates(result)
     result["total_seconds"] = time.perf_counter() - t_start
     atomic_write_text(workdir / "matrix.json", json.dumps(result, indent=1))
     atomic_write_text(workdir / "matrix.md", matrix_markdown(result))
     return result
+
+
+def paired_differences(
+    scored: Mapping[tuple[str, str, str], ScoredTest], config: MatrixConfig
+) -> list[dict[str, Any]]:
+    """Balanced-accuracy difference of every model pair within every (train, test) cell.
+
+    Each entry: ``{"train_chamber", "test_chamber", "model_a", "model_b"}`` plus
+    :func:`interp.metrics.paired_difference` (A - B at threshold 0.5, same resampled events
+    for both models, an independent seed draw per model and replicate).
+    """
+    out = []
+    models = list(config.models)
+    for c in config.chambers:
+        for t in config.chambers:
+            for i, a in enumerate(models):
+                for b in models[i + 1 :]:
+                    sa, sb = scored.get((a, c, t)), scored.get((b, c, t))
+                    if sa is None or sb is None:
+                        continue
+                    d = paired_difference(
+                        sa.scores, sb.scores, sa.test.label, sa.test.event_id,
+                        0.5, 0.5, "balanced_accuracy", config.n_boot, config.seed,
+                    )  # fmt: skip
+                    out.append(
+                        {"train_chamber": c, "test_chamber": t, "model_a": a, "model_b": b, **d}
+                    )
+    return out
+
+
+def ceiling_estimates(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An estimate of the irreducible error per (train, test) cell from simulator truth.
+
+    Kind (f) noise (real tracks labelled noise) is nearly inseparable by construction. Taking
+    the best model's noise removed on kind (f) as the most any model gets there, and every
+    other cluster as classifiable, the balanced-accuracy ceiling is
+    ``(1 - q_f (1 - r_f) + 1) / 2`` with ``q_f`` the kind-(f) fraction of the test noise and
+    ``r_f`` the best model's noise removed on (f). ``[]`` without truth columns.
+    """
+    best: dict[tuple[str, str], tuple[float, str, Mapping[str, Any]]] = {}
+    for cell in result["cells"]:
+        for t, ev in cell["evaluations"].items():
+            bt = ev.get("by_truth")
+            ba = ev["at_0.5"]["metrics"]["balanced_accuracy"]["value"]
+            if bt is None or ba is None:
+                continue
+            key = (cell["train_chamber"], t)
+            if key not in best or ba > best[key][0]:
+                best[key] = (ba, cell["model"], bt)
+    out = []
+    for (c, t), (ba, model, bt) in best.items():
+        nr = bt["noise_removed"]
+        n_noise = sum(v["n"] for k, v in nr.items() if k != "dead_pad")
+        f = nr.get("unreconstructed", {"n": 0, "value": None})
+        if not n_noise or f["value"] is None:
+            continue
+        q_f = f["n"] / n_noise
+        ceiling = 0.5 * (1.0 - q_f * (1.0 - f["value"]) + 1.0)
+        out.append(
+            {
+                "train_chamber": c,
+                "test_chamber": t,
+                "best_model": model,
+                "best_balanced_accuracy": ba,
+                "kind_f_fraction_of_noise": q_f,
+                "kind_f_noise_removed_by_best": f["value"],
+                "balanced_accuracy_ceiling": ceiling,
+                "best_gap_to_ceiling": ceiling - ba,
+            }
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------------- report
@@ -936,49 +1248,222 @@ def _ci(m: Mapping[str, Any]) -> str:
     return f"{_pct(m['value'])} [{_pct(m['lo'])}, {_pct(m['hi'])}]"
 
 
+def _spread_pts(ev_part: Mapping[str, Any], metric: str = "balanced_accuracy") -> str:
+    sd = ev_part.get("seed_spread", {}).get(metric)
+    n = ev_part.get("n_seeds", 1)
+    return f"n/a ({n} seed)" if sd is None else f"{100 * sd:.2f} ({n} seeds)"
+
+
+KIND_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("electronic", "(a) electronic"),
+    ("crosstalk", "(b) cross-talk"),
+    ("hot_pad", "(c) hot pad"),
+    ("fragment", "(d) fragment"),
+    ("delta", "(e) delta"),
+    ("unreconstructed", "(f) unreconstructed"),
+    ("dead_pad", "(g) dead pad"),
+)
+"""Noise kinds of the per-kind table: truth key -> column label."""
+
+SIGNAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("clean", "clean"),
+    ("overlapping", "overlapping"),
+    ("dead_pad", "dead pad"),
+)
+
+
+def per_kind_rows(result: Mapping[str, Any]) -> list[list[str]]:
+    """Rows of the per-noise-kind table (noise removed per kind, signal lost per group, %)."""
+    rows = []
+    for c in result["cells"]:
+        for t, ev in c["evaluations"].items():
+            bt = ev.get("by_truth")
+            if bt is None:
+                continue
+            nr, sl = bt["noise_removed"], bt["signal_lost"]
+            rows.append(
+                [c["model"], c["train_chamber"], t]
+                + [_pct(nr.get(k, {}).get("value")) for k, _ in KIND_COLUMNS]
+                + [_pct(sl.get(k, {}).get("value")) for k, _ in SIGNAL_COLUMNS]
+            )
+    return rows
+
+
+PER_KIND_HEADER: list[str] = [
+    "model",
+    "trained on",
+    "tested on",
+    *(f"NR {label}" for _, label in KIND_COLUMNS),
+    *(f"SL {label}" for _, label in SIGNAL_COLUMNS),
+]
+
+
+def ceiling_rows(result: Mapping[str, Any]) -> list[list[str]]:
+    """Rows of the irreducible-error table (see :func:`ceiling_estimates`)."""
+    return [
+        [
+            e["train_chamber"],
+            e["test_chamber"],
+            e["best_model"],
+            _pct(e["kind_f_fraction_of_noise"]),
+            _pct(e["kind_f_noise_removed_by_best"]),
+            _pct(e["balanced_accuracy_ceiling"]),
+            _pct(e["best_balanced_accuracy"]),
+            f"{100 * e['best_gap_to_ceiling']:.1f}",
+        ]
+        for e in result.get("ceiling", [])
+    ]
+
+
+CEILING_HEADER: list[str] = [
+    "trained on",
+    "tested on",
+    "best model",
+    "(f) share of noise",
+    "(f) removed by best",
+    "balanced-acc. ceiling",
+    "best balanced acc.",
+    "gap (points)",
+]
+
+
+def paired_rows(result: Mapping[str, Any]) -> list[list[str]]:
+    """Rows of the paired-difference table (balanced accuracy A - B, points)."""
+    rows = []
+    for p in result.get("paired", []):
+        v = "n/a" if p["value"] is None else f"{100 * p['value']:+.2f}"
+        ci = "n/a" if p["lo"] is None else f"[{100 * p['lo']:+.2f}, {100 * p['hi']:+.2f}]"
+        sig = {True: "yes", False: "no", None: "n/a"}[p["significant"]]
+        rows.append([p["train_chamber"], p["test_chamber"], p["model_a"], p["model_b"], v, ci, sig])
+    return rows
+
+
+PAIRED_HEADER: list[str] = [
+    "trained on",
+    "tested on",
+    "model A",
+    "model B",
+    "A - B (points)",
+    "95 % paired interval",
+    "significant at 95 %",
+]
+
+
+def run_notes(result: Mapping[str, Any]) -> list[str]:
+    """One sentence per cell that was retrained because its training identity changed."""
+    out = []
+    for c in result["cells"]:
+        for why in c["run"].get("retrained") or []:
+            out.append(f"{c['model']} trained on {c['train_chamber']} was **retrained**: {why}.")
+    return out
+
+
 def matrix_markdown(result: Mapping[str, Any]) -> str:
     """Markdown tables of a :func:`run_matrix` result (percentages).
 
-    Tables: accuracy with 95 % event-bootstrap intervals; noise removed / signal lost at 0.5
-    and at the validation-chosen operating point; toolkit versus published numbers; wall
-    times.
+    Tables: balanced accuracy (the published metric) with intervals over test events and
+    training seeds; toolkit versus published with plain accuracy as a secondary column;
+    paired model differences; noise removed / signal lost at 0.5 and at the validation-chosen
+    operating point; per-noise-kind rates and the irreducible-error estimate (simulated
+    data); wall times with the number of training clusters and seeds.
     """
+    from interp.metrics import PUBLISHED_METRIC_NOTE
     from interp.published import citation, published_accuracy, published_rates
     from interp.report.markdown import pipe_table
 
     cfg = result["config"]
     chambers = list(cfg["chambers"])
     cells = result["cells"]
+    n_seeds = cfg.get("train_seeds", 1)
     unreliable = any(
         not e["at_0.5"]["ci_reliable"] for c in cells for e in c["evaluations"].values()
     )
+    method = result.get("interval_method", "events resampled")
     lines = [
         "# Train-on-one-chamber / test-on-both matrix",
         "",
-        f"Profile `{cfg['profile']}`, seed {cfg['seed']}, {cfg['n_boot']} event-bootstrap "
-        f"replicates; data: "
+        f"Profile `{cfg['profile']}`, seed {cfg['seed']}, {n_seeds} training seed(s) per cell, "
+        f"{cfg['n_boot']} bootstrap replicates; data: "
         + "; ".join(
             f"{c} {d['splits']['test']['events']} test events / "
-            f"{d['splits']['test']['clusters']} test clusters"
-            + (" (simulated)" if d["simulated"] else f" ({d['path']})")
+            f"{d['splits']['test']['clusters']} test clusters, "
+            f"{d.get('n_train_clusters', d['splits']['train']['clusters'])} training clusters "
+            "for every model" + (" (simulated)" if d["simulated"] else f" ({d['path']})")
             for c, d in result["data"].items()
         )
         + ".",
         "",
-        "Values in %. Brackets: 95 % interval from resampling test events."
+        f"Values in %. Brackets: 95 % interval ({method})."
         + (" **Intervals from fewer than 3 events are unreliable.**" if unreliable else ""),
         "",
-        "## Accuracy at threshold 0.5",
+        PUBLISHED_METRIC_NOTE,
+        "",
+        *[x for n in run_notes(result) for x in (f"> {n}", "")],
+        "## Balanced accuracy at threshold 0.5",
         "",
         *pipe_table(
-            ["model", "trained on", *(f"test {c}" for c in chambers)],
+            ["model", "trained on", *(f"test {c}" for c in chambers), "seed spread (sd, points)"],
             [
                 [c["model"], c["train_chamber"]]
-                + [_ci(c["evaluations"][t]["at_0.5"]["metrics"]["accuracy"]) for t in chambers]
+                + [
+                    _ci(c["evaluations"][t]["at_0.5"]["metrics"]["balanced_accuracy"])
+                    for t in chambers
+                ]
+                + [_spread_pts(c["evaluations"][c["train_chamber"]]["at_0.5"])]
                 for c in cells
             ],
         ),
+        "",
+        "## Toolkit versus published",
+        "",
+        f"Published: {citation()}. Toolkit balanced accuracy at threshold 0.5 on this study's "
+        "data (simulated unless a file is named above); difference = toolkit - published, in "
+        "points. Plain accuracy (secondary, on the data's own noise/signal mix) is not the "
+        "published metric. Published noise removed / signal lost are single figures per model.",
+        "",
     ]
+    rows = []
+    for c in cells:
+        rates = published_rates(c["model"])
+        for t in chambers:
+            ev = c["evaluations"][t]
+            m = ev["at_0.5"]["metrics"]
+            ba = m["balanced_accuracy"]
+            pub = published_accuracy(c["model"], c["train_chamber"], t)
+            diff = (
+                "n/a" if pub is None or ba["value"] is None else f"{100 * (ba['value'] - pub):+.1f}"
+            )
+            pub_rates = "n/a"
+            if t == c["train_chamber"] and rates["noise_removed"] is not None:
+                where = rates["operating_chamber"] or "chamber not stated"
+                pub_rates = (
+                    f"{_pct(rates['noise_removed'])} / {_pct(rates['signal_lost'])} ({where})"
+                )
+
+            def nr_sl(key: str, ev: Mapping[str, Any] = ev) -> str:
+                m = ev[key]["metrics"]
+                return f"{_pct(m['noise_removed']['value'])} / {_pct(m['signal_lost']['value'])}"
+
+            row = [c["model"], c["train_chamber"], t, _pct(pub), _ci(ba), diff]
+            row += [_spread_pts(ev["at_0.5"]), _ci(m["accuracy"]), pub_rates]
+            rows.append([*row, nr_sl("at_0.5"), nr_sl("operating_point")])
+    header = ["model", "trained on", "tested on", "published (balanced acc.)"]
+    header += ["toolkit balanced acc.", "difference", "seed spread (sd, points)"]
+    header += ["plain accuracy (secondary)", "published noise removed / signal lost"]
+    lines += pipe_table([*header, "toolkit (0.5)", "toolkit (op. point)"], rows)
+
+    if result.get("paired"):
+        lines += [
+            "",
+            "## Paired model differences (balanced accuracy at 0.5)",
+            "",
+            "A - B on the same test clusters: every bootstrap replicate resamples the same "
+            "events for both models"
+            + (" and draws one training seed of each model independently" if n_seeds > 1 else "")
+            + "; significant when the 95 % interval excludes 0.",
+            "",
+            *pipe_table(PAIRED_HEADER, paired_rows(result)),
+        ]
 
     for key, title in (
         ("at_0.5", "Noise removed / signal lost at threshold 0.5"),
@@ -1004,57 +1489,46 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
         header += [f"test {c}: noise removed / signal lost" for c in chambers]
         lines += ["", f"## {title}", "", *pipe_table(header, rows)]
 
-    lines += [
-        "",
-        "## Toolkit versus published",
-        "",
-        f"Published: {citation()}. Toolkit accuracy at threshold 0.5 on this study's data "
-        "(simulated unless a file is named above); difference = toolkit - published, in "
-        "points. Published noise removed / signal lost are single figures per model.",
-        "",
-    ]
-    rows = []
-    for c in cells:
-        rates = published_rates(c["model"])
-        for t in chambers:
-            ev = c["evaluations"][t]
-            acc = ev["at_0.5"]["metrics"]["accuracy"]["value"]
-            pub = published_accuracy(c["model"], c["train_chamber"], t)
-            diff = "n/a" if pub is None or acc is None else f"{100 * (acc - pub):+.1f}"
-            pub_rates = "n/a"
-            if t == c["train_chamber"] and rates["noise_removed"] is not None:
-                where = rates["operating_chamber"] or "chamber not stated"
-                pub_rates = (
-                    f"{_pct(rates['noise_removed'])} / {_pct(rates['signal_lost'])} ({where})"
-                )
-
-            def nr_sl(key: str, ev: Mapping[str, Any] = ev) -> str:
-                m = ev[key]["metrics"]
-                return f"{_pct(m['noise_removed']['value'])} / {_pct(m['signal_lost']['value'])}"
-
-            row = [c["model"], c["train_chamber"], t, _pct(pub), _pct(acc), diff, pub_rates]
-            rows.append([*row, nr_sl("at_0.5"), nr_sl("operating_point")])
-    header = ["model", "trained on", "tested on", "published acc.", "toolkit acc."]
-    header += ["difference", "published noise removed / signal lost", "toolkit (0.5)"]
-    lines += pipe_table([*header, "toolkit (op. point)"], rows)
+    kind_rows = per_kind_rows(result)
+    if kind_rows:
+        lines += [
+            "",
+            "## Per noise kind (simulator truth, threshold 0.5)",
+            "",
+            "NR: noise removed per noise kind (a)-(g); SL: signal lost for clean, overlapping "
+            "and dead-pad signal clusters (means over training seeds).",
+            "",
+            *pipe_table(PER_KIND_HEADER, kind_rows),
+            "",
+            "Irreducible part: kind (f) (real tracks labelled noise) scored as the best model "
+            "scores it, every other cluster taken as classifiable.",
+            "",
+            *pipe_table(CEILING_HEADER, ceiling_rows(result)),
+        ]
+    else:
+        lines += ["", "Per-noise-kind table: not available (the data have no truth columns)."]
 
     rows = []
     for c in cells:
         run = c["run"]
         ts = run["train_seconds"]
+        state = "yes" if run["reused"] else ("retrained" if run.get("retrained") else "no")
         rows.append(
-            [c["model"], c["train_chamber"], "n/a" if ts is None else f"{ts:.1f}"]
-            + ["yes" if run["reused"] else "no", f"{run['eval_seconds']:.1f}"]
+            [c["model"], c["train_chamber"], str(run.get("n_train_clusters", "n/a"))]
+            + [str(len(run.get("seeds", [0]))), "n/a" if ts is None else f"{ts:.1f}"]
+            + [state, f"{run['eval_seconds']:.1f}"]
             + [f"{c['evaluations'][t]['seconds_per_published_event']:.3f}" for t in chambers]
         )
-    header = ["model", "trained on", "train s", "reused", "evaluation s"]
+    header = ["model", "trained on", "training clusters", "seeds", "train s (all seeds)"]
+    header += ["reused", "evaluation s"]
     header += [f"inference s/event ({t})" for t in chambers]
     lines += [
         "",
         "## Wall time",
         "",
-        "Training seconds are those of the original run (reused runs keep them). Inference is "
-        "`predict_proba` on the test split, scaled to 28,763.75 clusters per event.",
+        "Training seconds are those of the original runs, summed over seeds (reused runs keep "
+        "them). Inference is one classifier's `predict_proba` on the test split, scaled to "
+        "28,763.75 clusters per event.",
         "",
         *pipe_table(header, rows),
     ]

@@ -39,16 +39,6 @@ def pair_key(train_chamber: str, test_chamber: str) -> str:
     return f"{train_chamber}->{test_chamber}"
 
 
-def balanced_accuracy(metrics: Mapping[str, Any]) -> float | None:
-    """(noise removed + signal kept) / 2 from an evaluation's metrics (computed here from the
-    two rates, not from :mod:`interp.metrics`)."""
-    nr = metrics.get("noise_removed", {}).get("value")
-    sl = metrics.get("signal_lost", {}).get("value")
-    if nr is None or sl is None:
-        return None
-    return 0.5 * (nr + 1.0 - sl)
-
-
 def transfer_warning(evaluation: Mapping[str, Any]) -> str | None:
     """One sentence when a transfer is inverted (AUC < 0.5) or useless (balanced accuracy at
     threshold 0.5 within 2 points of 50 %), else ``None``.
@@ -58,7 +48,7 @@ def transfer_warning(evaluation: Mapping[str, Any]) -> str | None:
     """
     m = evaluation["at_0.5"]["metrics"]
     auc = m.get("roc_auc", {}).get("value")
-    bal = balanced_accuracy(m)
+    bal = m.get("balanced_accuracy", {}).get("value")
     if auc is not None and auc < 0.5:
         return (
             f"inverted transfer: AUC {100 * auc:.1f} % < 50 % (the scores rank noise above signal)"

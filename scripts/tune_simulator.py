@@ -1,9 +1,17 @@
 """Measures how hard the simulated task is, per chamber (physics targets of the simulator).
 
 Trains scikit-learn LogisticRegression and HistGradientBoosting on flattened, per-cluster
-max-normalised windows of one event and tests on another event; reports accuracies, the
-accuracy per noise kind, the MTPCL/VTPC2 pad-RMS ratio of signal clusters and the pattern of
-the linear weight map (centre, cross arms, outer ring).
+max-normalised windows of one event and tests on another event; reports balanced and plain
+accuracies, the accuracy per noise kind, the MTPCL/VTPC2 pad-RMS ratio of signal clusters and
+the pattern of the linear weight map (centre, cross arms, outer ring).
+
+Calibration target (the only accuracy figure the presets were tuned to): the linear model's
+**balanced accuracy** near the published perceptron figure (89.4 % VTPC2, 89.3 % MTPCL; the
+published accuracies are balanced accuracies, see ``interp.metrics.PUBLISHED_METRIC_NOTE``),
+with the non-linear reference ~2-3 points above it. Both models use class-balanced weights, as
+the toolkit's trainers do. The script prints the distance of each chamber's linear balanced
+accuracy from that target. (The presets were first tuned with plain
+accuracy on the 74/26 noise/signal mix; the balanced figure of the same model sits higher.)
 
 Usage: ``python scripts/tune_simulator.py [--seed 1] [--chambers VTPC2 MTPCL] [--json out]``
 """
@@ -20,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 
 from interp.chambers import get_chamber
 from interp.features import pad_rms
+from interp.published import published_accuracy
 from interp.schema import NOISE_KINDS, ClusterSet
 from interp.simulator import simulate_event
 
@@ -54,6 +63,12 @@ def weight_pattern(coef: np.ndarray, window: tuple[int, int]) -> dict[str, float
     }
 
 
+def balanced(pred: np.ndarray, label: np.ndarray) -> float:
+    """Balanced accuracy (mean of noise removed and signal kept) of 0/1 predictions."""
+    noise, sig = label == 0, label == 1
+    return 0.5 * (float(np.mean(pred[noise] == 0)) + float(np.mean(pred[sig] == 1)))
+
+
 def evaluate(name: str, seed: int, n_clusters: int | None) -> dict:
     """All measurements for one chamber."""
     preset = get_chamber(name)
@@ -61,10 +76,14 @@ def evaluate(name: str, seed: int, n_clusters: int | None) -> dict:
     train, test = (simulate_event(preset, e, seed, n_clusters) for e in (0, 1))
     sim_s = time.time() - t0
     xtr, xte = features(train), features(test)
-    lr = LogisticRegression(max_iter=3000, C=1.0)
+    # class-balanced weights, like the toolkit's trainers: the models are judged on balanced
+    # accuracy at threshold 0.5, which needs P(signal) calibrated to a 50/50 prior
+    lr = LogisticRegression(max_iter=3000, C=1.0, class_weight="balanced")
     lr.fit(xtr, train.label)
     pred_lr = lr.predict(xte)
-    hgb = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, random_state=0)
+    hgb = HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.1, random_state=0, class_weight="balanced"
+    )
     hgb.fit(xtr, train.label)
     pred_hgb = hgb.predict(xte)
     # the same linear model on raw ADC / 100 (no per-cluster normalisation), for the weight map
@@ -88,6 +107,9 @@ def evaluate(name: str, seed: int, n_clusters: int | None) -> dict:
         "noise_fraction": test.noise_fraction,
         "lr_accuracy": float(np.mean(pred_lr == test.label)),
         "hgb_accuracy": float(np.mean(pred_hgb == test.label)),
+        "lr_balanced_accuracy": balanced(pred_lr, test.label),
+        "hgb_balanced_accuracy": balanced(pred_hgb, test.label),
+        "target_balanced_accuracy": published_accuracy("perceptron", name, name),
         "lr_noise_removed": float(np.mean(pred_lr[~sig] == 0)),
         "lr_signal_lost": float(np.mean(pred_lr[sig] == 0)),
         "per_kind": per_kind,
@@ -108,10 +130,15 @@ def main() -> None:
     args = parser.parse_args()
     results = [evaluate(c, args.seed, args.n_clusters) for c in args.chambers]
     for r in results:
+        target = r["target_balanced_accuracy"]
+        gap = "n/a" if target is None else f"{100 * (r['lr_balanced_accuracy'] - target):+.2f}"
         print(
-            f"{r['chamber']}: noise {r['noise_fraction']:.4f}  LR {r['lr_accuracy']:.4f} "
-            f"(noise removed {r['lr_noise_removed']:.3f}, signal lost {r['lr_signal_lost']:.3f})"
-            f"  HGB {r['hgb_accuracy']:.4f}  signal pad RMS {r['signal_pad_rms_mean']:.3f}"
+            f"{r['chamber']}: noise {r['noise_fraction']:.4f}  balanced: LR "
+            f"{r['lr_balanced_accuracy']:.4f} (target {target}, LR - target {gap} points)  "
+            f"HGB {r['hgb_balanced_accuracy']:.4f}  plain (secondary): LR {r['lr_accuracy']:.4f}"
+            f" HGB {r['hgb_accuracy']:.4f}  (LR noise removed {r['lr_noise_removed']:.3f}, "
+            f"signal lost {r['lr_signal_lost']:.3f})  signal pad RMS "
+            f"{r['signal_pad_rms_mean']:.3f}"
         )
         for kind, v in r["per_kind"].items():
             print(f"    {kind:16s} n={v['n']:6d}  LR {v['lr']:.3f}  HGB {v['hgb']:.3f}")

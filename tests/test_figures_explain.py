@@ -92,9 +92,17 @@ def test_curves() -> None:
     assert len(tc.data) == 2
     dist, ks = fcurves.score_distribution_figure(s, y, s[::-1], y[::-1], "scores")
     assert _types(dist) == ["bar", "scatter", "bar", "scatter"]
-    assert 0.0 <= ks["signal"]["pvalue"] <= 1.0
+    # reversed order, same multiset of scores per class: nothing to tell apart
+    assert ks["signal"]["pvalue"] == pytest.approx(1.0) and ks["noise"]["statistic"] == 0.0
     _, ks_same = fcurves.score_distribution_figure(s, y, s, y, "same")
     assert ks_same["noise"]["pvalue"] == pytest.approx(1.0)
+    from scipy import stats
+
+    shifted = np.clip(s + 0.2 * (y == 1), 0, 1)  # only the signal scores move
+    _, ks_shift = fcurves.score_distribution_figure(s, y, shifted, y, "shifted")
+    want = stats.ks_2samp(s[y == 1], shifted[y == 1])
+    assert ks_shift["signal"]["statistic"] == pytest.approx(want.statistic) and want.pvalue < 1e-6
+    assert ks_shift["noise"]["pvalue"] == pytest.approx(1.0)
 
 
 def test_physics_figures() -> None:

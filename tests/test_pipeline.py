@@ -62,21 +62,69 @@ def test_smoke_matrix_writes_results(smoke_dir) -> None:
     for cell in result["cells"]:
         assert not cell["run"]["reused"] and cell["run"]["train_seconds"] > 0
         assert set(cell["evaluations"]) == set(cfg.chambers)
-        for ev in cell["evaluations"].values():
-            acc = ev["at_0.5"]["metrics"]["accuracy"]
-            assert 0 <= acc["value"] <= 1 and acc["lo"] <= acc["value"] <= acc["hi"]
-            assert 0 <= ev["operating_point"]["threshold"] <= 1
+        for t, ev in cell["evaluations"].items():
+            m = ev["at_0.5"]["metrics"]
+            c = ev["at_0.5"]["confusion"]
+            ba = m["balanced_accuracy"]
+            # the headline is the balanced accuracy of the confusion counts, inside its interval
+            want = 0.5 * (c["tn"] / (c["tn"] + c["fp"]) + c["tp"] / (c["tp"] + c["fn"]))
+            assert ba["value"] == pytest.approx(want)
+            assert ba["lo"] <= ba["value"] <= ba["hi"]
+            if t == cell["train_chamber"]:  # every model learns something within its chamber
+                assert ba["value"] > 0.6, (cell["model"], ba)
             assert ev["seconds_per_event"] > 0
         assert (workdir / cell["run_dir"] / "classifier.json").is_file()
-    md = (workdir / "matrix.md").read_text()
-    assert "## Accuracy at threshold 0.5" in md and "Toolkit versus published" in md
-    assert "Linnyk" in md
-    if "resnet" in cfg.models:
-        assert "92.6" in md  # published ResNet VTPC2 within-chamber accuracy
+    # every model of a cell trained on the same number of clusters
+    for chamber in cfg.chambers:
+        sizes = {
+            c["run"]["n_train_clusters"] for c in result["cells"] if c["train_chamber"] == chamber
+        }
+        assert sizes == {result["data"][chamber]["n_train_clusters"]}
+    # a paired difference for every model pair in every (train, test) cell
+    n_pairs = len(cfg.models) * (len(cfg.models) - 1) // 2
+    assert len(result["paired"]) == n_pairs * len(cfg.chambers) ** 2
+    # per-kind rates from simulator truth, consistent with the overall noise removed
+    for cell in result["cells"]:
+        ev = cell["evaluations"][cell["train_chamber"]]
+        nr = ev["by_truth"]["noise_removed"]
+        kinds = [k for k in nr if k != "dead_pad"]
+        n = sum(nr[k]["n"] for k in kinds)
+        pooled = sum(nr[k]["n"] * nr[k]["value"] for k in kinds if nr[k]["n"]) / n
+        assert pooled == pytest.approx(ev["at_0.5"]["metrics"]["noise_removed"]["value"])
+    _check_markdown_numbers((workdir / "matrix.md").read_text(), result)
     # data cached with splits beside it
     data_files = sorted(p.name for p in (workdir / "data").iterdir())
     assert any(n.endswith(".npz") for n in data_files)
     assert any(n.endswith(".splits.json") for n in data_files)
+
+
+def _md_row(md: str, *first: str) -> list[str]:
+    """Cells of the first pipe-table row of the toolkit-versus-published table starting so."""
+    section = md.split("## Toolkit versus published", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[: len(first)] == list(first):
+            return cells
+    raise AssertionError(f"no row {first} in matrix.md")
+
+
+def _check_markdown_numbers(md: str, result: dict) -> None:
+    """matrix.md shows the matrix's balanced accuracy beside the published figure, and the
+    difference column is toolkit - published (not printed constants, not plain accuracy)."""
+    from interp.published import published_accuracy
+
+    for cell in result["cells"]:
+        for t, ev in cell["evaluations"].items():
+            row = _md_row(md, cell["model"], cell["train_chamber"], t)
+            ba = ev["at_0.5"]["metrics"]["balanced_accuracy"]["value"]
+            assert row[4].split(" ")[0] == f"{100 * ba:.1f}"
+            plain = ev["at_0.5"]["metrics"]["accuracy"]["value"]
+            assert row[7].split(" ")[0] == f"{100 * plain:.1f}"
+            pub = published_accuracy(cell["model"], cell["train_chamber"], t)
+            if pub is None:
+                assert row[3] == "n/a" and row[5] == "n/a"
+            else:
+                assert float(row[5]) == pytest.approx(100 * (ba - pub), abs=0.051)
 
 
 def test_second_run_reuses_everything(smoke_dir) -> None:
@@ -92,11 +140,38 @@ def test_second_run_reuses_everything(smoke_dir) -> None:
             assert a["evaluations"][ch]["at_0.5"] == b["evaluations"][ch]["at_0.5"]
 
 
-def test_changed_data_is_not_silently_reused(smoke_dir) -> None:
-    workdir = smoke_dir[0]
+def test_changed_data_is_not_silently_reused(tmp_path, smoke_dir) -> None:
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(smoke_dir[0], workdir)
     d = load_chamber_data("VTPC2", MatrixConfig.smoke(n_events=7), workdir)
-    with pytest.raises(ClusterDataError, match="different data"):
-        train_one("xgboost", "VTPC2", d.parts["train"], d.parts["val"], workdir, "smoke")
+    _, run = train_one("xgboost", "VTPC2", d.parts["train"], d.parts["val"], workdir, "smoke")
+    assert not run["reused"] and "training data changed" in run["retrained"]
+
+
+def test_changed_override_retrains_that_cell(tmp_path, smoke_dir) -> None:
+    """A finished smoke work directory, one training override changed: that cell retrains
+    (and matrix.md says why), every other cell is reused."""
+    import dataclasses
+    import shutil
+
+    src, _, _, cfg = smoke_dir
+    workdir = tmp_path / "copy"
+    shutil.copytree(src, workdir)
+    model = "xgboost"
+    over = {**cfg.train_overrides, model: {"max_depth": 2}}
+    again = run_matrix(dataclasses.replace(cfg, train_overrides=over), workdir, progress=False)
+    for cell in again["cells"]:
+        if cell["model"] == model:
+            assert not cell["run"]["reused"]
+            assert any("max_depth" in why for why in cell["run"]["retrained"])
+            run = json.loads((workdir / cell["run_dir"] / "run.json").read_text())
+            assert run["config"]["max_depth"] == 2
+        else:
+            assert cell["run"]["reused"], cell["model"]
+    md = (workdir / "matrix.md").read_text()
+    assert f"{model} trained on VTPC2 was **retrained**" in md and "max_depth" in md
 
 
 def test_unknown_model_and_chamber(tmp_path) -> None:
@@ -193,7 +268,7 @@ def test_cli_train_evaluate_matrix(tmp_path, smoke_dir) -> None:
         app, ["train", "--model", "xgboost", "--train-on", "VTPC2", "--eval-on", "MTPCL", *args]
     )
     assert r.exit_code == 0, r.output + repr(r.exception)
-    assert "test MTPCL: accuracy" in r.output
+    assert "test MTPCL: balanced accuracy" in r.output
     run_dir = tmp_path / "cli" / "runs" / "xgboost" / "VTPC2"
     assert (run_dir / "eval_MTPCL.json").is_file()
     r = runner.invoke(app, ["evaluate", str(run_dir), "--on", "MTPCL", "-q"])  # profile: run's
@@ -219,7 +294,32 @@ def test_profiles_build_valid_train_configs() -> None:
             assert isinstance(tc, XGBConfig if m == "xgboost" else TrainConfig) and tc.seed == 5
     quick = MatrixConfig.quick()
     assert make_train_config("resnet", "quick", quick.train_overrides["resnet"]).max_epochs == 5
+    assert quick.train_seeds >= 3 and MatrixConfig.full().train_seeds == 5
+    with pytest.raises(ValueError, match="one cap"):
+        MatrixConfig.smoke(train_overrides={"resnet": {"max_train_clusters": 10}})
     with pytest.raises(TypeError, match="no field"):
         make_train_config("xgboost", "smoke", {"max_epochs": 3})
     with pytest.raises(UnknownNameError):
         MatrixConfig.from_profile("huge")
+
+
+def test_one_cap_for_every_model(tmp_path) -> None:
+    """With a cap, every model (XGBoost too) and every training seed of a cell trains on the
+    very same clusters: same count, same data fingerprint."""
+    cfg = MatrixConfig.smoke(
+        models=("perceptron", "xgboost"), chambers=("VTPC2",), max_train_clusters=500,
+        train_seeds=2, n_boot=20,
+    )  # fmt: skip
+    res = run_matrix(cfg, tmp_path, progress=False)
+    prints = set()
+    for cell in res["cells"]:
+        assert cell["run"]["n_train_clusters"] == 500 and cell["run"]["seeds"] == [0, 1]
+        for i in range(2):
+            run_dir = tmp_path / ("runs" if i == 0 else f"seeds/{cell['model']}/VTPC2/seed1")
+            if i == 0:
+                run_dir = run_dir / cell["model"] / "VTPC2"
+            run = json.loads((run_dir / "run.json").read_text())
+            assert run["config"]["seed"] == i
+            prints.add(json.dumps(run["fingerprint"], sort_keys=True))
+    assert len(prints) == 1 and json.loads(prints.pop())["n_train"] == 500
+    assert res["cells"][0]["evaluations"]["VTPC2"]["at_0.5"]["n_seeds"] == 2

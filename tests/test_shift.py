@@ -9,7 +9,7 @@ from scipy import stats
 from interp.recalibration import rates, recalibration_curve
 from interp.schema import ClusterSet
 from interp.shift import FEATURES, compare, feature_shift, ks_statistic, off_centre, wasserstein
-from interp.transfer import balanced_accuracy, transfer_warning
+from interp.transfer import transfer_warning
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.5, 2.0])
@@ -78,6 +78,7 @@ def _eval(auc: float, nr: float, sl: float, acc: float = 0.7) -> dict:
         "noise_removed": {"value": nr},
         "signal_lost": {"value": sl},
         "accuracy": {"value": acc},
+        "balanced_accuracy": {"value": 0.5 * (nr + 1.0 - sl)},
     }
     return {"at_0.5": {"metrics": m}}
 
@@ -88,7 +89,6 @@ def test_transfer_warnings() -> None:
     # all called noise: 74 % accuracy with a 74 % noise mix, balanced accuracy 50 %
     useless = transfer_warning(_eval(0.7, 1.0, 1.0, acc=0.74))
     assert "useless" in useless and "class mix" in useless
-    assert balanced_accuracy(_eval(0.7, 0.53, 0.51)["at_0.5"]["metrics"]) == pytest.approx(0.51)
     assert "useless" in transfer_warning(_eval(0.7, 0.53, 0.51))
     assert transfer_warning(_eval(0.7, 0.56, 0.51)) is None  # 52.5 %: outside the 2 points
 

@@ -71,8 +71,11 @@ def test_beats_chance_on_simulated_data(trained, parts) -> None:
     r = evaluate_scores(clf.predict_proba(test.charge), test.label, test.event_id, n_boot=0)
     majority = max(test.noise_fraction, 1 - test.noise_fraction)
     assert r["metrics"]["roc_auc"]["value"] > 0.85
-    assert r["metrics"]["balanced_accuracy"]["value"] > 0.75
-    assert r["metrics"]["accuracy"]["value"] > majority - 0.02  # balanced weights cost accuracy
+    # smoke XGBoost reaches ~94.6 % balanced / ~92.3 % plain here; the simulator's linear
+    # baseline is ~15 points above always-noise. Balanced class weights trade a little plain
+    # accuracy for balanced accuracy, but the model must beat always-noise by a clear margin.
+    assert r["metrics"]["balanced_accuracy"]["value"] > 0.85, r["metrics"]
+    assert r["metrics"]["accuracy"]["value"] > majority + 0.10, (r["metrics"], majority)
 
 
 def test_pred_contribs_sum_to_log_odds(trained, parts) -> None:

@@ -42,7 +42,13 @@ def reproduce(
     WORKDIR/report-<STUDY>-<PROFILE>/.
     """
     from interp.errors import UnknownNameError
-    from interp.experiments import PROFILES, StageContext, load_studies, run_study
+    from interp.experiments import (
+        PROFILES,
+        StageContext,
+        failed_stages,
+        load_studies,
+        run_study,
+    )
     from interp.report import build_report
 
     if profile not in PROFILES:
@@ -78,6 +84,12 @@ def reproduce(
         png=png,
     )
     typer.echo(f"report: {paths['html']} and {paths['markdown']}")
+    failures = failed_stages(runs)
+    if failures:
+        for f in failures:
+            typer.echo(f"FAILED stage {f}", err=True)
+        typer.echo(f"reproduce finished with {len(failures)} failed stage(s)", err=True)
+        raise typer.Exit(1)
     typer.echo(f"reproduce done in {time.perf_counter() - t0:.1f} s")
 
 

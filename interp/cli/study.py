@@ -63,8 +63,10 @@ def _summary_line(chamber: str, ev: dict[str, Any]) -> str:
         return f"{100 * v:.1f} % [{100 * x['lo']:.1f}, {100 * x['hi']:.1f}]"
 
     return (
-        f"test {chamber}: accuracy {pct(m['accuracy'])}, noise removed {pct(m['noise_removed'])}, "
-        f"signal lost {pct(m['signal_lost'])}, AUC {pct(m['roc_auc'])}; at threshold "
+        f"test {chamber}: balanced accuracy {pct(m['balanced_accuracy'])} (the published "
+        f"metric), noise removed {pct(m['noise_removed'])}, signal lost "
+        f"{pct(m['signal_lost'])}, AUC {pct(m['roc_auc'])}, plain accuracy (secondary) "
+        f"{pct(m['accuracy'])}; at threshold "
         f"{op['threshold']:.3f}: noise removed {pct(mo['noise_removed'])}, "
         f"signal lost {pct(mo['signal_lost'])}"
         + ("" if ev["at_0.5"]["ci_reliable"] else " (intervals unreliable: < 3 test events)")

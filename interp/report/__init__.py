@@ -23,8 +23,9 @@ def study_sections(
     study: Any, results: Mapping[str, Any], figure_dir: Path, png: bool
 ) -> list[Section]:
     """Renders a study's sections from its stage results (``kind -> StageResult``)."""
-    done = {k: r.folder for k, r in results.items() if r.status != "missing"}
-    missing = {k: r.reason or "not run" for k, r in results.items() if r.status == "missing"}
+    bad = ("missing", "failed")
+    done = {k: r.folder for k, r in results.items() if r.status not in bad}
+    missing = {k: r.reason or "not run" for k, r in results.items() if r.status in bad}
     inp = SectionInput(study.name, done, missing, figure_dir, png)
     out = []
     for name in study.sections:
@@ -55,13 +56,17 @@ def build_report(
         png: Also write PNG twins of the report's own figures.
 
     Returns:
-        ``{"markdown", "html", "provenance"}`` paths.
+        ``{"markdown", "html", "provenance"}`` paths. Failed stages (status ``failed``) are
+        named at the top of both report files.
     """
+    from interp.experiments import failed_stages
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    failures = failed_stages(runs)
     studies = [(s, study_sections(s, res, out_dir / "figures", png)) for s, res in runs]
     stages = {
         f"{s.name}/{k}": {
-            "folder": str(r.folder) if r.status != "missing" else "",
+            "folder": str(r.folder) if r.status not in ("missing", "failed") else "",
             "status": r.status,
             "seconds": r.seconds,
             "config": r.config,
@@ -78,8 +83,8 @@ def build_report(
         "html": out_dir / "index.html",
         "provenance": out_dir / "provenance.json",
     }
-    atomic_write_text(paths["markdown"], report_md(title, studies, prov_md, out_dir))
-    atomic_write_text(paths["html"], report_html(title, studies, prov_md, out_dir))
+    atomic_write_text(paths["markdown"], report_md(title, studies, prov_md, out_dir, failures))
+    atomic_write_text(paths["html"], report_html(title, studies, prov_md, out_dir, failures))
     atomic_write_text(paths["provenance"], json.dumps(prov, indent=1, default=str))
     return paths
 

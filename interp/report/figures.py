@@ -12,7 +12,8 @@ from interp.published import citation, published_accuracy
 
 
 def accuracy_bars(matrix: Mapping[str, Any], diagonal: bool) -> go.Figure:
-    """Toolkit accuracy (95 % CI error bars) beside the published value per matrix cell.
+    """Toolkit balanced accuracy (95 % CI error bars) beside the published value (also a
+    balanced accuracy) per matrix cell.
 
     Args:
         matrix: ``matrix.json`` content.
@@ -24,7 +25,7 @@ def accuracy_bars(matrix: Mapping[str, Any], diagonal: bool) -> go.Figure:
         for t, ev in cell["evaluations"].items():
             if (t == c) != diagonal:
                 continue
-            m = ev["at_0.5"]["metrics"]["accuracy"]
+            m = ev["at_0.5"]["metrics"]["balanced_accuracy"]
             labels.append(f"{cell['model']}<br>{c}->{t}")
             v = 100 * (m["value"] or 0.0)
             mine.append(v)
@@ -46,9 +47,9 @@ def accuracy_bars(matrix: Mapping[str, Any], diagonal: bool) -> go.Figure:
     )
     kind = "within-chamber" if diagonal else "cross-chamber"
     fig.update_layout(
-        title=f"Accuracy, {kind} (published: {citation()})",
+        title=f"Balanced accuracy, {kind} (published: {citation()})",
         barmode="group",
-        yaxis={"title": "accuracy (%)", "range": [50, 100]},
+        yaxis={"title": "balanced accuracy (%)", "range": [50, 100]},
         template="plotly_white",
     )
     return fig

@@ -80,13 +80,25 @@ def report_html(
     studies: Sequence[tuple[Any, list[Section]]],
     provenance_md: str,
     out_dir: Path,
+    failures: Sequence[str] = (),
 ) -> str:
-    """The whole ``index.html`` (provenance shown as preformatted Markdown)."""
+    """The whole ``index.html`` (provenance shown as preformatted Markdown); failed stages
+    are named at the top."""
     toc = "".join(
         f'<li><a href="#{html.escape(s.name)}">{html.escape(s.title)}</a></li>' for s, _ in studies
     )
     body = [
         f"<h1>{html.escape(title)}</h1>",
+        *(
+            [
+                f"<div class='missing'><b>FAILED STAGES ({len(failures)}):</b> this report is "
+                "incomplete.<ul>"
+                + "".join(f"<li>{html.escape(f)}</li>" for f in failures)
+                + "</ul></div>"
+            ]
+            if failures
+            else []
+        ),
         f"<ul>{toc}<li><a href='#provenance'>Provenance</a></li></ul>",
     ]
     for study, sections in studies:

@@ -50,6 +50,7 @@ def report_md(
     studies: Sequence[tuple[Any, list[Section]]],
     provenance_md: str,
     out_dir: Path,
+    failures: Sequence[str] = (),
 ) -> str:
     """The whole ``REPORT.md``.
 
@@ -59,8 +60,14 @@ def report_md(
             ``description``.
         provenance_md: Provenance section (Markdown).
         out_dir: Folder of ``REPORT.md`` (links are relative to it).
+        failures: ``"<study>/<stage>: <reason>"`` of failed stages, named at the top.
     """
-    parts = [f"# {title}", "", "Contents:", ""]
+    parts = [f"# {title}", ""]
+    if failures:
+        parts += [f"> **FAILED STAGES ({len(failures)}):** this report is incomplete.", ">"]
+        parts += [f"> - {f}" for f in failures]
+        parts += [""]
+    parts += ["Contents:", ""]
     parts += [f"- [{s.title}](#{s.name})" for s, _ in studies]
     parts += ["- [Provenance](#provenance)", ""]
     for study, sections in studies:
