@@ -159,7 +159,7 @@ def test_every_valid_file_trains(corpus, tmp_path, capsys) -> None:
             capsys,
         )
         assert code == 0, (name, err)
-        assert f"test {key}: accuracy" in out, out
+        assert f"test {key}: balanced accuracy" in out, out
 
 
 def test_unknown_chamber_inspects_and_evaluates(tmp_path, capsys) -> None:
@@ -199,9 +199,9 @@ def test_unknown_chamber_inspects_and_evaluates(tmp_path, capsys) -> None:
         capsys,
     )
     assert code == 0, err
-    assert "test NEWTPC: accuracy" in out
+    assert "test NEWTPC: balanced accuracy" in out
     ev = json.loads((work / "runs/perceptron/MYTPC/eval_NEWTPC.json").read_text())
-    assert ev["at_0.5"]["metrics"]["accuracy"]["value"] is not None
+    assert ev["at_0.5"]["metrics"]["balanced_accuracy"]["value"] is not None
 
     # predict and figures-clusters take --chamber for a file that names none
     model, scores = str(work / "runs/perceptron/MYTPC"), tmp_path / "scores.parquet"
