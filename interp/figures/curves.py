@@ -85,8 +85,14 @@ def roc_bootstrap(
     ok = np.isfinite(aucs)
     if not ok.any():
         nan = np.full(n_grid, np.nan)
-        return {"auc": float("nan"), "auc_lo": float("nan"), "auc_hi": float("nan"),
-                "fpr": grid, "tpr_lo": nan, "tpr_hi": nan}  # fmt: skip
+        return {
+            "auc": float("nan"),
+            "auc_lo": float("nan"),
+            "auc_hi": float("nan"),
+            "fpr": grid,
+            "tpr_lo": nan,
+            "tpr_hi": nan,
+        }
     lo, hi = np.quantile(aucs[ok], [alpha, 1.0 - alpha])
     band = np.quantile(tprs[ok], [alpha, 1.0 - alpha], axis=0)
     return {

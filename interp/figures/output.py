@@ -64,7 +64,7 @@ class FigureWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.png = png
         self.formats = tuple(formats if formats is not None else FORMATS) if png else ()
-        self.dpi = max(int(round(100 * scale)), 72)
+        self.dpi = max(round(100 * scale), 72)
         self.png_skipped_reason: str | None = None if png else "static image export disabled"
         self.written: list[Path] = []
 

@@ -44,9 +44,17 @@ _SYMBOLS = {
 }
 _DASHES = {"dash": "--", "dot": ":", "dashdot": "-."}
 _COLORWAY = (
-    "#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A",
-    "#19d3f3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52",
-)  # fmt: skip
+    "#636efa",
+    "#EF553B",
+    "#00cc96",
+    "#ab63fa",
+    "#FFA15A",
+    "#19d3f3",
+    "#FF6692",
+    "#B6E880",
+    "#FF97FF",
+    "#FECB52",
+)
 
 
 def plain_text(text: Any) -> str:
@@ -271,9 +279,15 @@ class _Canvas:
         xv = np.arange(z.shape[1]) if xs is None or xcat else np.asarray(xs, np.float64)
         yv = np.arange(z.shape[0]) if ys is None or ycat else np.asarray(ys, np.float64)
         mesh = ax.pcolormesh(
-            _edges(xv), _edges(yv), np.ma.masked_invalid(z), cmap=cmap, vmin=lo, vmax=hi,
-            shading="flat", rasterized=True,
-        )  # fmt: skip
+            _edges(xv),
+            _edges(yv),
+            np.ma.masked_invalid(z),
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi,
+            shading="flat",
+            rasterized=True,
+        )
         if xcat:
             ax.set_xticks(xv, [plain_text(v) for v in xs])
         if ycat:
@@ -285,9 +299,14 @@ class _Canvas:
                 for c, txt in enumerate(row):
                     dark = np.mean(cmap(norm(z[r, c]))[:3]) < 0.5
                     ax.text(
-                        xv[c], yv[r], plain_text(txt), ha="center", va="center",
-                        fontsize=0.6 * size, color="white" if dark else "black",
-                    )  # fmt: skip
+                        xv[c],
+                        yv[r],
+                        plain_text(txt),
+                        ha="center",
+                        va="center",
+                        fontsize=0.6 * size,
+                        color="white" if dark else "black",
+                    )
         if show:
             self.colorbar(mesh, ax, trace)
 
@@ -362,12 +381,26 @@ class _Canvas:
         c = (*color[:3], color[3] * op)
         if ex is not None or ey is not None:
             ax.errorbar(
-                x, y, xerr=ex, yerr=ey, fmt="none", ecolor=c, elinewidth=1.0, capsize=0,
-            )  # fmt: skip
+                x,
+                y,
+                xerr=ex,
+                yerr=ey,
+                fmt="none",
+                ecolor=c,
+                elinewidth=1.0,
+                capsize=0,
+            )
         ax.plot(
-            x, y, linestyle=ls, linewidth=lw, marker=marker, markersize=ms, color=c,
-            markeredgecolor=mec, label=label,
-        )  # fmt: skip
+            x,
+            y,
+            linestyle=ls,
+            linewidth=lw,
+            marker=marker,
+            markersize=ms,
+            color=c,
+            markeredgecolor=mec,
+            label=label,
+        )
         self._legend(ax, label)
 
     def bar(self, trace: Any, i: int) -> None:
@@ -415,8 +448,16 @@ class _Canvas:
         density = trace.histnorm in ("probability density", "density")
         color = self._color(trace, i)
         label = self._label(trace)
-        ax.hist(x, bins=bins, density=density, color=color, edgecolor="black", linewidth=0.5,
-                label=label, alpha=1.0 if trace.opacity is None else float(trace.opacity))
+        ax.hist(
+            x,
+            bins=bins,
+            density=density,
+            color=color,
+            edgecolor="black",
+            linewidth=0.5,
+            label=label,
+            alpha=1.0 if trace.opacity is None else float(trace.opacity),
+        )
         self._legend(ax, label)
 
     def table(self, trace: Any, i: int) -> None:
@@ -482,9 +523,13 @@ class _Canvas:
             va = {"bottom": "bottom", "top": "top"}.get(a.yanchor, "center")
             size = a.font.size if a.font is not None and a.font.size else 12
             self.fig.text(
-                self._fx(float(a.x)), self._fy(float(a.y)) + (0.004 if va == "bottom" else 0.0),
-                plain_text(a.text), ha=ha, va=va, fontsize=0.7 * size,
-            )  # fmt: skip
+                self._fx(float(a.x)),
+                self._fy(float(a.y)) + (0.004 if va == "bottom" else 0.0),
+                plain_text(a.text),
+                ha=ha,
+                va=va,
+                fontsize=0.7 * size,
+            )
 
 
 def render(fig: go.Figure, width: int = 900, height: int = 650) -> Any:
