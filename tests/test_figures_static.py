@@ -298,6 +298,9 @@ def test_static_render_is_deterministic_and_reads_the_figure(
     )
     labels = sorted(ax.get_ylabel() for ax in m.axes if ax.get_ylabel())
     assert labels.count(W_UNIT) == 3 and "pad" in labels  # colour-bar titles drawn
+    m3 = render(figs["weights_3d"], 1400, 550)  # 3D: z titles, one colour bar per panel
+    assert [ax.get_zlabel() for ax in m3.axes if hasattr(ax, "get_zlabel")] == [W_UNIT] * 3
+    assert sum(ax.get_xlabel() == W_UNIT for ax in m3.axes) == 3
 
 
 def test_unsupported_trace_keeps_html(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def attribution_figure(
         (f"{k} (n={counts[k]:,})" if counts and k in counts else k): v
         for k, v in group_maps.items()
     }
-    cols = 2 if len(panels) == 4 else None
+    cols = 2 if len(panels) in (3, 4) else None  # confusion cells: a 2 x 2 grid
     label = METHOD_LABELS.get(method, method)
     return maps_figure(panels, title, label, cols=cols, three_d=three_d)
 

@@ -1,8 +1,8 @@
 """Physics breakdowns: signal lost vs truth variables, noise removed per noise kind.
 
 Fractions carry Clopper-Pearson (exact binomial) intervals at 68.3 % CL (one standard
-deviation): asymmetric, never outside [0, 1]. Binned points are markers with the bin's
-extent as horizontal error bar (from the median of the bin to its edges), not joined.
+deviation): asymmetric, never outside [0, 1]. Binned points are markers near the bin median
+(offset a little per curve) with the bin's extent as horizontal error bar, not joined.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from interp.explain.breakdown import VARIABLES
 
 CL = 0.683
 """Content of the fraction intervals (one standard deviation)."""
+DODGE = 0.08
+"""Horizontal offset between curves in a bin, as a fraction of the bin width."""
 
 
 def clopper_pearson(
@@ -80,8 +82,11 @@ def signal_lost_figure(
             k, n = _counts(r, "lost")
             rate = np.where(n > 0, k / np.maximum(n, 1), np.nan)
             lo, hi = clopper_pearson(k, n)
-            x = np.asarray(r["centres"], np.float64)
             edges = np.asarray(r["edges"], np.float64)
+            # curves side by side within each bin (a fraction of its width) so they do not hide
+            # one another; the horizontal bar still spans the whole bin
+            dodge = (i - 0.5 * (len(breakdowns) - 1)) * DODGE * np.diff(edges)
+            x = np.clip(np.asarray(r["centres"], np.float64) + dodge, edges[:-1], edges[1:])
             fig.add_trace(
                 go.Scatter(
                     x=x,

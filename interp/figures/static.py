@@ -5,11 +5,12 @@ this module reads the same ``go.Figure`` (its traces and layout) and draws it wi
 matplotlib, so the interactive HTML and the static images show the same data everywhere.
 
 Supported: ``heatmap`` (colour scale, ``zmin``/``zmax``, cell text, titled colour bar),
-``surface`` (drawn as its 2D heatmap: x = time bin, y = pad, colour = z, the z title on the
-colour bar), ``scatter`` (lines / markers, asymmetric ``error_x``/``error_y``,
-``fill="tonexty"`` bands), ``bar`` (grouped or overlaid, widths, outlines, error bars),
-``histogram`` and ``table``; subplots by their axis / scene domains, secondary y axes,
-subplot titles and other paper annotations, axis titles, ranges, reversed and log axes.
+``surface`` (a matplotlib 3D surface with the scene's axis titles, camera and aspect ratio,
+its colour bar below it), ``scatter`` (lines / markers, asymmetric ``error_x``/``error_y``,
+``fill="toself"`` / ``"tonexty"`` bands), ``bar`` (grouped or overlaid, widths, outlines,
+error bars), ``histogram`` and ``table``; subplots by their axis / scene domains, secondary
+y axes, subplot titles and other paper annotations, axis titles, ranges, reversed and log
+axes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from matplotlib.ticker import MaxNLocator
 
 FORMATS: tuple[str, ...] = ("png", "pdf")
 """Static formats :func:`write_static` can write."""
@@ -193,7 +195,7 @@ class _Canvas:
         return ax
 
     def scene(self, ref: str | None, room: float) -> Any:
-        """A 2D axes standing in for a 3D scene (surface drawn as a heatmap)."""
+        """A matplotlib 3D axes for a plotly scene (axis titles, camera, aspect ratio)."""
         name = "scene" + (ref or "scene")[5:]
         key = (name, name)
         if key in self.axes:
@@ -202,9 +204,27 @@ class _Canvas:
         d = getattr(sc, "domain", None)
         xd = tuple(d.x) if d is not None and d.x is not None else (0.0, 1.0)
         yd = tuple(d.y) if d is not None and d.y is not None else (0.0, 1.0)
-        ax = self.fig.add_axes(self._rect(xd, yd, room))
-        self._style(ax, sc.xaxis, "x")
-        self._style(ax, sc.yaxis, "y")
+        rect = self._rect(xd, yd, room)
+        ax = self.fig.add_axes(rect, projection="3d")
+        for axis, set_label in (
+            (sc.xaxis, ax.set_xlabel),
+            (sc.yaxis, ax.set_ylabel),
+            (sc.zaxis, ax.set_zlabel),
+        ):
+            title = plain_text(axis.title.text if axis is not None and axis.title else None)
+            if title:
+                set_label(title, fontsize=7, labelpad=2)
+        ax.tick_params(labelsize=6, pad=0)
+        eye = sc.camera.eye if sc.camera is not None and sc.camera.eye is not None else None
+        if eye is not None and eye.x is not None:
+            ex, ey, ez = float(eye.x), float(eye.y), float(eye.z)
+            ax.view_init(
+                elev=float(np.degrees(np.arctan2(ez, np.hypot(ex, ey)))),
+                azim=float(np.degrees(np.arctan2(ey, ex))),
+            )
+        ar = sc.aspectratio
+        if ar is not None and ar.x is not None:
+            ax.set_box_aspect((float(ar.x), float(ar.y), float(ar.z)), zoom=0.95)
         self.axes[key] = ax
         return ax
 
@@ -266,12 +286,11 @@ class _Canvas:
             return
         show = trace.showscale is not False
         room = _CBAR_ROOM if show else 0.0
-        if trace.type == "surface":
-            ax = self.scene(trace.scene, room)
-            lo, hi = trace.cmin, trace.cmax
-        else:
-            ax = self.cartesian(trace.xaxis, trace.yaxis, room)
-            lo, hi = trace.zmin, trace.zmax
+        if trace.type == "surface":  # colour bar below the panel: the z axis keeps its side
+            self.surface(trace, z, show)
+            return
+        ax = self.cartesian(trace.xaxis, trace.yaxis, room)
+        lo, hi = trace.zmin, trace.zmax
         cmap = colormap(trace.colorscale, bool(trace.reversescale))
         xs, ys = trace.x, trace.y
         xcat = xs is not None and not _is_numeric(xs)
@@ -292,7 +311,10 @@ class _Canvas:
             ax.set_xticks(xv, [plain_text(v) for v in xs])
         if ycat:
             ax.set_yticks(yv, [plain_text(v) for v in ys])
-        if trace.type != "surface" and trace.text is not None and trace.texttemplate:
+        for values, cat, axis in ((xs, xcat, ax.xaxis), (ys, ycat, ax.yaxis)):
+            if not cat and (values is None or np.allclose(np.asarray(values) % 1, 0)):
+                axis.set_major_locator(MaxNLocator(integer=True))  # pads / time bins
+        if trace.text is not None and trace.texttemplate:
             size = trace.textfont.size if trace.textfont and trace.textfont.size else 10
             norm = mesh.norm
             for r, row in enumerate(trace.text):
@@ -309,6 +331,48 @@ class _Canvas:
                     )
         if show:
             self.colorbar(mesh, ax, trace)
+
+    def surface(self, trace: Any, z: np.ndarray, show: bool) -> None:
+        """A ``go.Surface`` as a matplotlib 3D surface, coloured by z on the trace's scale.
+
+        Its colour bar lies horizontally below the panel, so the z axis, its ticks and its
+        title (on the right of the box) stay clear of it.
+        """
+        ax = self.scene(trace.scene, 0.0)
+        cmap = colormap(trace.colorscale, bool(trace.reversescale))
+        xv = np.arange(z.shape[1]) if trace.x is None else np.asarray(trace.x, np.float64)
+        yv = np.arange(z.shape[0]) if trace.y is None else np.asarray(trace.y, np.float64)
+        gx, gy = np.meshgrid(xv, yv)
+        surf = ax.plot_surface(
+            gx,
+            gy,
+            np.ma.masked_invalid(z),
+            cmap=cmap,
+            vmin=trace.cmin,
+            vmax=trace.cmax,
+            rstride=1,
+            cstride=1,
+            linewidth=0,
+            antialiased=False,
+            shade=False,
+        )
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.zaxis.set_major_locator(MaxNLocator(nbins=5))
+        if show:
+            pos = ax.get_position(original=True)
+            ax.set_position([pos.x0, pos.y0 + 0.12, pos.width, pos.height - 0.12])
+            cax = self.fig.add_axes(
+                [pos.x0 + 0.15 * pos.width, pos.y0 + 0.05, 0.7 * pos.width, 0.025]
+            )
+            cb = self.fig.colorbar(surf, cax=cax, orientation="horizontal")
+            cb.ax.tick_params(labelsize=7)
+            title = plain_text(self._scene_z_title(trace))
+            bar = trace.colorbar
+            if bar is not None and bar.title is not None and bar.title.text:
+                title = plain_text(bar.title.text)
+            if title:
+                cb.set_label(title, fontsize=8)
 
     def _errors(self, err: Any, n: int) -> np.ndarray | None:
         if err is None or err.visible is False or err.array is None:
