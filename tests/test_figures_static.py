@@ -303,12 +303,20 @@ def test_static_render_is_deterministic_and_reads_the_figure(
     assert sum(ax.get_xlabel() == W_UNIT for ax in m3.axes) == 3
 
 
-def test_unsupported_trace_keeps_html(tmp_path: Path) -> None:
-    fig = go.Figure(go.Sankey(node={"label": ["a", "b"]}, link={"source": [0], "target": [1]}))
-    with FigureWriter(tmp_path) as w:
-        w.write(fig, "s")
+def test_writer_static_images_and_failures(figs: dict[str, go.Figure], tmp_path: Path) -> None:
+    """Every static image is listed as written; an undrawable figure keeps its HTML."""
+    bad = go.Figure(go.Sankey(node={"label": ["a", "b"]}, link={"source": [0], "target": [1]}))
+    with FigureWriter(tmp_path, scale=1.0) as w:
+        w.write(figs["confusion"], "c", 500, 400)
+        w.write(bad, "s")
+        w.write(figs["roc"], "r", 800, 400)
+        names = sorted(p.name for p in w.written)
+    assert names == ["c.html", "c.pdf", "c.png", "r.html", "r.pdf", "r.png", "s.html"]
     assert (tmp_path / "s.html").is_file() and not (tmp_path / "s.png").exists()
     assert "sankey" in (w.png_skipped_reason or "")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (inline,) = write_static(figs["roc"], [tmp_path / "inline.png"], 800, 400, dpi=100)
+    assert inline.read_bytes() == (tmp_path / "r.png").read_bytes()  # same drawing
 
 
 def test_stage_without_static_images_runs_again(tmp_path: Path) -> None:

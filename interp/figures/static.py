@@ -305,7 +305,7 @@ class _Canvas:
             vmin=lo,
             vmax=hi,
             shading="flat",
-            rasterized=True,
+            rasterized=z.size > 20_000,  # small maps stay vector in the PDF
         )
         if xcat:
             ax.set_xticks(xv, [plain_text(v) for v in xs])
@@ -313,7 +313,7 @@ class _Canvas:
             ax.set_yticks(yv, [plain_text(v) for v in ys])
         for values, cat, axis in ((xs, xcat, ax.xaxis), (ys, ycat, ax.yaxis)):
             if not cat and (values is None or np.allclose(np.asarray(values) % 1, 0)):
-                axis.set_major_locator(MaxNLocator(integer=True))  # pads / time bins
+                axis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # pads / time bins
         if trace.text is not None and trace.texttemplate:
             size = trace.textfont.size if trace.textfont and trace.textfont.size else 10
             norm = mesh.norm
