@@ -120,7 +120,7 @@ def signal_lost_figure(
             fig.update_xaxes(title_text=f"{r['label']} ({r['unit']})", row=1, col=j)
     fig.update_yaxes(title_text="signal lost (fraction)", rangemode="tozero", col=1)
     fig.update_layout(
-        title=f"{title}<br><sup>markers at the bin median, horizontal bars: bin extent, "
+        title=f"{title}<br><sup>markers near the bin median, horizontal bars: bin extent, "
         f"vertical bars: {100 * CL:.1f} % Clopper-Pearson</sup>"
     )
     return fig
