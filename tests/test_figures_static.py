@@ -319,6 +319,16 @@ def test_writer_static_images_and_failures(figs: dict[str, go.Figure], tmp_path:
     assert inline.read_bytes() == (tmp_path / "r.png").read_bytes()  # same drawing
 
 
+def test_without_matplotlib_html_is_kept(
+    figs: dict[str, go.Figure], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with FigureWriter(tmp_path) as w:
+        w.write(figs["confusion"], "c")
+    assert [p.name for p in w.written] == ["c.html"]
+    assert "matplotlib is not installed" in (w.png_skipped_reason or "")
+
+
 def test_stage_without_static_images_runs_again(tmp_path: Path) -> None:
     from interp.experiments import STAGE_FILE, _redo_without_static, config_key
 

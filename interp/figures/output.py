@@ -66,6 +66,12 @@ class FigureWriter:
         self.formats = tuple(formats if formats is not None else FORMATS) if png else ()
         self.dpi = max(round(100 * scale), 72)
         self.png_skipped_reason: str | None = None if png else "static image export disabled"
+        if self.formats:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:  # an environment installed before the dependency was added
+                self.formats = ()
+                self.png_skipped_reason = "matplotlib is not installed (pip install matplotlib)"
         self.written: list[Path] = []
 
     def __enter__(self) -> FigureWriter:

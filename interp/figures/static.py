@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from matplotlib.ticker import MaxNLocator
 
 FORMATS: tuple[str, ...] = ("png", "pdf")
 """Static formats :func:`write_static` can write."""
@@ -137,11 +136,12 @@ class _Canvas:
     """One matplotlib figure being drawn from one plotly figure."""
 
     def __init__(self, fig: go.Figure, width: int, height: int) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
+        # a bare Figure (no pyplot): saved through the Agg / PDF canvases, the caller's
+        # pyplot backend (a notebook's inline one) is left alone
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
+        self.locator = MaxNLocator
         self.src = fig
         self.layout = fig.layout
         self.fig = Figure(figsize=(width / 100.0, height / 100.0), dpi=100)
@@ -313,7 +313,7 @@ class _Canvas:
             ax.set_yticks(yv, [plain_text(v) for v in ys])
         for values, cat, axis in ((xs, xcat, ax.xaxis), (ys, ycat, ax.yaxis)):
             if not cat and (values is None or np.allclose(np.asarray(values) % 1, 0)):
-                axis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # pads / time bins
+                axis.set_major_locator(self.locator(nbins=6, integer=True))  # pads / time bins
         if trace.text is not None and trace.texttemplate:
             size = trace.textfont.size if trace.textfont and trace.textfont.size else 10
             norm = mesh.norm
@@ -357,8 +357,8 @@ class _Canvas:
             shade=False,
         )
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        ax.zaxis.set_major_locator(MaxNLocator(nbins=5))
+            axis.set_major_locator(self.locator(nbins=5, integer=True))
+        ax.zaxis.set_major_locator(self.locator(nbins=5))
         if show:
             pos = ax.get_position(original=True)
             ax.set_position([pos.x0, pos.y0 + 0.12, pos.width, pos.height - 0.12])
