@@ -335,6 +335,20 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
     )
 
 
+def _redo_without_static(kind: str, ctx: StageContext, config: dict[str, Any]) -> None:
+    """Marks a finished figure stage for rerun when its figures lack PNG/PDF images.
+
+    A stage that ran before static export worked (or with it failing) is otherwise reused
+    forever; with static images wanted its ``stage.json`` is removed so it runs again.
+    """
+    from interp.figures.output import missing_static
+
+    folder = ctx.workdir / kind / config_key({"kind": kind, **config})
+    if ctx.png and (folder / STAGE_FILE).is_file() and missing_static(folder / "figures"):
+        ctx.log(f"{ctx.study.name}: {kind} figures lack static images; running it again")
+        (folder / STAGE_FILE).unlink()
+
+
 def _explain_stage(ctx: StageContext) -> StageResult:
     matrix = ctx.results.get("matrix")
     if matrix is None or matrix.status in ("missing", "failed"):
@@ -346,6 +360,7 @@ def _explain_stage(ctx: StageContext) -> StageResult:
         return StageResult("explain", "", ctx.workdir, "missing", 0.0, {}, reason)
     ecfg = ctx.study.explain_config(ctx.profile)
     config = {"matrix_key": matrix.key, "explain": dataclasses.asdict(ecfg), "png": ctx.png}
+    _redo_without_static("explain", ctx, config)
     return run_stage(
         "explain",
         ctx,
@@ -360,6 +375,7 @@ def _data_stage(ctx: StageContext) -> StageResult:
     ctx.study.register_presets()
     dcfg = ctx.study.data_config(ctx.profile)
     config = {"data": dataclasses.asdict(dcfg), "png": ctx.png}
+    _redo_without_static("data", ctx, config)
     return run_stage(
         "data",
         ctx,

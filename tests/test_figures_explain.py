@@ -40,7 +40,8 @@ def test_perceptron_weight_figures() -> None:
     assert _types(twin) == ["heatmap"] * 3
     maps = {"VTPC2": RNG.normal(size=WINDOW), "MTPCL": RNG.normal(size=WINDOW)}
     comp = fw.chamber_comparison_figure(maps)
-    assert _types(comp) == ["surface"] * 3
+    assert _types(comp) == ["heatmap"] * 3
+    assert _types(fw.chamber_comparison_figure(maps, three_d=True)) == ["surface"] * 3
     np.testing.assert_allclose(np.asarray(comp.data[2].z), maps["VTPC2"] - maps["MTPCL"])
 
 
@@ -48,7 +49,7 @@ def test_split_conv_figures() -> None:
     k = fw.split_conv_kernels_figure(RNG.normal(size=(10, 2, 1, 5)), RNG.normal(size=(2, 10, 1, 5)))
     assert _types(k) == ["heatmap"] * 10
     b = fw.branch_contributions_figure({"pad": np.ones(WINDOW), "time": -np.ones(WINDOW)})
-    assert _types(b) == ["surface"] * 3
+    assert _types(b) == ["heatmap"] * 3
 
 
 def test_attribution_and_shap_figures() -> None:
@@ -56,11 +57,13 @@ def test_attribution_and_shap_figures() -> None:
     fig = fattr.attribution_figure(
         maps, "integrated_gradients", "IG", counts=dict.fromkeys(maps, 3)
     )
-    assert _types(fig) == ["surface"] * 4
-    assert fig.layout.scene.zaxis.title.text.startswith("integrated gradients")
+    assert _types(fig) == ["heatmap"] * 4
+    assert fig.data[0].colorbar.title.text.startswith("integrated gradients")
+    three_d = fattr.attribution_figure(maps, "integrated_gradients", "IG", three_d=True)
+    assert three_d.layout.scene.zaxis.title.text.startswith("integrated gradients")
     contribs = RNG.normal(size=(50, 221))
     shap = fattr.shap_figure(contribs, WINDOW)
-    assert _types(shap) == ["surface"] * 2
+    assert _types(shap) == ["heatmap"] * 2
     np.testing.assert_allclose(
         np.asarray(shap.data[1].z), np.abs(contribs[:, :-1]).mean(0).reshape(WINDOW)
     )
@@ -69,16 +72,20 @@ def test_attribution_and_shap_figures() -> None:
 def test_confusion_matrix_layout() -> None:
     counts = {"tn": 1816, "fp": 184, "fn": 141, "tp": 1859}  # the talk's split-conv matrix
     m, pct = fconf.confusion_table(counts)
-    assert m.tolist() == [[1816, 184], [141, 1859]]  # rows true bad/good, cols predicted
+    assert m.tolist() == [[1816, 184], [141, 1859]]  # rows true noise/signal, cols predicted
     np.testing.assert_allclose(pct.sum(axis=1), 100.0)
     assert pct[0, 0] == pytest.approx(90.8)
     fig = fconf.confusion_figure(counts, "t")
     (hm,) = fig.data
-    assert hm.type == "heatmap" and list(hm.x) == ["bad", "good"] and list(hm.y) == ["bad", "good"]
+    assert (
+        hm.type == "heatmap"
+        and list(hm.x) == ["noise", "signal"]
+        and list(hm.y) == ["noise", "signal"]
+    )
     assert (
         fig.layout.yaxis.title.text == "true label" and fig.layout.xaxis.title.text == "predicted"
     )
-    assert "90.80%" in hm.text[0][0] and "1,816" in hm.text[0][0]
+    assert "90.8 %" in hm.text[0][0] and "1,816" in hm.text[0][0]  # 2000 per row: 1 decimal
 
 
 def test_curves() -> None:
@@ -87,7 +94,7 @@ def test_curves() -> None:
     r = fcurves.roc_points(s, y)
     assert r["tpr"][0] == 0 and r["tpr"][-1] == 1 and np.all(np.diff(r["fpr"]) >= 0)
     fig = fcurves.roc_figure({"test": (s, y)}, {"test": [("0.5", 0.5)]})
-    assert _types(fig) == ["scatter"] * 4  # 2 curves + 1 operating point in each panel
+    assert _types(fig) == ["scatter"] * 6  # band, curve, operating point in each panel
     tc = fcurves.training_curves_figure({"train_loss": [1, 0.5], "val_accuracy": [0.8, 0.9]}, "t")
     assert len(tc.data) == 2
     dist, ks = fcurves.score_distribution_figure(s, y, s[::-1], y[::-1], "scores")
@@ -108,10 +115,12 @@ def test_curves() -> None:
 def test_physics_figures() -> None:
     b = {
         "crossing_angle": {
+            "edges": [0.5, 1.5, 2.5],
             "centres": [1, 2],
             "rate": [0.1, 0.2],
             "error": [0.01, 0.01],
-            "n": [5, 5],
+            "n": [10, 10],
+            "lost": [1, 2],
             "label": "|crossing angle|",
             "unit": "deg",
         }
@@ -154,7 +163,7 @@ def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) 
     names = {p.name for p in out.glob("*.html")}
     for c in ("VTPC2", "MTPCL"):
         assert f"weights_perceptron_{c}.html" in names
-        assert f"weights_perceptron_{c}_2d.html" in names
+        assert f"weights_perceptron_{c}_3d.html" in names
         assert f"splitconv_kernels_{c}.html" in names
         for t in ("VTPC2", "MTPCL"):
             for m in ("perceptron", "split_conv", "xgboost"):
@@ -169,7 +178,7 @@ def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) 
     assert "weights_perceptron_chambers.html" in names
     assert (out / "plotly.min.js").is_file() and (out / "index.html").is_file()
     saved = json.loads((out / SUMMARY_FILE).read_text())
-    assert saved["png_skipped_reason"] == "PNG export disabled"
+    assert saved["png_skipped_reason"] == "static image export disabled"
     p = saved["perceptron"]["VTPC2"]
     for key in ("peak_signal_weight", "mean_cross_diff_weight", "mean_outer_diff_weight"):
         assert np.isfinite(p[key])
@@ -214,4 +223,5 @@ def test_cli_explain_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert res.exit_code == 0, res.output
     assert calls["out"] == out and calls["png"] is False
     assert calls["config"].attr_clusters == 8 and calls["config"].ig_steps == 4
-    assert "wrote 1 HTML and 0 PNG" in res.output and "PNG skipped" in res.output
+    assert "wrote 1 HTML, 0 PNG and 0 PDF" in res.output
+    assert "static images skipped" in res.output

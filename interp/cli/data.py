@@ -247,12 +247,12 @@ def figures_clusters(
     ),
     examples: Annotated[int, typer.Option(min=1, help="Examples per group")] = 4,
     max_clusters: Annotated[int, typer.Option(help="Clusters read per file")] = 200_000,
-    png: Annotated[bool, typer.Option(help="Also write PNG (needs Chromium)")] = True,
+    png: Annotated[bool, typer.Option(help="Also write PNG + PDF")] = True,
     chamber: ChamberOpt = None,
     tree: TreeOpt = None,
     window: WindowOpt = None,
 ) -> None:
-    """Example windows per class and per noise kind for each file (HTML + PNG)."""
+    """Example windows per class and per noise kind for each file (HTML + PNG + PDF)."""
     from interp.figures.clusters import example_clusters_figure
     from interp.figures.output import FigureWriter
     from interp.io import count_clusters, iter_clusters
@@ -267,7 +267,7 @@ def figures_clusters(
             path = writer.write(fig, f"example_clusters_{chunk.chamber}", width=1100, height=1400)
             typer.echo(f"wrote {path}")
         if writer.png_skipped_reason:
-            typer.echo(f"note: PNG not written: {writer.png_skipped_reason}")
+            typer.echo(f"note: static images not written: {writer.png_skipped_reason}")
 
 
 @app.command("import")

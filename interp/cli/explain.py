@@ -16,7 +16,9 @@ def explain(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default RUN_WORKDIR/explain)")
     ] = None,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write PNGs (kaleido)")] = True,
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Also write PNG + PDF (matplotlib, no browser)")
+    ] = True,
     attr_clusters: Annotated[int, typer.Option(help="Test clusters per attribution map set")] = 512,
     ig_steps: Annotated[int, typer.Option(help="Integrated-gradient path steps")] = 64,
 ) -> None:
@@ -29,9 +31,10 @@ def explain(
     summary = explain_run(run_workdir, out_dir, png=png, config=cfg, progress=typer.echo)
     n_html = sum(f.endswith(".html") for f in summary["figures"])
     n_png = sum(f.endswith(".png") for f in summary["figures"])
-    typer.echo(f"wrote {n_html} HTML and {n_png} PNG figures to {out_dir}")
+    n_pdf = sum(f.endswith(".pdf") for f in summary["figures"])
+    typer.echo(f"wrote {n_html} HTML, {n_png} PNG and {n_pdf} PDF figures to {out_dir}")
     if summary["png_skipped_reason"]:
-        typer.echo(f"PNG skipped: {summary['png_skipped_reason']}")
+        typer.echo(f"static images skipped: {summary['png_skipped_reason']}")
     for chamber, r in summary["rules"].items():
         best = r["rules"]["lstsq"]
         typer.echo(

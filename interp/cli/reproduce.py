@@ -23,7 +23,7 @@ def reproduce(
         "out"
     ),
     data: DataOpt = None,
-    png: Annotated[bool, typer.Option(help="Also write PNG figures (needs Chromium)")] = True,
+    png: Annotated[bool, typer.Option(help="Also write PNG + PDF figures")] = True,
     rename_chamber: RenameOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
     data_commands: Annotated[

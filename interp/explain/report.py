@@ -6,10 +6,10 @@ artefacts only. Output folder (one shared ``plotly.min.js``)::
 
     index.html                                   links to every figure
     explain_summary.json                         key numbers (see :func:`explain_run`)
-    weights_perceptron_<C>[_2d].html/.png        neuron + difference maps (3D and 2D twin)
-    weights_perceptron_chambers.html/.png        the map per training chamber + difference
+    weights_perceptron_<C>[_3d].html/.png/.pdf   neuron + difference maps (2D; 3D extra)
+    weights_perceptron_chambers[_3d]             the map per training chamber + difference
     splitconv_kernels_<C>, splitconv_branches_<C>_on_<T>
-    attr_<model>_<C>_on_<T>_<method>_<cells|kinds>     saliency / IG / occlusion surfaces
+    attr_<model>_<C>_on_<T>_<method>_<cells|kinds>     saliency / IG / occlusion heatmaps
     shap_xgboost_<C>_on_<T>
     confusion_<model>_<C>_on_<T>
     roc_<model>_<C>, training_<model>_<C>, scores_<model>_<C>
@@ -149,7 +149,7 @@ def explain_run(
     Args:
         workdir: Study folder of :func:`interp.pipeline.run_matrix`.
         out_folder: Output folder (created).
-        png: Also write PNGs (one kaleido browser for the whole pass).
+        png: Also write the static PNG and PDF of every figure (matplotlib, no browser).
         config: Explanation sizes (default :class:`ExplainConfig`).
         progress: Optional callback for one-line status messages.
 
@@ -222,6 +222,12 @@ def explain_run(
             write(
                 fw.chamber_comparison_figure(perceptron_diff),
                 "weights_perceptron_chambers",
+                1400,
+                500,
+            )
+            write(
+                fw.chamber_comparison_figure(perceptron_diff, three_d=True),
+                "weights_perceptron_chambers_3d",
                 1400,
                 550,
             )
@@ -311,16 +317,16 @@ def _perceptron_section(cell: _Cell, write: Writer, summary: dict[str, Any]) -> 
     bias = np.asarray(clf.params["dense"]["bias"])
     win = tuple(clf.window)
     write(
-        fw.perceptron_weights_figure(kernel, win, f"Perceptron weights ({chamber})"),
+        fw.perceptron_heatmap_figure(kernel, win, f"Perceptron weights ({chamber})"),
         f"weights_{tag}",
         1400,
-        550,
+        480,
     )
     write(
-        fw.perceptron_heatmap_figure(kernel, win, f"Perceptron weights ({chamber}), 2D"),
-        f"weights_{tag}_2d",
-        1300,
-        450,
+        fw.perceptron_weights_figure(kernel, win, f"Perceptron weights ({chamber}), 3D"),
+        f"weights_{tag}_3d",
+        1400,
+        550,
     )
     maps = fw.perceptron_maps(kernel, win)
     wd, ws = maps["signal - noise"], maps["signal neuron"]
@@ -387,7 +393,7 @@ def _split_conv_section(cell: _Cell, write: Writer) -> None:
         }
         title = f"Split conv branch contributions to the log-odds (trained {chamber}, test {t})"
         write(
-            fw.surfaces_figure(panels, title, "contribution (log-odds)", cols=2),
+            fw.maps_figure(panels, title, "contribution (log-odds)", cols=2),
             f"splitconv_branches_{chamber}_on_{t}",
             1100,
             900,

@@ -38,7 +38,8 @@ def example_clusters_figure(
 
     Each panel is a heatmap of ADC counts with pads vertical and time bins horizontal; the
     panel title gives the cluster's index and peak ADC. The last column shows the group's
-    mean window.
+    mean window. Each row shares one colour scale from 0 to its largest charge, with a
+    colour bar in ADC right of the row.
 
     Args:
         cs: Clusters (any size; only the drawn examples are read).
@@ -76,21 +77,32 @@ def example_clusters_figure(
         panels = [cs.charge[i] for i in chosen]
         panels += [None] * (n_examples - len(panels))
         panels.append(cs.charge[groups[name]].mean(axis=0))
+        zmax = max(float(np.max(z)) for z in panels if z is not None) or 1.0
         for c, z in enumerate(panels, start=1):
             if z is None:
                 continue
-            fig.add_trace(
-                go.Heatmap(
-                    z=z,
-                    x=np.arange(times),
-                    y=np.arange(pads),
-                    colorscale="Viridis",
-                    showscale=False,
-                    hovertemplate="pad %{y}, time bin %{x}: %{z:.1f} ADC<extra></extra>",
-                ),
-                row=r,
-                col=c,
+            trace = go.Heatmap(
+                z=z,
+                x=np.arange(times),
+                y=np.arange(pads),
+                colorscale="Viridis",
+                zmin=0.0,
+                zmax=zmax,
+                showscale=(c == n_cols),
+                hovertemplate="pad %{y}, time bin %{x}: %{z:.1f} ADC<extra></extra>",
             )
+            fig.add_trace(trace, row=r, col=c)
+            if c == n_cols:  # one colour scale per row, its bar right of the row
+                dom = fig.get_subplot(r, c).yaxis.domain
+                fig.data[-1].update(
+                    colorbar={
+                        "title": {"text": "charge (ADC)", "side": "right"},
+                        "x": 1.0,
+                        "y": 0.5 * (dom[0] + dom[1]),
+                        "len": dom[1] - dom[0],
+                        "thickness": 10,
+                    }
+                )
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     for r in range(1, len(groups) + 1):

@@ -1,16 +1,13 @@
-"""Writing plotly figures: offline HTML (one shared plotly.js per folder) plus static PNG.
+"""Writing plotly figures: offline HTML (one shared plotly.js per folder) plus static PNG/PDF.
 
-PNG export uses kaleido >= 1.0, which drives a system Chrome/Chromium (Debian package
-``chromium``). One browser is started per process (:class:`FigureWriter`) because each plain
-``write_image`` call would start its own (~10 s). Where no browser exists, HTML is written and
-the writer says clearly that PNGs were skipped.
+The interactive HTML comes from plotly; the static PNG and PDF are drawn from the same
+``go.Figure`` by :mod:`interp.figures.static` (matplotlib, Agg backend), so they need no
+browser and look the same on every machine. kaleido is not used.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 from pathlib import Path
 from types import TracebackType
 
@@ -20,48 +17,46 @@ from interp.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
 
-_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-
-
-def find_browser() -> str | None:
-    """Path of a Chrome/Chromium executable on PATH (or ``$BROWSER_PATH``), else ``None``."""
-    import os
-
-    env = os.environ.get("BROWSER_PATH")
-    if env and Path(env).exists():
-        return env
-    for name in _BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
 
 class FigureWriter:
-    """Writes figures into one folder; context manager owning one kaleido browser.
+    """Writes figures into one folder: ``name.html`` plus ``name.png`` / ``name.pdf``.
 
     Args:
         folder: Output folder (created). It gets one shared ``plotly.min.js``.
-        png: Also write PNG (needs kaleido and a Chromium); ``False`` writes HTML only.
-        scale: PNG pixel scale.
+        png: Also write the static images; ``False`` writes HTML only.
+        scale: PNG pixel scale: the PNG has ``100 * scale`` dpi (``width x scale`` pixels).
+        formats: Static formats (default :data:`~interp.figures.static.FORMATS`, PNG and PDF).
 
     Attributes:
-        png_skipped_reason: Why PNGs were not written, or ``None``.
+        png_skipped_reason: Why static images were not written (disabled, or the last
+            rendering failure), or ``None``.
         written: Paths written so far.
     """
 
-    def __init__(self, folder: str | Path, png: bool = True, scale: float = 1.5) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        png: bool = True,
+        scale: float = 1.5,
+        formats: tuple[str, ...] | None = None,
+    ) -> None:
+        from interp.figures.static import FORMATS
+
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.png = png
-        self.scale = scale
-        self.png_skipped_reason: str | None = None if png else "PNG export disabled"
+        self.formats = tuple(formats if formats is not None else FORMATS) if png else ()
+        self.dpi = max(round(100 * scale), 72)
+        self.png_skipped_reason: str | None = None if png else "static image export disabled"
+        if self.formats:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:  # an environment installed before the dependency was added
+                self.formats = ()
+                self.png_skipped_reason = "matplotlib is not installed (pip install matplotlib)"
         self.written: list[Path] = []
-        self._server = False
 
     def __enter__(self) -> FigureWriter:
-        if self.png:
-            self._start_browser()
         return self
 
     def __exit__(
@@ -70,56 +65,53 @@ class FigureWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._server:
-            import kaleido
-
-            with contextlib.suppress(Exception):
-                kaleido.stop_sync_server(silence_warnings=True)
-            self._server = False
-
-    def _start_browser(self) -> None:
-        try:
-            import kaleido
-        except ImportError:
-            self.png_skipped_reason = "kaleido is not installed (pip install 'tpc-interp[png]')"
-            return
-        if find_browser() is None:
-            self.png_skipped_reason = (
-                "no Chrome/Chromium found for PNG export (Debian: apt-get install chromium); "
-                "HTML written only"
-            )
-            return
-        try:
-            kaleido.start_sync_server(mathjax=False, silence_warnings=True)
-            self._server = True
-        except Exception as exc:  # browser fails to start: keep HTML, say why
-            self.png_skipped_reason = f"could not start a browser for PNG export: {exc}"
+        return None
 
     def write(self, fig: go.Figure, name: str, width: int = 900, height: int = 650) -> Path:
-        """Writes ``name.html`` (and ``name.png``) atomically; returns the HTML path."""
+        """Writes ``name.html`` and the static images atomically; returns the HTML path.
+
+        A figure the static renderer cannot draw keeps its HTML; the failure is logged and
+        kept in :attr:`png_skipped_reason`.
+        """
         html = self.folder / f"{name}.html"
         with atomic_path(html) as tmp:
             fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
         self.written.append(html)
-        if self._server:
-            import kaleido
-
-            png = self.folder / f"{name}.png"
-            try:
-                with atomic_path(png) as tmp:
-                    kaleido.write_fig_sync(
-                        fig,
-                        path=str(tmp),
-                        opts={"format": "png", "width": width, "height": height,
-                              "scale": self.scale},
-                    )
-                self.written.append(png)
-            except Exception as exc:
-                self.png_skipped_reason = f"PNG export failed: {exc}"
-                log.warning("%s: %s", png, self.png_skipped_reason)
+        if self.formats:
+            self.write_static(fig, name, width, height)
         return html
+
+    def write_static(self, fig: go.Figure, name: str, width: int = 900, height: int = 650) -> None:
+        """Writes only the static images of one figure (see :func:`write_static`)."""
+        from interp.figures.static import write_static
+
+        paths = [self.folder / f"{name}.{fmt}" for fmt in self.formats]
+        try:
+            self.written += write_static(fig, paths, width, height, dpi=self.dpi)
+        except Exception as exc:  # one figure failing keeps the others and the HTML
+            self.png_skipped_reason = f"static export of {name} failed: {exc}"
+            log.warning("%s: %s", self.folder / name, self.png_skipped_reason)
 
     @property
     def plotly_js(self) -> Path:
         """The shared plotly.js written beside the HTML files."""
         return self.folder / "plotly.min.js"
+
+
+def missing_static(folder: str | Path, formats: tuple[str, ...] | None = None) -> list[Path]:
+    """Static images missing beside the HTML figures of ``folder`` (``index.html`` excluded).
+
+    A folder written before static export existed (or with it disabled) lists every image
+    it lacks, so a rerun knows to fill them in.
+    """
+    from interp.figures.static import FORMATS
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for html in sorted(folder.glob("*.html")):
+        if html.name == "index.html":
+            continue
+        out += [p for f in formats or FORMATS if not (p := html.with_suffix(f".{f}")).is_file()]
+    return out

@@ -8,6 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from interp.figures.static import FORMATS
 from interp.published import citation, published_accuracy
 
 
@@ -59,7 +60,7 @@ def _fresh(folder: Path, name: str, png: bool, source: Path | None) -> bool:
     html = folder / f"{name}.html"
     if source is None or not html.is_file() or html.stat().st_mtime < source.stat().st_mtime:
         return False
-    return not png or html.with_suffix(".png").is_file()
+    return not png or all(html.with_suffix(f".{f}").is_file() for f in FORMATS)
 
 
 def write_figures(
@@ -67,8 +68,8 @@ def write_figures(
 ) -> list[Path]:
     """Writes figures with :class:`~interp.figures.output.FigureWriter`; returns HTML paths.
 
-    Figures newer than ``source`` (the JSON they are drawn from) are kept as they are, so a
-    re-rendered report does not start a browser for PNGs it already has.
+    Figures newer than ``source`` (the JSON they are drawn from) that have their static
+    images are kept as they are; a figure missing its PNG or PDF is written again.
     """
     from interp.figures.output import FigureWriter
 

@@ -25,7 +25,7 @@ PACKAGES: tuple[str, ...] = (
     "xgboost-cpu",
     "scikit-learn",
     "plotly",
-    "kaleido",
+    "matplotlib",
     "h5py",
     "pyarrow",
     "uproot",
