@@ -410,17 +410,26 @@ both). The perceptron's rewrite only saves a pass over the input, on every platf
 or platforms not listed run ``module.apply``."""
 
 
+def current_platform() -> str:
+    """Platform new computations run on: that of ``jax.default_device`` when one is set (the
+    ``with jax.default_device(...)`` context), else ``jax.default_backend()``."""
+    dev = jax.config.jax_default_device
+    if dev is None:
+        return jax.default_backend()
+    return str(getattr(dev, "platform", dev))
+
+
 def platform_formulation(module: nn.Module, platform: str | None = None) -> str:
     """``"rewrite"`` or ``"apply"``: what ``formulation="auto"`` runs for a module.
 
     Args:
         module: Linen module.
-        platform: ``"cpu"``, ``"gpu"``, ``"tpu"``...; ``None``: ``jax.default_backend()``.
+        platform: ``"cpu"``, ``"gpu"``, ``"tpu"``...; ``None``: :func:`current_platform`.
 
     Returns:
         The :data:`PLATFORM_FORMULATION` entry, ``"apply"`` if there is none.
     """
-    platform = jax.default_backend() if platform is None else str(platform)
+    platform = current_platform() if platform is None else str(platform)
     kind = model_kind(module)
     return PLATFORM_FORMULATION.get(platform, {}).get(kind or "", "apply")
 
