@@ -296,7 +296,8 @@ def bench_gpu(
     """
     clf, _ = flax_classifier(name, runs, charge)
     n = charge.shape[0]
-    cpu_ref = np.asarray(reference_logits(clf, make_forward(clf.module), charge))
+    with jax.default_device(jax.devices("cpu")[0]):
+        cpu_ref = np.asarray(reference_logits(clf, make_forward(clf.module), charge))
     scale = float(np.abs(cpu_ref).max())
     x32 = pad_to(np.ascontiguousarray(charge, np.float32), GPU_CHUNK)
     x8 = pad_to(compact_adc(charge), GPU_CHUNK)
@@ -431,6 +432,33 @@ def _best(r: dict[str, Any], path: str) -> float:
     return min(times) * CLUSTERS_PER_EVENT / n
 
 
+def gpu_markdown(res: dict[str, Any]) -> str:
+    """The GPU section (rows of :func:`bench_gpu`, or the line saying why it was skipped)."""
+    gpu = res.get("gpu") or {"skipped": "not run"}
+    lines: list[str] = []
+    lines += ["", "## GPU", ""]
+    if "skipped" in gpu:
+        lines.append(f"Not measured: {gpu['skipped']}.")
+    else:
+        lines += [
+            f"Device: {gpu['device']}. `toolkit`: `FlaxClassifier.logits` on the GPU (numpy "
+            "in and out); other rows: one call on the event padded to 32,768 clusters, "
+            "`host` = float32 numpy in / numpy out, `host_uint8` = uint8 ADC in, `device` = "
+            "input resident on the GPU.",
+            "",
+            "| model | row (formulation / precision / input) | s/event | clusters/s "
+            "| max rel err vs CPU reference |",
+            "|---|---|---|---|---|",
+        ]
+        for m in gpu["models"]:
+            for row, v in m["rows"].items():
+                lines.append(
+                    f"| {m['model']} | {row} | {v['s_per_event']:.5f} | "
+                    f"{v['clusters_per_s']:,.0f} | {v['rel_err_vs_cpu_reference']:.1e} |"
+                )
+    return "\n".join(lines)
+
+
 def markdown(res: dict[str, Any]) -> str:
     """The talk-shaped table plus the detail tables."""
     pub = res["published"]
@@ -537,26 +565,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"{cost('onnx_int8')} | {e['jax_bfloat16_vs_reference']:.1e} / "
             f"{e['onnx_int8_vs_reference']:.1e} |"
         )
-    lines += ["", "## GPU", ""]
-    if "skipped" in gpu:
-        lines.append(f"Not measured: {gpu['skipped']}.")
-    else:
-        lines += [
-            f"Device: {gpu['device']}. `toolkit`: `FlaxClassifier.logits` on the GPU (numpy "
-            "in and out); other rows: one call on the event padded to 32,768 clusters, "
-            "`host` = float32 numpy in / numpy out, `host_uint8` = uint8 ADC in, `device` = "
-            "input resident on the GPU.",
-            "",
-            "| model | row (formulation / precision / input) | s/event | clusters/s "
-            "| max rel err vs CPU reference |",
-            "|---|---|---|---|---|",
-        ]
-        for m in gpu["models"]:
-            for row, v in m["rows"].items():
-                lines.append(
-                    f"| {m['model']} | {row} | {v['s_per_event']:.5f} | "
-                    f"{v['clusters_per_s']:,.0f} | {v['rel_err_vs_cpu_reference']:.1e} |"
-                )
+    lines += gpu_markdown(res).splitlines()
     lines += [
         "",
         "## Training throughput (batch 256, AdamW, samples/s)",
@@ -580,6 +589,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--models", nargs="*", default=list(FLAX_MODELS))
     ap.add_argument("--no-training", action="store_true")
+    ap.add_argument(
+        "--gpu-only", action="store_true", help="only the GPU column (benchmarks/gpu_check.sh)"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--name", default="speed", help="output file stem")
     ap.add_argument("--render", type=Path, default=None, help="only re-render this JSON as .md")
@@ -614,7 +626,8 @@ def main() -> None:
         "flax": [],
     }
     cpu = jax.devices("cpu")[0]  # the CPU columns run on the CPU even when a GPU is present
-    for name in args.models:
+    res["gpu_only"] = bool(args.gpu_only)
+    for name in [] if args.gpu_only else args.models:
         with jax.default_device(cpu):
             r = bench_flax(name, charge, label, args.runs, args.repeats)
         print(name, json.dumps({k: r[k] for k in ("s_per_event", "parity_rel_err", "load1")}))
@@ -623,16 +636,24 @@ def main() -> None:
     if gpu is None:
         res["gpu"] = {
             "skipped": "no GPU visible to JAX (jax.devices('gpu') is empty or JAX is CPU-only;"
-            " install '.[cuda]' on a machine with an NVIDIA GPU): GPU column not measured"
+            " install '.[cuda]' on a machine with an NVIDIA GPU)"
         }
         print("GPU column skipped:", res["gpu"]["skipped"], flush=True)
     else:
         res["gpu"] = {"device": gpu.device_kind, "models": []}
         for name in args.models:
             res["gpu"]["models"].append(bench_gpu(name, charge, args.runs, args.repeats, gpu))
+    res["training"] = []
+    if args.gpu_only:
+        res["load_range"] = [PEAK["load1"], load1()]
+        res["wall_s"] = time.time() - t0
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (args.out / f"{args.name}.md").write_text(gpu_markdown(res))
+        print(gpu_markdown(res))
+        return
     res["xgboost"] = bench_xgboost(charge, label, args.runs, args.repeats)
     print("xgboost", res["xgboost"]["s_per_event"], flush=True)
-    res["training"] = []
     if not args.no_training:
         for name in args.models:
             with jax.default_device(cpu):
