@@ -17,6 +17,7 @@ Conv into ``ConvInteger``, which ONNX Runtime ran 6x slower than float32 on the 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -106,15 +107,19 @@ def quantize_int8(model: onnx.ModelProto, calibration: np.ndarray) -> onnx.Model
     with tempfile.TemporaryDirectory(prefix="tpc-interp-quant-") as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, src)
-        quantize_static(
-            str(src),
-            str(dst),
-            _Reader(),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv", "Gemm", "MatMul"],
-        )
+        logging.disable(logging.WARNING)  # ORT's "consider pre-processing" advice, per call
+        try:
+            quantize_static(
+                str(src),
+                str(dst),
+                _Reader(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["Conv", "Gemm", "MatMul"],
+            )
+        finally:
+            logging.disable(logging.NOTSET)
         out = onnx.load(dst)
     meta = {p.key: p.value for p in model.metadata_props}
     info = json.loads(meta.get("classifier_json", "{}"))
