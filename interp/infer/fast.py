@@ -17,6 +17,11 @@
   the perceptron's max normalisation is moved after its matmul.
 * :func:`preferred_chunk` / :func:`preferred_min_chunk` / :func:`preferred_backend` hold the
   measured per-model choices used by ``FlaxClassifier.logits`` (chunk sizes, backend).
+* ``formulation="auto"`` picks rewrite or ``module.apply`` per model and platform
+  (:data:`PLATFORM_FORMULATION`: the rewrites on CPU, cuDNN convolutions on GPU).
+* Raw windows may be float or 8/16-bit integer ADC (:data:`INTEGER_ADC_DTYPES`), converted
+  to float32 inside the compiled call; :data:`PRECISIONS` casts params and preprocessed inputs
+  to bfloat16 / float16.
 
 All formulations return float32 logits [B, 2] equal to ``module.apply`` on preprocessed inputs
 up to float32 summation order (tested to 1e-5 relative).
