@@ -49,7 +49,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.infer.fast import preferred_backend, random_params  # noqa: E402
+from interp.infer.fast import (  # noqa: E402
+    compact_adc,
+    make_fused_forward,
+    preferred_backend,
+    random_params,
+)
 from interp.infer.onnx_backend import OnnxClassifier  # noqa: E402
 from interp.preprocess import fit_preprocessor  # noqa: E402
 from interp.published import load_published  # noqa: E402
@@ -160,14 +165,23 @@ def xla_flops_per_cluster(module: Any, params: Any, batch: int = 1024) -> float:
 
 
 def quality(p: np.ndarray, label: np.ndarray, trained: bool) -> dict[str, Any]:
-    """Noise removed / signal lost at P(signal) < 0.5 (None for random weights)."""
+    """Noise removed / signal lost at P(signal) < 0.5 and the balanced accuracy (mean of
+    noise removed and signal kept); None for random weights."""
     if not trained:
-        return {"noise_removed": None, "signal_lost": None}
+        return {"noise_removed": None, "signal_lost": None, "balanced_accuracy": None}
     cut = p < 0.5
+    removed, lost = float(cut[label == 0].mean()), float(cut[label == 1].mean())
     return {
-        "noise_removed": float(cut[label == 0].mean()),
-        "signal_lost": float(cut[label == 1].mean()),
+        "noise_removed": removed,
+        "signal_lost": lost,
+        "balanced_accuracy": 0.5 * (removed + 1.0 - lost),
     }
+
+
+def p_signal(z: np.ndarray) -> np.ndarray:
+    """P(signal) from logits [N, 2] (as ``FlaxClassifier.predict_proba``)."""
+    d = (z[:, 1] - z[:, 0]).astype(np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * d))
 
 
 def roofline(flops: float, t_event: float, peak: dict[str, Any]) -> dict[str, float]:
@@ -192,17 +206,24 @@ def bench_flax(
     ref_forward = make_forward(clf.module)
     # ONNX Runtime at its strongest: its own defaults (spinning threads), 2 threads
     ort = OnnxClassifier.from_classifier(clf, threads=2, spinning=True)
+    ort8 = OnnxClassifier.from_classifier(clf, threads=2, spinning=True, precision="int8")
     jax_clf = copy.copy(clf)  # same params, backend forced to JAX
     jax_clf.backend = "jax"
+    bf16_clf = copy.copy(clf)
+    bf16_clf.precision = "bfloat16"
+    adc8 = compact_adc(charge)  # the event as the 8-bit ADC it is (uint8 when exact)
     # order within a repeat: ONNX Runtime's spinning threads linger after its block, so the
-    # reference path (a baseline only) follows it rather than a toolkit path
+    # reference path (a baseline only) follows the ORT paths rather than a toolkit path
     paths: dict[str, Callable[[], Any]] = {
         "onnx": lambda: ort.logits(charge),
+        "onnx_int8": lambda: ort8.logits(charge),
         "reference": lambda: reference_logits(clf, ref_forward, charge),
         "toolkit": lambda: clf.logits(charge),
     }
     if preferred_backend(name) != "jax":
         paths["toolkit_jax"] = lambda: jax_clf.logits(charge)
+    paths["toolkit_uint8"] = lambda: jax_clf.logits(adc8)  # JAX path reading integer ADC
+    paths["jax_bfloat16"] = lambda: bf16_clf.logits(charge)
     outs = {k: np.asarray(f()) for k, f in paths.items()}  # warm-up (compiles) + parity
     ref = outs["reference"]
     scale = float(np.abs(ref).max())
@@ -241,8 +262,79 @@ def bench_flax(
         },
         "roofline": {k: roofline(flops, v, PEAK) for k, v in per_event.items()},
         "load1": loads,
+        "input_dtype": {"toolkit_uint8": str(adc8.dtype)},
+        "quality_by_path": {k: quality(p_signal(v), label, trained) for k, v in outs.items()},
         **quality(p, label, trained),
     }
+
+
+def gpu_device() -> Any | None:
+    """The first GPU JAX can see, or None (no CUDA jax, no GPU, or ``JAX_PLATFORMS=cpu``)."""
+    try:
+        devs = jax.devices("gpu")
+    except RuntimeError:
+        return None
+    return devs[0] if devs else None
+
+
+GPU_CHUNK = 32768
+"""Clusters per call of the GPU one-call rows: a whole event (28,764) padded once."""
+
+
+def bench_gpu(
+    name: str, charge: np.ndarray, runs: Path | None, repeats: int, gpu: Any
+) -> dict[str, Any]:
+    """GPU seconds per event of one Flax model, per formulation and precision.
+
+    Rows: ``toolkit`` (``FlaxClassifier.logits`` with the JAX backend under
+    ``jax.default_device(gpu)``: the formulation ``PLATFORM_FORMULATION`` picks for
+    ``gpu``, its chunk plan, numpy in and out), and for each formulation (``apply``,
+    ``rewrite``) and precision (``float32``, ``bfloat16``, ``float16``) one call on the whole
+    event padded to :data:`GPU_CHUNK`: ``host`` (float32 numpy in, numpy logits out),
+    ``host_uint8`` (the event as uint8 ADC, 4x fewer bytes over PCIe) and ``device``
+    (input already on the GPU, logits left there).
+    """
+    clf, _ = flax_classifier(name, runs, charge)
+    n = charge.shape[0]
+    with jax.default_device(jax.devices("cpu")[0]):
+        cpu_ref = np.asarray(reference_logits(clf, make_forward(clf.module), charge))
+    scale = float(np.abs(cpu_ref).max())
+    x32 = pad_to(np.ascontiguousarray(charge, np.float32), GPU_CHUNK)
+    x8 = pad_to(compact_adc(charge), GPU_CHUNK)
+    out: dict[str, Any] = {"model": name, "device": gpu.device_kind, "rows": {}}
+    with jax.default_device(gpu):
+        gclf = copy.copy(clf)
+        gclf._fused_key = None  # rebuild the jitted forward and params on the GPU
+        gclf.backend = "jax"
+        z = gclf.logits(charge)
+        t = median_time(lambda: gclf.logits(charge), repeats)
+        out["rows"]["toolkit"] = {
+            "s_per_event": t * CLUSTERS_PER_EVENT / n,
+            "clusters_per_s": n / t,
+            "rel_err_vs_cpu_reference": float(np.abs(z - cpu_ref).max() / scale),
+        }
+        params = jax.device_put(clf.params, gpu)
+        xd = jax.device_put(x32, gpu)
+        for formulation in ("apply", "rewrite"):
+            for precision in ("float32", "bfloat16", "float16"):
+                fwd = make_fused_forward(
+                    clf.module, clf.preprocessor, formulation, precision, platform="gpu"
+                )
+                z = np.asarray(fwd(params, x32))[:n]
+                rel = float(np.abs(z - cpu_ref).max() / scale)
+                for kind, fn in (
+                    ("host", lambda fwd=fwd: np.asarray(fwd(params, x32))),
+                    ("host_uint8", lambda fwd=fwd: np.asarray(fwd(params, x8))),
+                    ("device", lambda fwd=fwd: fwd(params, xd)),
+                ):
+                    t = median_time(fn, repeats, warmup=2)
+                    out["rows"][f"{formulation}/{precision}/{kind}"] = {
+                        "s_per_event": t * CLUSTERS_PER_EVENT / n,
+                        "clusters_per_s": n / t,
+                        "rel_err_vs_cpu_reference": rel,
+                    }
+                print("gpu", name, formulation, precision, flush=True)
+    return out
 
 
 def bench_xgboost(
@@ -340,6 +432,33 @@ def _best(r: dict[str, Any], path: str) -> float:
     return min(times) * CLUSTERS_PER_EVENT / n
 
 
+def gpu_markdown(res: dict[str, Any]) -> str:
+    """The GPU section (rows of :func:`bench_gpu`, or the line saying why it was skipped)."""
+    gpu = res.get("gpu") or {"skipped": "not run"}
+    lines: list[str] = []
+    lines += ["", "## GPU", ""]
+    if "skipped" in gpu:
+        lines.append(f"Not measured: {gpu['skipped']}.")
+    else:
+        lines += [
+            f"Device: {gpu['device']}. `toolkit`: `FlaxClassifier.logits` on the GPU (numpy "
+            "in and out); other rows: one call on the event padded to 32,768 clusters, "
+            "`host` = float32 numpy in / numpy out, `host_uint8` = uint8 ADC in, `device` = "
+            "input resident on the GPU.",
+            "",
+            "| model | row (formulation / precision / input) | s/event | clusters/s "
+            "| max rel err vs CPU reference |",
+            "|---|---|---|---|---|",
+        ]
+        for m in gpu["models"]:
+            for row, v in m["rows"].items():
+                lines.append(
+                    f"| {m['model']} | {row} | {v['s_per_event']:.5f} | "
+                    f"{v['clusters_per_s']:,.0f} | {v['rel_err_vs_cpu_reference']:.1e} |"
+                )
+    return "\n".join(lines)
+
+
 def markdown(res: dict[str, Any]) -> str:
     """The talk-shaped table plus the detail tables."""
     pub = res["published"]
@@ -360,11 +479,15 @@ def markdown(res: dict[str, Any]) -> str:
         "| signal lost | published CPU / GPU (Keras 2020) |",
         "|---|---|---|---|---|---|---|",
     ]
+    gpu = res.get("gpu") or {"skipped": "not run"}
+    gpu_s = {m["model"]: m["rows"]["toolkit"]["s_per_event"] for m in gpu.get("models", [])}
     for r in res["flax"]:
         p = pub.get(r["model"], {})
         spe = p.get("seconds_per_event", {})
+        g = gpu_s.get(r["model"])
         lines.append(
-            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | n/a (no GPU) | "
+            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | "
+            f"{'not measured (no GPU)' if g is None else format(g, '.5f')} | "
             f"{fmt(r['noise_removed'])} | {r['parameters']:,} | {fmt(r['signal_lost'])} | "
             f"{spe.get('cpu')} / {spe.get('gpu')} |"
         )
@@ -380,8 +503,9 @@ def markdown(res: dict[str, Any]) -> str:
         "| model | toolkit backend | toolkit s/event | toolkit clusters/s | JAX-path s/event "
         "| ONNX Runtime s/event | reference s/event | toolkit / ORT throughput | JAX path / ORT "
         "| speed-up vs reference | FLOPs/cluster | toolkit roofline fraction | ORT roofline "
-        "fraction | max rel err toolkit / ORT | best-of-N s/event toolkit / JAX / ORT / ref |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "fraction | max rel err toolkit / ORT | best-of-N s/event toolkit / JAX / ORT / ref "
+        "| JAX path on uint8 ADC s/event | uint8 JAX / ORT |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["flax"]:
         s, c, rf = r["s_per_event"], r["clusters_per_s"], r["roofline"]
@@ -399,12 +523,49 @@ def markdown(res: dict[str, Any]) -> str:
             + " / ".join(
                 f"{_best(r, k):.4f}" for k in ("toolkit", "toolkit_jax", "onnx", "reference")
             )
-            + " |"
+            + (
+                f" | {s['toolkit_uint8']:.4f} | {s['onnx'] / s['toolkit_uint8']:.2f}x |"
+                if "toolkit_uint8" in s
+                else " | - | - |"
+            )
         )
     lines.append(
         f"| xgboost | xgboost | {x['s_per_event']:.4f} | {x['clusters_per_s']:,.0f} | - | - | - "
-        f"| - | - | - | - | {x['memory_roofline_fraction']:.1%} (memory) | - | - | - |"
+        f"| - | - | - | - | {x['memory_roofline_fraction']:.1%} (memory) | - | - | - | - | - |"
     )
+    lines += [
+        "",
+        "## Reduced precision (same event, same run)",
+        "",
+        "Balanced accuracy = mean of noise removed and signal kept at P(signal) = 0.5 on the "
+        "benchmark event; differences in points (percentage points) against float32.",
+        "",
+        "| model | JAX float32 s/event | JAX bfloat16 s/event | bf16 / f32 speed | ORT float32 "
+        "s/event | ORT int8 s/event | int8 / f32 speed | balanced acc. float32 | bf16 cost "
+        "(points) | int8 cost (points) | max rel err bf16 / int8 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["flax"]:
+        s = r["s_per_event"]
+        if "jax_bfloat16" not in s:
+            continue
+        s_jax = s.get("toolkit_jax", s["toolkit"])
+        q = r.get("quality_by_path", {})
+        base = (q.get("reference") or {}).get("balanced_accuracy")
+
+        def cost(path: str, q: dict = q, base: float | None = base) -> str:
+            v = (q.get(path) or {}).get("balanced_accuracy")
+            return "n/a" if v is None or base is None else f"{100 * (base - v):+.2f}"
+
+        e = r["parity_rel_err"]
+        lines.append(
+            f"| {r['model']} | {s_jax:.4f} | {s['jax_bfloat16']:.4f} | "
+            f"{s_jax / s['jax_bfloat16']:.2f}x | {s['onnx']:.4f} | {s['onnx_int8']:.4f} | "
+            f"{s['onnx'] / s['onnx_int8']:.2f}x | {fmt(base)} | {cost('jax_bfloat16')} | "
+            f"{cost('onnx_int8')} | {e['jax_bfloat16_vs_reference']:.1e} / "
+            f"{e['onnx_int8_vs_reference']:.1e} |"
+        )
+    lines += gpu_markdown(res).splitlines()
     lines += [
         "",
         "## Training throughput (batch 256, AdamW, samples/s)",
@@ -428,6 +589,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--models", nargs="*", default=list(FLAX_MODELS))
     ap.add_argument("--no-training", action="store_true")
+    ap.add_argument(
+        "--gpu-only", action="store_true", help="only the GPU column (benchmarks/gpu_check.sh)"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--name", default="speed", help="output file stem")
     ap.add_argument("--render", type=Path, default=None, help="only re-render this JSON as .md")
@@ -440,7 +604,8 @@ def main() -> None:
     from interp.simulator import simulate
 
     t0 = time.time()
-    PEAK.update(machine_roofline(args.repeats))
+    with jax.default_device(jax.devices("cpu")[0]):
+        PEAK.update(machine_roofline(args.repeats))
     print("machine", PEAK, flush=True)
     ev = simulate("VTPC2", 1, 0)
     charge, label = ev.charge, ev.label.astype(np.int64)
@@ -460,16 +625,39 @@ def main() -> None:
         "published": load_published()["models"],
         "flax": [],
     }
-    for name in args.models:
-        r = bench_flax(name, charge, label, args.runs, args.repeats)
+    cpu = jax.devices("cpu")[0]  # the CPU columns run on the CPU even when a GPU is present
+    res["gpu_only"] = bool(args.gpu_only)
+    for name in [] if args.gpu_only else args.models:
+        with jax.default_device(cpu):
+            r = bench_flax(name, charge, label, args.runs, args.repeats)
         print(name, json.dumps({k: r[k] for k in ("s_per_event", "parity_rel_err", "load1")}))
         res["flax"].append(r)
+    gpu = gpu_device()
+    if gpu is None:
+        res["gpu"] = {
+            "skipped": "no GPU visible to JAX (jax.devices('gpu') is empty or JAX is CPU-only;"
+            " install '.[cuda]' on a machine with an NVIDIA GPU)"
+        }
+        print("GPU column skipped:", res["gpu"]["skipped"], flush=True)
+    else:
+        res["gpu"] = {"device": gpu.device_kind, "models": []}
+        for name in args.models:
+            res["gpu"]["models"].append(bench_gpu(name, charge, args.runs, args.repeats, gpu))
+    res["training"] = []
+    if args.gpu_only:
+        res["load_range"] = [PEAK["load1"], load1()]
+        res["wall_s"] = time.time() - t0
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.name}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (args.out / f"{args.name}.md").write_text(gpu_markdown(res))
+        print(gpu_markdown(res))
+        return
     res["xgboost"] = bench_xgboost(charge, label, args.runs, args.repeats)
     print("xgboost", res["xgboost"]["s_per_event"], flush=True)
-    res["training"] = []
     if not args.no_training:
         for name in args.models:
-            res["training"].append(bench_training(name, charge, label))
+            with jax.default_device(cpu):
+                res["training"].append(bench_training(name, charge, label))
             print("train", res["training"][-1], flush=True)
     loads = [PEAK["load1"], res["xgboost"]["load1"]]
     loads += [v for r in res["flax"] for v in r["load1"]]

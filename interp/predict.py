@@ -165,6 +165,7 @@ def predict_files(
     include_label: bool = True,
     overwrite: bool = True,
     read_options: Mapping[str, Any] | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Scores every cluster of ``files`` and writes the table to ``out`` atomically.
 
@@ -185,6 +186,9 @@ def predict_files(
         overwrite: Replace an existing ``out``; if ``False`` an existing file is an error.
         read_options: ``chamber``/``tree``/``window`` keywords of
             :func:`interp.io.iter_clusters` for the inputs (files written by other software).
+        precision: Inference precision of a Flax model
+            (:attr:`~interp.train.flax_classifier.FlaxClassifier.precision`: ``float32``,
+            ``bfloat16``, ``float16`` or ``int8``); other models take ``float32`` only.
 
     Returns:
         ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}``.
@@ -210,6 +214,21 @@ def predict_files(
         raise ClusterDataError(str(out_path), None, f"batch_size must be positive: {batch_size}")
     paths = [Path(f) for f in files]
     clf = _load(classifier_dir)
+    if precision != "float32":
+        from interp.train.flax_classifier import INFERENCE_PRECISIONS
+
+        if precision not in INFERENCE_PRECISIONS:
+            raise ClusterDataError(
+                str(classifier_dir), "precision", f"must be one of {INFERENCE_PRECISIONS}"
+            )
+        if clf.kind != "flax" or devices is not None:
+            raise ClusterDataError(
+                str(classifier_dir),
+                "precision",
+                f"'{precision}' applies to Flax models on one device only "
+                f"(model kind '{clf.kind}', devices {devices})",
+            )
+        clf.precision = precision
     options = dict(read_options or {})
     total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
     score = noise_scorer(

@@ -14,6 +14,20 @@ from interp.cli.app import app
 def export(
     run_dir: Annotated[Path, typer.Argument(help="Folder with classifier.json (a Flax model)")],
     out: Annotated[Path, typer.Option("--out", help="Output ONNX file")] = Path("model.onnx"),
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            "--quantize",
+            help="int8: static QDQ quantization (Conv/Gemm int8, activations uint8)",
+        ),
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Cluster file whose windows calibrate --quantize (default: 4,096 clusters "
+            "simulated for the training chamber)"
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option("--check/--no-check", help="Compare ONNX Runtime with JAX on 1,024 windows"),
@@ -24,11 +38,29 @@ def export(
     import numpy as np
 
     from interp.classifier import load_classifier
+    from interp.errors import ClusterDataError
     from interp.export.onnx import OPSET, export_onnx
 
+    if quantize is not None and quantize not in ("int8",):
+        raise ClusterDataError(str(out), "quantize", f"must be 'int8', got '{quantize}'")
+    if calibration is not None and quantize is None:
+        raise ClusterDataError(str(calibration), None, "--calibration needs --quantize int8")
     clf = load_classifier(run_dir)
-    path = export_onnx(clf, out)
-    typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB, opset {OPSET})")
+    if quantize is None:
+        path = export_onnx(clf, out)
+    else:
+        from interp.export.quantize import export_int8
+
+        windows = None
+        if calibration is not None:
+            from interp.io import read_clusters
+
+            windows = read_clusters(calibration).charge[:4096]
+        path = export_int8(clf, out, windows)
+    typer.echo(
+        f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB, opset {OPSET}"
+        + (f", {quantize})" if quantize else ")")
+    )
     if not check:
         return
     from interp.infer.onnx_backend import OnnxClassifier, ort_available
@@ -42,6 +74,10 @@ def export(
     b = OnnxClassifier(path).logits(x)
     rel = float(np.abs(a - b).max() / max(float(np.abs(a).max()), 1e-30))
     typer.echo(f"ONNX Runtime vs JAX on 1,024 random windows: max relative error {rel:.2e}")
+    if quantize is not None:  # int8 differs from float32 by design: report the decisions
+        agree = float(np.mean((a[:, 1] > a[:, 0]) == (b[:, 1] > b[:, 0])))
+        typer.echo(f"int8 vs float32 decisions at P(signal) = 0.5: {agree:.2%} agree")
+        return
     if rel > 1e-5:
         typer.echo("warning: relative error above 1e-5", err=True)
         raise typer.Exit(1)

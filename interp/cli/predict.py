@@ -29,6 +29,13 @@ def predict(
         int | None,
         typer.Option(min=1, help="Data-parallel inference over N local devices (Flax models)"),
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Flax models: float32 | bfloat16 | float16 (JAX) | int8 (ONNX Runtime, "
+            "quantized on simulated clusters of the training chamber)"
+        ),
+    ] = "float32",
     label: Annotated[bool, typer.Option(help="Also write the input label column")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file")] = False,
     chamber: ChamberOpt = None,
@@ -53,6 +60,7 @@ def predict(
         include_label=label,
         overwrite=overwrite,
         read_options=read_options(chamber, tree, window),
+        precision=precision,
     )
     typer.echo(
         f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "

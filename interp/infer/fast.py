@@ -17,6 +17,11 @@
   the perceptron's max normalisation is moved after its matmul.
 * :func:`preferred_chunk` / :func:`preferred_min_chunk` / :func:`preferred_backend` hold the
   measured per-model choices used by ``FlaxClassifier.logits`` (chunk sizes, backend).
+* ``formulation="auto"`` picks rewrite or ``module.apply`` per model and platform
+  (:data:`PLATFORM_FORMULATION`: the rewrites on CPU, cuDNN convolutions on GPU).
+* Raw windows may be float or 8/16-bit integer ADC (:data:`INTEGER_ADC_DTYPES`), converted
+  to float32 inside the compiled call; :data:`PRECISIONS` casts params and preprocessed inputs
+  to bfloat16 / float16.
 
 All formulations return float32 logits [B, 2] equal to ``module.apply`` on preprocessed inputs
 up to float32 summation order (tested to 1e-5 relative).
@@ -44,12 +49,44 @@ DEFAULT_CHUNK = 4096
 _EPS = 1e-6  # same as interp.preprocess
 
 
+INTEGER_ADC_DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
+"""Integer ADC dtypes the fused forward reads as they are (converted to float32 inside the
+compiled call, exactly): an 8-bit event is 6.3 MB instead of 25 MB of float32."""
+
+
 def as_model_input(charge: np.ndarray) -> np.ndarray:
-    """Raw windows as the fused forward takes them: float16/float32 kept, anything else
-    converted to float32, 64-byte aligned (one copy at most; see :mod:`interp.aligned`)."""
+    """Raw windows as the fused forward takes them: float16/float32 and the 8/16-bit integer
+    ADC dtypes (:data:`INTEGER_ADC_DTYPES`) kept, anything else converted to float32, 64-byte
+    aligned (one copy at most; see :mod:`interp.aligned`)."""
     charge = np.asarray(charge)
-    keep = np.issubdtype(charge.dtype, np.floating) and charge.dtype != np.float64
+    keep = (
+        np.issubdtype(charge.dtype, np.floating) and charge.dtype != np.float64
+    ) or charge.dtype in INTEGER_ADC_DTYPES
     return as_aligned(charge, None if keep else np.float32)
+
+
+def compact_adc(charge: np.ndarray) -> np.ndarray:
+    """ADC windows in the smallest integer dtype that holds them exactly, else unchanged.
+
+    uint8 when every value is an integer in [0, 255] (the NA61 ADC's range), uint16 for
+    [0, 65535]; anything else (negative, fractional, larger) is returned as it is. The
+    conversion reads the array once; it pays off when the same windows are scored more than
+    once, or when they are stored this way (``FlaxClassifier.logits`` reads integer ADC as
+    it is, see :func:`as_model_input`).
+
+    Args:
+        charge: [N, P, T] real ADC.
+
+    Returns:
+        [N, P, T] uint8, uint16 or the input dtype (64-byte aligned when converted).
+    """
+    charge = np.asarray(charge)
+    if charge.dtype in INTEGER_ADC_DTYPES or charge.size == 0:
+        return charge
+    lo, hi = float(charge.min()), float(charge.max())
+    if lo < 0 or hi > 65535 or not np.array_equal(charge, np.floor(charge)):
+        return charge
+    return as_aligned(charge, np.uint8 if hi <= 255 else np.uint16)
 
 
 def preprocess_constants(pre: Preprocessor | None) -> dict[str, np.ndarray]:
@@ -329,40 +366,95 @@ def perceptron_max_logits(params: Params, raw: jax.Array) -> jax.Array:
 
     Args:
         params: Perceptron params (``dense``).
-        raw: [B, P, T] raw ADC.
+        raw: [B, P, T] raw ADC, float or integer (:data:`INTEGER_ADC_DTYPES`).
 
     Returns:
         float32 [B, C] logits.
     """
-    x = raw.astype(jnp.float32).reshape(raw.shape[0], -1)
-    peak = jnp.maximum(jnp.max(x, axis=1, keepdims=True), _EPS)
-    return (x @ params["dense"]["kernel"]) / peak + params["dense"]["bias"]
+    x = raw.reshape(raw.shape[0], -1)
+    # the max is taken in the input dtype (exact; 1 byte per value for uint8 ADC) and the
+    # conversion to float32 is fused into the matmul's operand
+    peak = jnp.maximum(jnp.max(x, axis=1, keepdims=True).astype(jnp.float32), _EPS)
+    return (x.astype(jnp.float32) @ params["dense"]["kernel"]) / peak + params["dense"]["bias"]
+
+
+def model_kind(module: nn.Module) -> str | None:
+    """Registry name of a module with a rewrite (``perceptron``, ``split_conv``, ``resnet``),
+    else ``None``."""
+    import models.perceptron as pc
+    import models.resnet as rn
+    import models.split_conv as sc
+
+    for kind, cls in (("perceptron", pc.Perceptron), ("split_conv", sc.SplitConv)):
+        if isinstance(module, cls):
+            return kind
+    return "resnet" if isinstance(module, rn.ResNet) else None
 
 
 def _is_perceptron(module: nn.Module) -> bool:
-    import models.perceptron as pc
-
-    return isinstance(module, pc.Perceptron)
+    return model_kind(module) == "perceptron"
 
 
-def _is_split_conv(module: nn.Module) -> bool:
-    import models.split_conv as sc
+FORMULATIONS = ("auto", "rewrite", "apply")
+"""``auto``: the formulation :data:`PLATFORM_FORMULATION` lists for the model on the platform
+the computation runs on; ``rewrite``: the model's rewrite (banded split conv,
+hybrid-convolution ResNet, perceptron with the max moved after its matmul), ``apply`` where
+there is none; ``apply``: ``module.apply`` (the reference)."""
 
-    return isinstance(module, sc.SplitConv)
+_ACCELERATOR_FORMULATION = {"perceptron": "rewrite", "split_conv": "apply", "resnet": "apply"}
+PLATFORM_FORMULATION: dict[str, dict[str, str]] = {
+    "cpu": {"perceptron": "rewrite", "split_conv": "rewrite", "resnet": "rewrite"},
+    "gpu": dict(_ACCELERATOR_FORMULATION),
+    "tpu": dict(_ACCELERATOR_FORMULATION),
+}
+"""Platform (``jax.default_backend()`` / ``device.platform``) -> model -> ``"rewrite"`` or
+``"apply"`` chosen by ``formulation="auto"``. The CPU rewrites exist because XLA:CPU runs
+1-channel and small-grid convolutions at a few % of peak (see ``docs/speed.md``); on GPU/TPU
+cuDNN's / the TPU's convolutions are the natural default (``benchmarks/gpu_check.sh`` times
+both). The perceptron's rewrite only saves a pass over the input, on every platform. Models
+or platforms not listed run ``module.apply``."""
 
 
-def _is_resnet(module: nn.Module) -> bool:
-    import models.resnet as rn
-
-    return isinstance(module, rn.ResNet)
-
-
-FORMULATIONS = ("auto", "apply")
-"""``auto``: fastest measured rewrite (banded split conv, hybrid-convolution ResNet, else
-``apply``); ``apply``: ``module.apply`` (the reference)."""
+def current_platform() -> str:
+    """Platform new computations run on: that of ``jax.default_device`` when one is set (the
+    ``with jax.default_device(...)`` context), else ``jax.default_backend()``."""
+    dev = jax.config.jax_default_device
+    if dev is None:
+        return jax.default_backend()
+    return str(getattr(dev, "platform", dev))
 
 
-def rewritten_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward | None:
+def platform_formulation(module: nn.Module, platform: str | None = None) -> str:
+    """``"rewrite"`` or ``"apply"``: what ``formulation="auto"`` runs for a module.
+
+    Args:
+        module: Linen module.
+        platform: ``"cpu"``, ``"gpu"``, ``"tpu"``...; ``None``: :func:`current_platform`.
+
+    Returns:
+        The :data:`PLATFORM_FORMULATION` entry, ``"apply"`` if there is none.
+    """
+    platform = current_platform() if platform is None else str(platform)
+    kind = model_kind(module)
+    return PLATFORM_FORMULATION.get(platform, {}).get(kind or "", "apply")
+
+
+def resolve_formulation(
+    module: nn.Module, formulation: str = "auto", platform: str | None = None
+) -> str:
+    """``formulation`` with ``"auto"`` replaced by :func:`platform_formulation`.
+
+    Raises:
+        ValueError: Unknown formulation.
+    """
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got '{formulation}'")
+    return platform_formulation(module, platform) if formulation == "auto" else formulation
+
+
+def rewritten_logits_fn(
+    module: nn.Module, formulation: str = "auto", platform: str | None = None
+) -> Forward | None:
     """The rewrite of a module's forward pass selected by ``formulation``, if there is one.
 
     A rewrite is the same function of the same parameter tree as ``module.apply`` (up to
@@ -372,33 +464,40 @@ def rewritten_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward
     Args:
         module: Linen module.
         formulation: One of :data:`FORMULATIONS`.
+        platform: Platform for ``"auto"`` (:func:`platform_formulation`; ``None``: JAX's
+            default backend).
 
     Returns:
-        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``, or ``None`` (use ``apply``).
+        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``, or ``None`` (use ``apply``;
+        also for the perceptron, whose rewrite needs the raw input, see :func:`fused_jit`).
 
     Raises:
         ValueError: Unknown formulation.
     """
-    if formulation not in FORMULATIONS:
-        raise ValueError(f"formulation must be one of {FORMULATIONS}, got '{formulation}'")
-    if formulation == "auto" and _is_split_conv(module):
+    if resolve_formulation(module, formulation, platform) != "rewrite":
+        return None
+    kind = model_kind(module)
+    if kind == "split_conv":
         return split_conv_logits
-    if formulation == "auto" and _is_resnet(module):
+    if kind == "resnet":
         return resnet_logits_fn(module)
     return None
 
 
-def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
+def model_logits_fn(
+    module: nn.Module, formulation: str = "auto", platform: str | None = None
+) -> Forward:
     """Un-jitted inference ``logits(params, x_preprocessed)`` for a module.
 
     Args:
         module: Linen module.
-        formulation: ``"auto"`` (fast rewrite where one exists), ``"apply"`` (``module.apply``).
+        formulation: See :data:`FORMULATIONS`.
+        platform: Platform for ``"auto"`` (see :func:`platform_formulation`).
 
     Returns:
         ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
     """
-    rewrite = rewritten_logits_fn(module, formulation)
+    rewrite = rewritten_logits_fn(module, formulation, platform)
     if rewrite is not None:
         return rewrite
 
@@ -408,41 +507,78 @@ def model_logits_fn(module: nn.Module, formulation: str = "auto") -> Forward:
     return apply
 
 
-_FUSED_CACHE: dict[tuple[str, str | None, str], Callable[..., jax.Array]] = {}
+PRECISIONS = ("float32", "bfloat16", "float16")
+"""Compute dtypes of the JAX inference path: params and preprocessed inputs are cast to it
+inside the compiled call (preprocessing itself and the returned logits stay float32).
+``int8`` is ONNX Runtime's (:func:`interp.export.onnx.quantize_int8`)."""
+
+
+def _cast_tree(tree: Params, dtype: Any) -> Params:
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype), tree)
+
+
+_FUSED_CACHE: dict[tuple[str, str | None, str, str], Callable[..., jax.Array]] = {}
 
 
 def fused_jit(
-    module: nn.Module, method: str | None, formulation: str = "auto"
+    module: nn.Module,
+    method: str | None,
+    formulation: str = "auto",
+    precision: str = "float32",
+    platform: str | None = None,
 ) -> Callable[..., jax.Array]:
     """Jitted ``forward(params, constants, raw) -> logits``, cached by (module config,
-    preprocessing method, formulation).
+    preprocessing method, resolved formulation, precision).
 
     Args:
         module: Linen module.
         method: Preprocessing method (:data:`interp.preprocess.PREPROCESSORS`) or ``None``.
-        formulation: See :func:`model_logits_fn`.
+        formulation: See :data:`FORMULATIONS`; ``"auto"`` is resolved for ``platform``.
+        precision: One of :data:`PRECISIONS`.
+        platform: Platform the call will run on (``None``: JAX's default backend).
 
     Returns:
         ``forward(params, preprocess_constants(pre), raw [B, P, T] ADC) -> float32 [B, C]``;
-        the arguments may be sharded (``interp.parallel.mesh``).
+        the arguments may be sharded (``interp.parallel.mesh``); ``raw`` may be float or
+        an integer ADC dtype (:data:`INTEGER_ADC_DTYPES`).
+
+    Raises:
+        ValueError: Unknown formulation or precision.
     """
-    key = (repr(module), method, formulation)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
+    resolved = resolve_formulation(module, formulation, platform)
+    key = (repr(module), method, resolved, precision)
     if key not in _FUSED_CACHE:
-        if formulation == "auto" and method == "max" and _is_perceptron(module):
-            _FUSED_CACHE[key] = jax.jit(
-                lambda params, consts, raw: perceptron_max_logits(params, raw)
-            )
+        dtype = jnp.dtype(precision)
+        if (
+            resolved == "rewrite"
+            and method == "max"
+            and _is_perceptron(module)
+            and precision == "float32"
+        ):
+            # (reduced precision normalises first: x @ W of raw ADC overflows float16)
+            fn = lambda params, consts, raw: perceptron_max_logits(params, raw)  # noqa: E731
         else:
             prep = jax_preprocess_method(method)
-            logits = model_logits_fn(module, formulation)
-            _FUSED_CACHE[key] = jax.jit(
-                lambda params, consts, raw: logits(params, prep(raw, consts))
-            )
+            logits = model_logits_fn(module, resolved)
+
+            def fn(params: Params, consts: dict, raw: jax.Array) -> jax.Array:
+                x = prep(raw, consts)
+                if precision != "float32":
+                    params, x = _cast_tree(params, dtype), x.astype(dtype)
+                return logits(params, x).astype(jnp.float32)
+
+        _FUSED_CACHE[key] = jax.jit(fn)
     return _FUSED_CACHE[key]
 
 
 def make_fused_forward(
-    module: nn.Module, pre: Preprocessor | None, formulation: str = "auto"
+    module: nn.Module,
+    pre: Preprocessor | None,
+    formulation: str = "auto",
+    precision: str = "float32",
+    platform: str | None = None,
 ) -> Forward:
     """Jitted ``forward(params, raw) -> logits``: preprocessing + model in one XLA call.
 
@@ -452,12 +588,15 @@ def make_fused_forward(
     Args:
         module: Linen module.
         pre: Fitted preprocessor (``None``: inputs are already preprocessed).
-        formulation: See :func:`model_logits_fn`.
+        formulation: See :data:`FORMULATIONS`.
+        precision: See :data:`PRECISIONS`.
+        platform: See :func:`fused_jit`.
 
     Returns:
         ``forward(params, raw [B, P, T] ADC) -> float32 [B, C]``.
     """
-    jitted = fused_jit(module, None if pre is None else pre.method, formulation)
+    method = None if pre is None else pre.method
+    jitted = fused_jit(module, method, formulation, precision, platform)
     consts = jax.device_put(preprocess_constants(pre))
     return lambda params, raw: jitted(params, consts, raw)
 

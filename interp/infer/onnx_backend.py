@@ -24,6 +24,8 @@ from interp.train.batching import chunks
 
 DEFAULT_CHUNK = 4096
 """Clusters per ``session.run`` call."""
+ONNX_PRECISIONS = ("float32", "int8")
+"""Precisions of an in-memory ONNX Runtime twin (:meth:`OnnxClassifier.from_classifier`)."""
 
 
 def ort_available() -> bool:
@@ -87,10 +89,29 @@ class OnnxClassifier:
 
     @classmethod
     def from_classifier(
-        cls, classifier: Any, threads: int | None = None, spinning: bool = False
+        cls,
+        classifier: Any,
+        threads: int | None = None,
+        spinning: bool = False,
+        precision: str = "float32",
+        calibration: np.ndarray | None = None,
     ) -> OnnxClassifier:
-        """Exports a Flax classifier in memory and wraps it (see ``build_onnx``)."""
-        return cls(build_onnx(classifier).SerializeToString(), threads, spinning)
+        """Exports a Flax classifier in memory and wraps it (see ``build_onnx``).
+
+        Args:
+            precision: ``"float32"`` or ``"int8"`` (static QDQ quantization,
+                :func:`interp.export.quantize.build_int8`, calibrated on ``calibration``
+                windows or, if ``None``, on simulated clusters of the training chamber).
+        """
+        if precision not in ONNX_PRECISIONS:
+            raise ValueError(f"precision must be one of {ONNX_PRECISIONS}, got '{precision}'")
+        if precision == "int8":
+            from interp.export.quantize import build_int8
+
+            model = build_int8(classifier, calibration)
+        else:
+            model = build_onnx(classifier)
+        return cls(model.SerializeToString(), threads, spinning)
 
     def _run(self, charge: np.ndarray, output: str, chunk: int) -> np.ndarray:
         charge = np.asarray(charge, dtype=np.float32)

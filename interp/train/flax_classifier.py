@@ -62,6 +62,10 @@ def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
     return traverse_util.unflatten_dict(dict(flat), sep="/")
 
 
+INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
+"""Values of :attr:`FlaxClassifier.precision` (``tpc-interp predict --precision``)."""
+
+
 class FlaxClassifier:
     """A trained Flax model with its fitted preprocessing (implements ``Classifier``).
 
@@ -78,6 +82,11 @@ class FlaxClassifier:
         backend: Inference backend of :meth:`logits`: ``"auto"`` (default; per-model choice
             of :func:`interp.infer.fast.preferred_backend`: ONNX Runtime for the ResNet when
             installed, else JAX), ``"jax"`` or ``"onnx"``. Not saved.
+        precision: Inference precision of :meth:`logits` (:data:`INFERENCE_PRECISIONS`):
+            ``"float32"`` (default, on the backend above), ``"bfloat16"`` / ``"float16"``
+            (JAX backend, params and preprocessed inputs cast inside the compiled call) or
+            ``"int8"`` (ONNX Runtime, statically quantized, calibrated on simulated clusters
+            of the training chamber). Not saved.
     """
 
     kind = "flax"
@@ -103,6 +112,7 @@ class FlaxClassifier:
         self.info = dict(info or {})
         self._forward = make_forward(module)
         self.backend = "auto"
+        self.precision = "float32"
 
     @property
     def window(self) -> tuple[int, int]:
@@ -121,22 +131,24 @@ class FlaxClassifier:
 
     def _fused_forward(self) -> tuple[Any, Any]:
         """Jitted preprocessing+model forward and device-resident params (built lazily)."""
-        key = (id(self.params), id(self.preprocessor))
+        precision = getattr(self, "precision", "float32")
+        key = (id(self.params), id(self.preprocessor), precision)
         if getattr(self, "_fused_key", None) != key:
             from interp.infer.fast import make_fused_forward
 
-            self._fused = make_fused_forward(self.module, self.preprocessor)
+            self._fused = make_fused_forward(self.module, self.preprocessor, precision=precision)
             self._device_params = jax.device_put(self.params)
             self._fused_key = key
         return self._fused, self._device_params
 
     def _onnx(self) -> Any:
         """In-memory ONNX Runtime twin of this classifier (built lazily)."""
-        key = (id(self.params), id(self.preprocessor))
+        precision = "int8" if getattr(self, "precision", "float32") == "int8" else "float32"
+        key = (id(self.params), id(self.preprocessor), precision)
         if getattr(self, "_onnx_key", None) != key:
             from interp.infer.onnx_backend import OnnxClassifier
 
-            self._onnx_clf = OnnxClassifier.from_classifier(self)
+            self._onnx_clf = OnnxClassifier.from_classifier(self, precision=precision)
             self._onnx_key = key
         return self._onnx_clf
 
@@ -174,7 +186,14 @@ class FlaxClassifier:
             return np.zeros((0, 2), np.float32)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got '{self.backend}'")
+        precision = getattr(self, "precision", "float32")
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got '{precision}'")
         backend = preferred_backend(self.name) if self.backend == "auto" else self.backend
+        if precision == "int8":
+            backend = "onnx"  # int8 is ONNX Runtime's (interp.export.quantize)
+        elif precision != "float32":
+            backend = "jax"  # reduced float precision is the JAX path's
         if backend == "onnx":
             return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
         charge = as_model_input(charge)  # aligned: XLA reads the slices in place
