@@ -206,7 +206,6 @@ def _crossings(
     first_track: int,
 ) -> Hits:
     """Row crossings of helices (circles in x-z, lines in y vs the x-z path), vectorised."""
-    n = tracks.p.size
     pitch = preset.pad_length_mm
     r = np.arange(geo.n_rows)[None, :]
     dz = (r - row0[:, None]) * pitch  # from the entry row's centre, [n, R]
@@ -257,8 +256,8 @@ def _scatter_templates(
     time: np.ndarray,
 ) -> None:
     """Adds templates [n, CP, CT] centred at (row, pad, time) into ``stack[layer]`` (clipped)."""
-    n, cp, ct = templates.shape
-    _, rows, pads, times = stack.shape
+    _, cp, ct = templates.shape
+    _, _, pads, times = stack.shape
     dp = np.arange(cp) - cp // 2
     dt = np.arange(ct) - ct // 2
     pp = pad[:, None, None] + dp[None, :, None]
@@ -301,7 +300,7 @@ def simulate_geometry_event(
     width, dtb = preset.pad_width_mm, preset.mm_per_time_bin
 
     def count(k: int) -> int:
-        return int(round(k * noise_scale))
+        return round(k * noise_scale)
 
     # primaries enter at row 0 (a few start inside: secondaries), stubs anywhere
     prim, st = _draw_tracks(rng, geo.n_tracks, geo, stub=False)

@@ -8,8 +8,7 @@ import numpy as np
 
 from interp.chambers import get_chamber
 from interp.schema import ClusterSet
-from interp.simulator.geometry import LAYER_KIND, L_TRACK, GeometryEvent
-
+from interp.simulator.geometry import L_TRACK, LAYER_KIND, GeometryEvent
 
 PEAK_ABOVE_ZS: float = 2.0
 """Default cluster-finder threshold on the maximum: zero-suppression threshold + this (ADC)."""

@@ -4,8 +4,8 @@ Algorithm (a local tracking in the spirit of NA49/NA61's pad-row trackers):
 
 1. Seeds, from the last pad row towards the first: every unused cluster ``a`` in row ``r``
    is paired with unused clusters ``b`` in row ``r - 1`` within ``seed_tan_x`` x
-   ``seed_tan_y`` times the row pitch; the pair is extended to a triplet by the unused cluster of row ``r - 2``
-   nearest to the straight-line prediction ``2 b - a`` (within the road).
+   ``seed_tan_y`` times the row pitch; the pair is extended to a triplet by the unused
+   cluster of row ``r - 2`` nearest to the straight-line prediction ``2 b - a`` (within the road).
 2. Road following towards row 0: the position in the next row is predicted from a fit to the
    last ``fit_hits`` clusters (parabola in x(z), the small-angle helix; line in y(z)); the
    nearest unused cluster within ``road_x_mm`` x ``road_y_mm`` is attached. Up to
