@@ -358,10 +358,28 @@ def _data_stage(ctx: StageContext) -> StageResult:
     )
 
 
+def _tracking_stage(ctx: StageContext) -> StageResult:
+    """Physics impact of the matrix stage's classifiers (:mod:`interp.tracking.study`)."""
+    from interp.tracking.study import TrackingConfig, run_tracking_stage
+
+    matrix = ctx.results.get("matrix")
+    if matrix is None or matrix.status == "missing":
+        return StageResult("tracking", "", ctx.workdir, "missing", 0.0, {}, "no matrix stage")
+    tcfg = dataclasses.asdict(TrackingConfig.profile(ctx.profile))
+    config = {"matrix_key": matrix.key, "tracking": tcfg}
+    return run_stage(
+        "tracking",
+        ctx,
+        config,
+        lambda folder: run_tracking_stage(matrix.folder, folder, ctx.profile, ctx.progress),
+    )
+
+
 STAGES: dict[str, Callable[[StageContext], StageResult]] = {
     "data": _data_stage,
     "matrix": _matrix_stage,
     "explain": _explain_stage,
+    "tracking": _tracking_stage,
 }
 """Stage kind -> runner. A new stage kind is one function and one entry here."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from interp.fsutil import atomic_write_text
 from interp.report import sections_more  # noqa: F401  (registers more sections)
+from interp.report import tracking as _tracking  # noqa: F401  (registers 'tracking')
 from interp.report.html import report_html
 from interp.report.markdown import report_md
 from interp.report.provenance import collect, provenance_md

@@ -16,6 +16,7 @@ Output: ``tracking.json`` (see :func:`run_tracking_study`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -134,7 +135,7 @@ def _binned_loss(
     lost: np.ndarray, signal: np.ndarray, values: np.ndarray, edges: Sequence[float]
 ) -> list[dict[str, Any]]:
     out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         sel = signal & (values >= lo) & (values < hi)
         n = int(sel.sum())
         out.append({"lo": lo, "hi": hi, "n": n, "lost": float(lost[sel].mean()) if n else None})
