@@ -156,7 +156,7 @@ def tracking(inp: SectionInput) -> Section:
                     "CPU s/event",
                 ],
                 base_rows,
-            ),  # fmt: skip
+            ),
             Table(
                 "Proposed threshold per model and chamber",
                 [
@@ -169,7 +169,7 @@ def tracking(inp: SectionInput) -> Section:
                     "fakes %",
                 ],
                 prop_rows,
-            ),  # fmt: skip
+            ),
             Table(
                 "Tracking vs threshold",
                 [
@@ -185,7 +185,7 @@ def tracking(inp: SectionInput) -> Section:
                     "CPU s/event",
                 ],
                 curve_rows,
-            ),  # fmt: skip
+            ),
             Table(
                 "Signal clusters lost vs p_T (GeV/c) at the proposed threshold, %",
                 ["chamber", "model", "threshold", *pt_head],
