@@ -73,7 +73,7 @@ class EventGeometry:
     n_deltas: int = 800
     n_electronic: int = 4000
     n_crosstalk: int = 1000
-    n_hot: int = 1000
+    n_hot: int = 700
     n_fragment: int = 1500
     dead_channel_prob: float = 0.01
 
@@ -249,26 +249,59 @@ def _concat(parts: list, cls: type) -> object:
 
 def _scatter_templates(
     stack: np.ndarray,
-    layer: int,
+    layer: int | np.ndarray,
     templates: np.ndarray,
     row: np.ndarray,
     pad: np.ndarray,
     time: np.ndarray,
 ) -> None:
-    """Adds templates [n, CP, CT] centred at (row, pad, time) into ``stack[layer]`` (clipped)."""
+    """Adds templates [n, CP, CT] centred at (row, pad, time) into ``stack[layer]`` (clipped).
+
+    Args:
+        stack: float32 [L, R, P, T], changed in place.
+        layer: Layer of every template (int or int64 [n]).
+    """
     _, cp, ct = templates.shape
-    _, _, pads, times = stack.shape
+    _, rows, pads, times = stack.shape
     dp = np.arange(cp) - cp // 2
     dt = np.arange(ct) - ct // 2
+    plane = np.asarray(layer) * rows + row
     pp = pad[:, None, None] + dp[None, :, None]
     tt = time[:, None, None] + dt[None, None, :]
-    rr, pp, tt = np.broadcast_arrays(row[:, None, None], pp, tt)
+    rr, pp, tt = np.broadcast_arrays(plane[:, None, None], pp, tt)
     ok = (pp >= 0) & (pp < pads) & (tt >= 0) & (tt < times) & (templates != 0)
     flat = ((rr[ok] * pads) + pp[ok]) * times + tt[ok]
-    layer_view = stack[layer].reshape(-1)
-    layer_view += np.bincount(flat, weights=templates[ok], minlength=layer_view.size).astype(
-        np.float32
+    view = stack.reshape(-1)
+    view += np.bincount(flat, weights=templates[ok], minlength=view.size).astype(np.float32)
+
+
+def _deposit(
+    rng: np.random.Generator,
+    stack: np.ndarray,
+    layer: np.ndarray,
+    row: np.ndarray,
+    seg: Segments,
+    canvas: tuple[int, int],
+    preset: ChamberPreset,
+) -> None:
+    """Track-like segments drawn on one small canvas each, then added into the stack.
+
+    Args:
+        layer, row: int64 [S], stack layer and pad row of each segment.
+        seg: Segments with event-frame ``x0`` (pads) and ``t0`` (time bins); ``cluster`` is
+            ignored.
+    """
+    n = seg.x0.size
+    ipad = np.rint(seg.x0).astype(np.int64)
+    itime = np.rint(seg.t0).astype(np.int64)
+    local = dataclasses.replace(
+        seg,
+        cluster=np.arange(n),
+        x0=seg.x0 - ipad + canvas[0] // 2,
+        t0=seg.t0 - itime + canvas[1] // 2,
     )
+    drawn = deposit_segments(rng, local, n, canvas, preset)
+    _scatter_templates(stack, layer, drawn, row, ipad, itime)
 
 
 def simulate_geometry_event(
@@ -343,10 +376,17 @@ def simulate_geometry_event(
     d_phi = np.where(along_pads, sign * rng.uniform(*preset.delta_angle_range_deg, nd), 0.0)
     d_dip = np.where(along_pads, 0.0, sign * rng.uniform(*preset.delta_dip_tan_range, nd))
 
+    canvas = (preset.window[0] + 2 * preset.canvas_margin[0], 36)
+    # (e) only the part of a delta that fits on the canvas is drawn (as in the window simulator)
+    dx = np.abs(preset.pad_length_mm * np.tan(np.deg2rad(d_phi)) / width)
+    dtt = np.abs(preset.pad_length_mm / np.cos(np.deg2rad(d_phi)) * d_dip / dtb)
+    visible = np.minimum(
+        (canvas[0] - 4) / np.maximum(dx, 1e-9), (canvas[1] - 8) / np.maximum(dtt, 1e-9)
+    )
     layer_of_track = np.where(tracks.stub, L_STUB, L_TRACK)
     y_cm = hits.time * dtb / 10.0
     segs = Segments(
-        cluster=np.concatenate([layer_of_track[hits.track] * R + hits.row, L_DELTA * R + d_row]),
+        cluster=np.zeros(hits.row.size + nd, dtype=np.int64),
         x0=np.concatenate([hits.pad, d_pad]),
         t0=np.concatenate([hits.time, d_time]),
         phi_deg=np.concatenate([hits.phi_deg, d_phi]),
@@ -355,13 +395,22 @@ def simulate_geometry_event(
         dedx=np.concatenate(
             [tracks.dedx[hits.track], preset.delta_charge_scale * rng.uniform(1.0, 1.5, nd)]
         ),
-        row_fraction=np.concatenate([np.ones(hits.row.size), rng.uniform(0.3, 1.0, nd)]),
+        row_fraction=np.concatenate(
+            [np.ones(hits.row.size), np.minimum(rng.uniform(0.3, 1.0, nd), visible)]
+        ),
     )
     stack = np.zeros((7, R, P, T), dtype=np.float32)
-    stack[:3] = deposit_segments(rng, segs, 3 * R, (P, T), preset).reshape(3, R, P, T)
+    _deposit(
+        rng,
+        stack,
+        np.concatenate([layer_of_track[hits.track], np.full(nd, L_DELTA)]),
+        np.concatenate([hits.row, d_row]),
+        segs,
+        canvas,
+        preset,
+    )
 
     # directly drawn noise templates on the window simulator's canvas
-    canvas = (preset.window[0] + 2 * preset.canvas_margin[0], 21)
     for layer, gen, k in (
         (L_ELEC, noise.electronic, count(geo.n_electronic)),
         (L_XTALK, noise.crosstalk, count(geo.n_crosstalk)),
