@@ -187,12 +187,13 @@ def tracking(inp: SectionInput) -> Section:
                 curve_rows,
             ),
             Table(
-                "Signal clusters lost vs p_T (GeV/c) at the proposed threshold, %",
+                "Signal clusters lost vs p_T (GeV/c) at the proposed threshold (0.5 where none), %",
                 ["chamber", "model", "threshold", *pt_head],
                 pt_rows,
             ),
             Table(
-                "Signal clusters lost vs particle and dE/dx (x MIP) at the proposed threshold, %",
+                "Signal clusters lost vs particle and dE/dx (x MIP) at the proposed threshold "
+                "(0.5 where none), %",
                 ["chamber", "model", "threshold", *part_head],
                 part_rows,
             ),

@@ -270,9 +270,14 @@ def _scatter_templates(
     tt = time[:, None, None] + dt[None, None, :]
     rr, pp, tt = np.broadcast_arrays(plane[:, None, None], pp, tt)
     ok = (pp >= 0) & (pp < pads) & (tt >= 0) & (tt < times) & (templates != 0)
+    if not ok.any():
+        return
     flat = ((rr[ok] * pads) + pp[ok]) * times + tt[ok]
-    view = stack.reshape(-1)
-    view += np.bincount(flat, weights=templates[ok], minlength=view.size).astype(np.float32)
+    # only the span of planes touched is accumulated (bincount works in float64)
+    lo = int(plane.min()) * pads * times
+    hi = (int(plane.max()) + 1) * pads * times
+    view = stack.reshape(-1)[lo:hi]
+    view += np.bincount(flat - lo, weights=templates[ok], minlength=hi - lo).astype(np.float32)
 
 
 def _deposit(

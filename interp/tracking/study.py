@@ -56,16 +56,18 @@ class TrackingConfig:
     seed: int = 16
     first_event: int = 1000
     thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+    """Default grid (the full profile adds 0.005 and 0.01)."""
     keep_efficiency: float = 0.99
 
     @classmethod
     def profile(cls, name: str) -> TrackingConfig:
-        """``smoke`` (1 event, 4 thresholds), ``quick`` (2 events) or ``full`` (20 events)."""
+        """``smoke`` (1 event, 4 thresholds), ``quick`` (2 events, 8 thresholds) or ``full``
+        (20 events, 10 thresholds)."""
         if name == "smoke":
-            return cls(n_events=1, thresholds=(0.05, 0.2, 0.5, 0.8))
+            return cls(n_events=1, thresholds=(0.02, 0.1, 0.3, 0.6))
         if name == "quick":
-            return cls(n_events=2, thresholds=(0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7))
-        return cls(n_events=20)
+            return cls(n_events=2, thresholds=(0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7))
+        return cls(n_events=20, thresholds=(0.005, 0.01, *cls.thresholds))
 
 
 @dataclasses.dataclass
