@@ -200,3 +200,22 @@ def test_report_section_renders(study, tmp_path):
     assert json.loads((out / "tracking.json").read_text())["chambers"]
     missing = tracking_section(SectionInput("tracking", {}, {"tracking": "x"}, tmp_path, False))
     assert missing.missing and not missing.tables
+
+
+def test_matching_needs_70_percent_shared_clusters():
+    from types import SimpleNamespace
+
+    from interp.tracking.tracks import FoundTracks
+
+    truth = np.array([1] * 7 + [2] * 3 + [1] * 6 + [3] * 4 + [1] * 10 + [-1] * 10)
+    found = SimpleNamespace(track=truth)
+    tracks = FoundTracks(
+        [np.arange(0, 10), np.arange(10, 20), np.arange(20, 30), np.arange(30, 40)],
+        np.full(4, np.nan),
+        0.0,
+    )
+    m = match_tracks(found, tracks, np.array([1, 2, 3]))
+    # 7/10 -> truth 1; 6/10 -> fake; 10/10 -> truth 1 again (a clone); noise only -> fake
+    assert m["truth"].tolist() == [1, -1, 1, -1]
+    assert (m["n_fake"], m["n_clone"], m["n_matched_findable"]) == (2, 1, 1)
+    assert m["efficiency"] == pytest.approx(1 / 3)
