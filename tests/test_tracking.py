@@ -79,7 +79,9 @@ def test_event_scale_and_truth(noisy_event):
     assert event.dead.any() and (cs.truth["dead_pads"] > 0).any()  # (g)
     # a signal cluster sits on its truth hit
     h = event.hits
-    key = {(int(t), int(r)): (p, tt) for t, r, p, tt in zip(h.track, h.row, h.pad, h.time)}
+    key = {
+        (int(t), int(r)): (p, tt) for t, r, p, tt in zip(h.track, h.row, h.pad, h.time, strict=True)
+    }
     d = [
         abs(key[(int(t), int(r))][0] - p)
         for t, r, p in zip(found.track[sig], found.row[sig], found.pad[sig], strict=True)
@@ -142,8 +144,8 @@ def test_cluster_finder_reproduces_single_window_simulator():
 def test_local_maxima_plateau_gives_one_cluster():
     image = np.zeros((1, 9, 9), dtype=np.float32)
     image[0, 3:5, 4] = 10.0  # two equal pixels
-    row, pad, time = local_maxima(image, 4.0)
-    assert list(zip(pad, time)) == [(3, 4)]
+    _, pad, time = local_maxima(image, 4.0)
+    assert list(zip(pad, time, strict=True)) == [(3, 4)]
 
 
 def test_noise_without_filter_costs_tracking(noisy_event):
