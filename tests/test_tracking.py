@@ -221,3 +221,29 @@ def test_matching_needs_70_percent_shared_clusters():
     assert m["truth"].tolist() == [1, -1, 1, -1]
     assert (m["n_fake"], m["n_clone"], m["n_matched_findable"]) == (2, 1, 1)
     assert m["efficiency"] == pytest.approx(1 / 3)
+
+
+def test_tracking_labels_follow_the_track_finder(noisy_event):
+    from interp.tracking.labels import label_agreement, relabel, tracking_labels
+
+    _, found = noisy_event
+    tracks = find_tracks(found)
+    label = tracking_labels(found, tracks)
+    attached = np.concatenate(tracks.clusters)
+    assert label[attached].all() and label.sum() == np.unique(attached).size
+    agree = label_agreement(found, label)
+    # tracking labels are mostly right but not truth: both kinds of label noise occur
+    assert agree["agreement"] > 0.9
+    assert agree["signal_labelled_noise"] > 0 and agree["noise_labelled_signal"] > 0
+    cs = relabel(found.clusters, label)
+    assert (cs.label == label).all() and cs.truth == {}
+
+
+def test_tracking_stage_needs_a_matrix(tmp_path):
+    from interp.experiments import STAGES, StageContext, load_study
+
+    study = load_study("tracking")
+    assert "tracking" in study.stages and "tracking" in study.sections
+    ctx = StageContext(study, "smoke", tmp_path, {}, False, False, lambda s: None)
+    res = STAGES["tracking"](ctx)
+    assert res.status == "missing" and "matrix" in res.reason
