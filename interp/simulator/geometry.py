@@ -322,9 +322,9 @@ def simulate_geometry_event(
         preset: Chamber preset or registered name.
         event_id, seed: >= 0; the pair fixes the result.
         geometry: Layout and composition; default :func:`geometry_for`.
-        noise_scale: Multiplies the counts of every noise source (0: tracks and the
-            electronic baseline only; the correlated noise itself is kept unless 0, then
-            also off).
+        noise_scale: Multiplies the counts of every noise source (stubs, deltas, templates);
+            0 also switches off the correlated noise and the dead channels (a noise-free
+            event with the same primary tracks).
 
     Returns:
         :class:`GeometryEvent`.
