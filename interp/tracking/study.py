@@ -61,12 +61,12 @@ class TrackingConfig:
 
     @classmethod
     def profile(cls, name: str) -> TrackingConfig:
-        """``smoke`` (1 event, 4 thresholds), ``quick`` (2 events, 8 thresholds) or ``full``
+        """``smoke`` (1 event, 4 thresholds), ``quick`` (3 events, 9 thresholds) or ``full``
         (20 events, 10 thresholds)."""
         if name == "smoke":
             return cls(n_events=1, thresholds=(0.02, 0.1, 0.3, 0.6))
         if name == "quick":
-            return cls(n_events=2, thresholds=(0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7))
+            return cls(n_events=3, thresholds=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5))
         return cls(n_events=20, thresholds=(0.005, 0.01, *cls.thresholds))
 
 
