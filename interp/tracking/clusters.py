@@ -160,7 +160,9 @@ def find_clusters(event: GeometryEvent, threshold: float | None = None) -> Found
         np.int8
     )  # another track under a non-track maximum
     dead_cols = np.asarray(event.dead, dtype=np.int8)
-    dead_win = cut_windows(dead_cols[:, :, None].astype(np.float32), row, pad, 0 * time, (11, 1))
+    dead_win = cut_windows(
+        dead_cols[:, :, None].astype(np.float32), row, pad, 0 * time, (preset.window[0], 1)
+    )
     truth = {
         "noise_kind": kind,
         "drift_length": column(time[ok] * preset.mm_per_time_bin / 10.0),
