@@ -92,6 +92,8 @@ class Study:
         profiles: Profile name -> :class:`Profile`.
         path: The study file.
         order: Position in ``all`` (then by name).
+        in_all: Whether ``reproduce all`` runs it (``false`` for long optional studies, which
+            run by name).
     """
 
     name: str
@@ -103,6 +105,7 @@ class Study:
     profiles: Mapping[str, Profile]
     path: Path
     order: int = 100
+    in_all: bool = True
 
     def profile(self, name: str) -> Profile:
         """The profile section called ``name``.
@@ -158,7 +161,17 @@ class Study:
 
 
 # ----------------------------------------------------------------------------------- loading
-_STUDY_KEYS = {"name", "order", "title", "description", "stages", "sections", "presets", "profiles"}
+_STUDY_KEYS = {
+    "name",
+    "order",
+    "in_all",
+    "title",
+    "description",
+    "stages",
+    "sections",
+    "presets",
+    "profiles",
+}
 _SECTION_KEYS = ("matrix", "explain", "data")
 
 
@@ -208,6 +221,7 @@ def load_study(name_or_path: str | Path, root: Path | None = None) -> Study:
         profiles=profiles,
         path=path.resolve(),
         order=int(raw.get("order", 100)),
+        in_all=bool(raw.get("in_all", True)),
     )
 
 
@@ -217,9 +231,10 @@ def study_names(root: Path | None = None) -> list[str]:
 
 
 def load_studies(selection: str, root: Path | None = None) -> list[Study]:
-    """``"all"`` -> every study, else the one study named (or a path to a TOML file)."""
+    """``"all"`` -> every study with ``in_all`` set, else the one study named (or a path to a
+    TOML file)."""
     if selection == "all":
-        studies = [load_study(n, root) for n in study_names(root)]
+        studies = [s for s in (load_study(n, root) for n in study_names(root)) if s.in_all]
         return sorted(studies, key=lambda s: (s.order, s.name))
     return [load_study(selection, root)]
 
@@ -384,10 +399,28 @@ def _data_stage(ctx: StageContext) -> StageResult:
     )
 
 
+def _tracking_stage(ctx: StageContext) -> StageResult:
+    """Physics impact of the matrix stage's classifiers (:mod:`interp.tracking.study`)."""
+    from interp.tracking.study import TrackingConfig, run_tracking_stage
+
+    matrix = ctx.results.get("matrix")
+    if matrix is None or matrix.status == "missing":
+        return StageResult("tracking", "", ctx.workdir, "missing", 0.0, {}, "no matrix stage")
+    tcfg = dataclasses.asdict(TrackingConfig.profile(ctx.profile))
+    config = {"matrix_key": matrix.key, "tracking": tcfg}
+    return run_stage(
+        "tracking",
+        ctx,
+        config,
+        lambda folder: run_tracking_stage(matrix.folder, folder, ctx.profile, ctx.progress),
+    )
+
+
 STAGES: dict[str, Callable[[StageContext], StageResult]] = {
     "data": _data_stage,
     "matrix": _matrix_stage,
     "explain": _explain_stage,
+    "tracking": _tracking_stage,
 }
 """Stage kind -> runner. A new stage kind is one function and one entry here."""
 
