@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -38,8 +39,15 @@ from interp.classifier import (
     load_classifier,
 )
 from interp.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
-from interp.fsutil import atomic_write_text
+from interp.fsutil import (
+    atomic_write_text,
+    folder_problems,
+    record_digest,
+    recorded_digest_problem,
+)
+from interp.locking import workdir_lock
 from interp.metrics import choose_threshold, evaluate_scores
+from interp.names import check_name, name_folder
 from interp.schema import ClusterSet
 from interp.splits import DEFAULT_FRACTIONS, Splits, make_splits, splits_path_for
 
@@ -47,6 +55,7 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 RUN_FILE = "run.json"
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +97,8 @@ class MatrixConfig:
         if not self.models or not self.chambers:
             raise ValueError("MatrixConfig needs at least one model and one chamber")
         for field, values in (("models", self.models), ("chambers", self.chambers)):
+            for v in values:
+                check_name(v, field[:-1], f"MatrixConfig.{field}")
             if len(set(values)) != len(values):
                 raise ValueError(f"MatrixConfig.{field} has duplicates: {values}")
         if self.n_events < 3:
@@ -238,11 +249,15 @@ def load_chamber_data(
         _check_chamber_name(chamber)
         cpe = config.clusters_per_event if config.clusters_per_event is not None else "default"
         path = data_dir / f"{chamber}_{config.n_events}x{cpe}_s{config.seed}.npz"
-        if path.is_file():
+        stale = recorded_digest_problem(path) if path.is_file() else "absent"
+        if stale is None:
             data = read_clusters(path)
         else:
+            if stale != "absent":
+                log.warning("%s: %s; simulating it again", path, stale)
             data = _simulate(chamber, config, progress)
             write_clusters(data, path)
+            record_digest(path)
         splits_path = splits_path_for(path)
         user_splits = False
         simulated = True
@@ -363,22 +378,75 @@ def train_one(
     for name, part in (("train", train), ("val", val)):
         if len(part) == 0:
             raise ClusterDataError(chamber, "charge", f"{name} split holds no clusters")
-    run_dir = Path(workdir) / "runs" / model / chamber
+    run_dir = name_folder(Path(workdir) / "runs", model, chamber, kinds=("model", "chamber"))
+    with workdir_lock(workdir):
+        return _train_or_reuse(
+            model, trainer, train, val, run_dir, profile, overrides, seed, progress
+        )
+
+
+def _reuse_problem(run_dir: Path, fp: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Why the run in ``run_dir`` cannot be reused (``None``: it can), and its record.
+
+    A finished run has ``classifier.json`` and a ``run.json`` holding the data fingerprint and
+    the digests of the classifier's files; anything missing, unreadable or changed is a reason
+    to train again (the Flax trainer resumes its checkpoints). A fingerprint of *other* data
+    raises instead: the user's data changed under a finished run.
+
+    Raises:
+        ClusterDataError: The run was trained on different data.
+    """
+    if not (run_dir / CLASSIFIER_FILE).is_file():
+        return "not trained yet", {}
+    try:
+        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{RUN_FILE} is missing (the run was interrupted before it was recorded)", {}
+    except (OSError, ValueError) as exc:
+        return f"{RUN_FILE} is unreadable ({exc})", {}
+    if not isinstance(info, dict) or "fingerprint" not in info or "outputs" not in info:
+        return f"{RUN_FILE} is incomplete (the run was interrupted before it was recorded)", {}
+    if info["fingerprint"] != fp:
+        raise ClusterDataError(
+            str(run_dir),
+            None,
+            f"existing classifier was trained on different data ({info.get('fingerprint')} "
+            f"vs now {fp}); use a new --workdir or delete this run folder",
+        )
+    problems = folder_problems(run_dir, info["outputs"])
+    if problems:
+        return "saved classifier changed since training (" + "; ".join(problems) + ")", info
+    return None, info
+
+
+def _train_or_reuse(
+    model: str,
+    trainer: Any,
+    train: ClusterSet,
+    val: ClusterSet,
+    run_dir: Path,
+    profile: str,
+    overrides: Mapping[str, Any] | None,
+    seed: int,
+    progress: bool,
+) -> tuple[Classifier, dict[str, Any]]:
+    from interp.classifier import SAVED_FILES
+    from interp.fsutil import digests
+
     run_dir.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(train, val)
     run_path = run_dir / RUN_FILE
-    if (run_dir / CLASSIFIER_FILE).is_file() and run_path.is_file():
-        info = json.loads(run_path.read_text())
-        if info.get("fingerprint") != fp:
-            raise ClusterDataError(
-                str(run_dir),
-                None,
-                f"existing classifier was trained on different data ({info.get('fingerprint')} "
-                f"vs now {fp}); use a new --workdir or delete this run folder",
-            )
-        clf = load_classifier(run_dir)
-        check_window(clf, train)
-        return clf, {**info, "reused": True}
+    why, info = _reuse_problem(run_dir, fp)
+    if why is None:
+        try:
+            clf = load_classifier(run_dir)
+        except (ClusterDataError, UnknownNameError) as exc:
+            why = f"saved classifier cannot be loaded ({exc})"
+        else:
+            check_window(clf, train)
+            return clf, {**info, "reused": True}
+    if why != "not trained yet":
+        log.warning("%s: %s; training it again", run_dir, why)
 
     cfg = make_train_config(model, profile, overrides, seed=seed)
     t0 = time.perf_counter()
@@ -388,11 +456,12 @@ def train_one(
         clf.save(run_dir)
     info = {
         "model": model,
-        "chamber": chamber,
+        "chamber": run_dir.name,
         "profile": profile,
         "config": _to_jsonable(cfg),
         "train_seconds": seconds,
         "fingerprint": fp,
+        "outputs": digests(run_dir, [f for f in SAVED_FILES if (run_dir / f).is_file()]),
     }
     atomic_write_text(run_path, json.dumps(info, indent=1))
     return clf, {**info, "reused": False}

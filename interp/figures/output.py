@@ -16,7 +16,7 @@ from types import TracebackType
 
 import plotly.graph_objects as go
 
-from interp.fsutil import atomic_path
+from interp.fsutil import atomic_path, atomic_write_bytes, digest_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class FigureWriter:
         self.png_skipped_reason: str | None = None if png else "PNG export disabled"
         self.written: list[Path] = []
         self._server = False
+        self._js_checked = False
 
     def __enter__(self) -> FigureWriter:
         if self.png:
@@ -98,6 +99,7 @@ class FigureWriter:
     def write(self, fig: go.Figure, name: str, width: int = 900, height: int = 650) -> Path:
         """Writes ``name.html`` (and ``name.png``) atomically; returns the HTML path."""
         html = self.folder / f"{name}.html"
+        self.ensure_plotly_js()
         with atomic_path(html) as tmp:
             fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
         self.written.append(html)
@@ -118,6 +120,31 @@ class FigureWriter:
                 self.png_skipped_reason = f"PNG export failed: {exc}"
                 log.warning("%s: %s", png, self.png_skipped_reason)
         return html
+
+    def ensure_plotly_js(self) -> Path:
+        """Writes the shared ``plotly.min.js`` atomically unless an intact copy is there.
+
+        plotly itself copies the bundle only when no file of that name exists, and not
+        atomically; a copy cut short by a kill or a full disk would be kept for good. So the
+        file is compared (size, then SHA-256) with the installed plotly's bundle once per
+        writer and rewritten (temp file + rename) when it differs.
+        """
+        path = self.plotly_js
+        if self._js_checked:
+            return path
+        import hashlib
+
+        from plotly.offline import get_plotlyjs
+
+        bundle = get_plotlyjs().encode("utf-8")
+        expected = {"bytes": len(bundle), "sha256": hashlib.sha256(bundle).hexdigest()}
+        why = digest_problem(path, expected)
+        if why is not None:
+            if why != "missing":
+                log.warning("%s: %s; writing it again", path, why)
+            atomic_write_bytes(path, bundle)
+        self._js_checked = True
+        return path
 
     @property
     def plotly_js(self) -> Path:
