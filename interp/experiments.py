@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ from interp.fsutil import atomic_write_text
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 STAGE_FILE = "stage.json"
 EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+_log = logging.getLogger(__name__)
 
 
 class StudyConfigError(TPCInterpError):
@@ -339,8 +341,10 @@ def run_stage(
         if why is None:
             ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
             return StageResult(kind, key, folder, "reused", info["seconds"], config)
-        if why != "not run yet":
-            ctx.log(f"{ctx.study.name}: {kind} stage in {folder}: {why}; running it again")
+        if why != "not run yet":  # a warning even with --quiet: something was damaged
+            _log.warning(
+                "%s: %s stage in %s: %s; running it again", ctx.study.name, kind, folder, why
+            )
             marker.unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "config.json", json.dumps(config, indent=1, default=str))

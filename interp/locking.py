@@ -206,3 +206,23 @@ def workdir_lock(
                 os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+_process_locks: list[contextlib.AbstractContextManager[Path]] = []
+
+
+def hold_workdir_lock(workdir: str | Path, log: Callable[[str], None] | None = None) -> Path:
+    """Takes ``workdir``'s lock for the rest of this process (commands that run many stages).
+
+    The kernel releases it when the process ends, however it ends.
+
+    Raises:
+        WorkdirBusyError: As :func:`workdir_lock`.
+    """
+    import atexit
+
+    cm = workdir_lock(workdir, log=log)
+    path = cm.__enter__()
+    _process_locks.append(cm)
+    atexit.register(cm.__exit__, None, None, None)  # clears the holder record on a normal exit
+    return path

@@ -569,6 +569,18 @@ def run_matrix(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """:func:`_run_matrix` holding ``workdir``'s lock (a second writer refuses)."""
+    with workdir_lock(workdir, log=log):
+        return _run_matrix(config, workdir, data_files, progress, log)
+
+
+def _run_matrix(
+    config: MatrixConfig,
+    workdir: str | Path,
+    data_files: Mapping[str, str | Path] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Trains every model on every chamber and evaluates it on every chamber's test split.
 
     Writes ``workdir/matrix.json`` (after every cell, so partial results survive) and

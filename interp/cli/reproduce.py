@@ -42,6 +42,7 @@ def reproduce(
     """
     from interp.errors import UnknownNameError
     from interp.experiments import PROFILES, StageContext, load_studies, run_study
+    from interp.locking import hold_workdir_lock
     from interp.report import build_report
 
     if profile not in PROFILES:
@@ -52,6 +53,7 @@ def reproduce(
     if data_commands:
         _print_data_commands(studies, profile)
         return
+    hold_workdir_lock(workdir)  # one writer per work directory: a second reproduce refuses
     runs = []
     for s in studies:
         ctx = StageContext(

@@ -15,6 +15,7 @@ import typer
 
 from interp.cli.app import app
 from interp.errors import TPCInterpError, UnknownNameError
+from interp.names import check_name
 
 DataOpt = Annotated[
     list[str] | None,
@@ -39,6 +40,7 @@ def parse_data_files(items: list[str] | None) -> dict[str, Path]:
             raise TPCInterpError(f"--data: expected CHAMBER=FILE, got {item!r}")
         if chamber.strip() in out:
             raise TPCInterpError(f"--data: chamber {chamber!r} given twice")
+        check_name(chamber.strip(), "chamber", "--data")
         out[chamber.strip()] = Path(file.strip())
     return out
 
@@ -120,20 +122,27 @@ def train(
 ) -> None:
     """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones)."""
     from interp.classifier import get_trainer
+    from interp.locking import workdir_lock
     from interp.pipeline import MatrixConfig, load_chamber_data, train_cell
 
+    check_name(model, "model", "--model")
+    check_name(train_on, "chamber", "--train-on")
+    for c in eval_on or []:
+        check_name(c, "chamber", "--eval-on")
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
     chambers = [train_on, *[c for c in (eval_on or []) if c != train_on]]
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
-    d = load_chamber_data(train_on, cfg, workdir, files, progress=not quiet)
-    clf, run = train_cell(model, d, cfg, workdir, progress=not quiet)
-    run_dir = workdir / "runs" / model / train_on
-    how = "reused" if run["reused"] else "trained"
-    typer.echo(f"{how} {model} on {train_on} ({run.get('train_seconds', 0):.1f} s): {run_dir}")
-    _evaluate_and_save(clf, d, chambers, cfg, workdir, files, run_dir, not quiet)
+    with workdir_lock(workdir):  # one writer: a second train/matrix/reproduce here refuses
+        d = load_chamber_data(train_on, cfg, workdir, files, progress=not quiet)
+        clf, run = train_cell(model, d, cfg, workdir, progress=not quiet)
+        run_dir = workdir / "runs" / model / train_on
+        how = "reused" if run["reused"] else "trained"
+        secs = run.get("train_seconds", 0)
+        typer.echo(f"{how} {model} on {train_on} ({secs:.1f} s): {run_dir}")
+        _evaluate_and_save(clf, d, chambers, cfg, workdir, files, run_dir, not quiet)
 
 
 @app.command()
@@ -199,7 +208,10 @@ def matrix(
         changes["chambers"] = c
     if n_boot is not None:
         changes["n_boot"] = n_boot
-    cfg = MatrixConfig.from_profile(profile, **changes)
+    try:
+        cfg = MatrixConfig.from_profile(profile, **changes)
+    except ValueError as exc:  # BadNameError is a TPCInterpError and passes unchanged
+        raise TPCInterpError(f"--models/--chambers: {exc}") from None
     result = run_matrix(
         cfg, workdir, parse_data_files(data), progress=not quiet, log=None if quiet else typer.echo
     )
