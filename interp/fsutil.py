@@ -61,7 +61,7 @@ def digest_problem(path: str | os.PathLike[str], expected: Any) -> str | None:
     """Why ``path`` does not match a recorded :func:`file_digest` (``None``: it matches).
 
     Returns:
-        ``"missing"``, ``"unreadable (...)"``, ``"truncated or grown (N bytes, recorded M)"``,
+        ``"missing"``, ``"unreadable (...)"``, ``"truncated or grown (N bytes, expected M)"``,
         ``"edited (content hash differs)"`` or ``"no valid digest recorded"``.
     """
     if not isinstance(expected, Mapping) or not {"bytes", "sha256"} <= set(expected):
@@ -72,7 +72,7 @@ def digest_problem(path: str | os.PathLike[str], expected: Any) -> str | None:
     try:
         size = p.stat().st_size
         if size != expected["bytes"]:
-            return f"truncated or grown ({size} bytes, recorded {expected['bytes']})"
+            return f"truncated or grown ({size} bytes, expected {expected['bytes']})"
         if file_digest(p)["sha256"] != expected["sha256"]:
             return "edited (content hash differs)"
     except OSError as exc:
