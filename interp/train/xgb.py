@@ -26,7 +26,7 @@ import xgboost as xgb
 
 from interp.classifier import CLASSIFIER_FILE, register_loader, register_trainer
 from interp.errors import ClusterDataError, UnknownNameError
-from interp.fsutil import atomic_write_bytes, atomic_write_text
+from interp.fsutil import atomic_write_bytes, atomic_write_text, digest_problem, file_digest
 from interp.preprocess import Preprocessor, fit_preprocessor
 from interp.schema import ClusterSet
 
@@ -196,8 +196,10 @@ class XGBoostClassifier:
         """Writes ``model.ubj`` then ``classifier.json`` (each atomically) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(directory / MODEL_FILE, bytes(self.booster.save_raw("ubj")))
-        atomic_write_text(directory / CLASSIFIER_FILE, json.dumps(self.metadata(), indent=1))
+        raw = bytes(self.booster.save_raw("ubj"))
+        atomic_write_bytes(directory / MODEL_FILE, raw)
+        meta = {**self.metadata(), "booster_digest": file_digest(directory / MODEL_FILE)}
+        atomic_write_text(directory / CLASSIFIER_FILE, json.dumps(meta, indent=1))
 
     @classmethod
     def load(cls, directory: str | Path) -> XGBoostClassifier:
@@ -226,6 +228,12 @@ class XGBoostClassifier:
             train_chamber = str(meta["train_chamber"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ClusterDataError(str(meta_path), None, f"incomplete classifier: {exc!r}") from exc
+        # XGBoost can allocate tens of GB for a truncated UBJSON file: check it first
+        why = (
+            digest_problem(model_path, meta["booster_digest"]) if "booster_digest" in meta else None
+        )
+        if why is not None:
+            raise ClusterDataError(str(model_path), None, f"corrupt booster: {why}")
         try:
             booster.load_model(bytearray(model_path.read_bytes()))
         except (xgb.core.XGBoostError, UnicodeDecodeError, ValueError, OSError) as exc:
