@@ -194,18 +194,27 @@ def test_commands_refuse_a_busy_workdir(
 
 def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
     """``train --seed 0`` and ``--seed 1`` into one folder: the second refuses, the first's
-    printed numbers belong to the model left on disk."""
+    printed numbers belong to the model left on disk.
+
+    The first is held inside its lock at its first write: its write log
+    (``TPC_INTERP_WRITE_LOG``) is a FIFO nobody reads until the second has tried.
+    """
+    from interp.fsutil import WRITE_LOG_ENV
+
+    work = tmp_path / "work"
+    fifo = tmp_path / "writes.fifo"
+    os.mkfifo(fifo)
     base = ["train", "--model", "xgboost", "--train-on", "VTPC2", "--profile", "smoke"]
-    base += ["--n-boot", "0", "--workdir", str(tmp_path), "-q"]
+    base += ["--n-boot", "0", "--workdir", str(work), "-q"]
     first = subprocess.Popen(
         [*CLI, *base, "--seed", "0"],
         cwd=ROOT,
-        env=_env(),
+        env={**_env(), WRITE_LOG_ENV: str(fifo)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    lock = tmp_path / LOCK_FILE
+    lock = work / LOCK_FILE
     deadline = time.monotonic() + 120
     while True:  # wait until the first holds the lock
         try:
@@ -223,13 +232,17 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
         text=True,
         timeout=300,
     )
-    out, err = first.communicate(timeout=300)
+    reader = os.open(fifo, os.O_RDWR)  # lets the first go on (its log lines fit the pipe)
+    try:
+        out, err = first.communicate(timeout=300)
+    finally:
+        os.close(reader)
     assert first.returncode == 0, err[-2000:]
     assert second.returncode == 2, second.stderr
     assert "in use by PID" in second.stderr and "Traceback" not in second.stderr
-    run = json.loads((tmp_path / "runs" / "xgboost" / "VTPC2" / "run.json").read_text())
+    run = json.loads((work / "runs" / "xgboost" / "VTPC2" / "run.json").read_text())
     assert run["config"]["seed"] == 0
-    ev = json.loads((tmp_path / "runs" / "xgboost" / "VTPC2" / "eval_VTPC2.json").read_text())
+    ev = json.loads((work / "runs" / "xgboost" / "VTPC2" / "eval_VTPC2.json").read_text())
     acc = ev["at_0.5"]["metrics"]["accuracy"]["value"]
     assert f"accuracy {100 * acc:.1f} %" in out
 
@@ -488,35 +501,22 @@ def test_full_disk_in_every_format(tmp_path: Path, ext: str) -> None:
 
 
 def test_full_disk_in_predict_h5(tmp_path: Path) -> None:
+    """``predict`` writing .h5 used to print the error, then segfault (exit 139)."""
     from interp.io import write_clusters
     from interp.simulator import simulate
+    from interp.train.xgb import XGBConfig, train_xgboost
 
-    work = tmp_path / "w"
-    assert (
-        _cli_limited(
-            [
-                "train",
-                "--model",
-                "xgboost",
-                "--train-on",
-                "VTPC2",
-                "--profile",
-                "smoke",
-                "--n-boot",
-                "0",
-                "--workdir",
-                str(work),
-                "-q",
-            ],
-            None,
-        ).returncode
-        == 0
+    data = simulate("VTPC2", 2, seed=5, n_clusters=400)
+    ids = data.events()
+    model = tmp_path / "model"
+    train_xgboost(
+        data.select_events([ids[0]]), data.select_events([ids[1]]), model, XGBConfig.smoke()
     )
-    src = write_clusters(simulate("VTPC2", 2, seed=5, n_clusters=20_000), tmp_path / "in.npz")
+    src = write_clusters(simulate("VTPC2", 2, seed=6, n_clusters=8000), tmp_path / "in.npz")
     out = tmp_path / "o" / "scores.h5"
     out.parent.mkdir()
     res = _cli_limited(
-        ["predict", str(work / "runs" / "xgboost" / "VTPC2"), str(src), "--out", str(out), "-q"],
+        ["predict", str(model), str(src), "--out", str(out), "-q"],
         20_000,
     )
     _one_clean_error(res)
