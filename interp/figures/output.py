@@ -112,8 +112,12 @@ class FigureWriter:
                     kaleido.write_fig_sync(
                         fig,
                         path=str(tmp),
-                        opts={"format": "png", "width": width, "height": height,
-                              "scale": self.scale},
+                        opts={
+                            "format": "png",
+                            "width": width,
+                            "height": height,
+                            "scale": self.scale,
+                        },
                     )
                 self.written.append(png)
             except Exception as exc:
