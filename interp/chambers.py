@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.errors import UnknownChamberError
+from interp.names import check_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +310,7 @@ def load_chamber_preset(path: str | Path, overwrite: bool = False) -> ChamberPre
     base = get_chamber(data.pop("base", "VTPC2"))
     if "name" not in data:
         raise ValueError(f"{path}: field 'name' is required")
+    check_name(data["name"], "chamber", f"{path}, field 'name'")
     defaults = {f.name: getattr(base, f.name) for f in dataclasses.fields(ChamberPreset)}
     changes = {}
     for key, value in data.items():

@@ -19,6 +19,8 @@ from interp.errors import ClusterDataError, UnknownNameError
 from interp.schema import ClusterSet
 
 CLASSIFIER_FILE = "classifier.json"
+SAVED_FILES: tuple[str, ...] = (CLASSIFIER_FILE, "params.safetensors", "model.ubj")
+"""Every file a saved classifier of a built-in kind may consist of (run records hash them)."""
 
 
 @runtime_checkable
@@ -125,8 +127,10 @@ def load_classifier(directory: str | Path) -> Classifier:
         raise ClusterDataError(str(meta_path), None, "no saved classifier here")
     try:
         meta: dict[str, Any] = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # bad JSON, or bytes that are not UTF-8
         raise ClusterDataError(str(meta_path), None, f"corrupt JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ClusterDataError(str(meta_path), None, "corrupt JSON: not an object")
     kind = meta.get("kind")
     if kind not in LOADERS:
         raise UnknownNameError("classifier kind", str(kind), list(LOADERS))

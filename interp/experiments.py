@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -53,6 +54,7 @@ from interp.fsutil import atomic_write_text
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 STAGE_FILE = "stage.json"
 EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+_log = logging.getLogger(__name__)
 
 
 class StudyConfigError(TPCInterpError):
@@ -302,6 +304,46 @@ def _file_identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _stage_outputs(folder: Path) -> list[str]:
+    """Relative paths of the files a stage wrote (its record, temporaries and locks aside)."""
+    from interp.fsutil import TEMP_NAME
+    from interp.locking import LOCK_FILE
+
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name not in (STAGE_FILE, LOCK_FILE) and not TEMP_NAME.match(p.name):
+            out.append(p.relative_to(folder).as_posix())
+    return out
+
+
+def stage_record_problem(folder: Path) -> tuple[str | None, dict[str, Any]]:
+    """Why the stage in ``folder`` is not finished and intact (``None``: it is), and its record.
+
+    ``stage.json`` holds the wall time, the config and the size + SHA-256 of every file the
+    stage wrote; a missing, unreadable or incomplete record, or any file missing, truncated or
+    edited since, is a reason to run the stage again.
+    """
+    from interp.fsutil import folder_problems
+
+    marker = folder / STAGE_FILE
+    if not marker.is_file():
+        return "not run yet", {}
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{STAGE_FILE} is unreadable ({exc})", {}
+    if not isinstance(info, dict) or not isinstance(info.get("seconds"), int | float):
+        return f"{STAGE_FILE} is incomplete", {}
+    if "outputs" not in info:
+        return f"{STAGE_FILE} records no output digests (written by an older version)", {}
+    problems = folder_problems(folder, info["outputs"])
+    if problems:
+        more = f"; {len(problems) - 3} more" if len(problems) > 3 else ""
+        shown = "; ".join(problems[:3]) + more
+        return f"its files changed since it finished ({shown})", info
+    return None, info
+
+
 def run_stage(
     kind: str,
     ctx: StageContext,
@@ -310,22 +352,40 @@ def run_stage(
 ) -> StageResult:
     """Runs ``body(folder)`` in the folder keyed by ``config`` unless it finished before.
 
-    A crash leaves no ``stage.json``: the next call re-enters the folder and resumes.
+    The work directory is locked for the stage (:func:`interp.locking.workdir_lock`). The
+    stage is published by one atomic write of ``stage.json`` holding the digests of every file
+    in the folder; a stage whose record or files do not check out is run again (with a message
+    saying why), and its own caching (cached data, finished classifiers) resumes it. A crash
+    leaves no ``stage.json``: the next call re-enters the folder and resumes.
     """
+    from interp.fsutil import digests
+    from interp.locking import workdir_lock
+
     key = config_key({"kind": kind, **config})
     folder = ctx.workdir / kind / key
     marker = folder / STAGE_FILE
-    if marker.is_file():
-        info = json.loads(marker.read_text())
-        ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
-        return StageResult(kind, key, folder, "reused", info["seconds"], config)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "config.json", json.dumps(config, indent=1, default=str))
-    ctx.log(f"{ctx.study.name}: {kind} running in {folder}")
-    t0 = time.perf_counter()
-    body(folder)
-    seconds = time.perf_counter() - t0
-    atomic_write_text(marker, json.dumps({"seconds": seconds, "config": config}, default=str))
+    with workdir_lock(ctx.workdir, log=ctx.log):
+        why, info = stage_record_problem(folder)
+        if why is None:
+            ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
+            return StageResult(kind, key, folder, "reused", info["seconds"], config)
+        if why != "not run yet":  # a warning even with --quiet: something was damaged
+            _log.warning(
+                "%s: %s stage in %s: %s; running it again", ctx.study.name, kind, folder, why
+            )
+            marker.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "config.json", json.dumps(config, indent=1, default=str))
+        ctx.log(f"{ctx.study.name}: {kind} running in {folder}")
+        t0 = time.perf_counter()
+        body(folder)
+        seconds = time.perf_counter() - t0
+        record = {
+            "seconds": seconds,
+            "config": config,
+            "outputs": digests(folder, _stage_outputs(folder)),
+        }
+        atomic_write_text(marker, json.dumps(record, default=str))
     return StageResult(kind, key, folder, "done", seconds, config)
 
 

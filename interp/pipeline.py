@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +50,13 @@ from interp.classifier import (
     load_classifier,
 )
 from interp.errors import ClusterDataError, ShapeMismatchError, TPCInterpError, UnknownNameError
-from interp.fsutil import atomic_write_text
+from interp.fsutil import (
+    atomic_write_text,
+    folder_problems,
+    record_digest,
+    recorded_digest_problem,
+)
+from interp.locking import workdir_lock
 from interp.metrics import (
     SEED_METHOD,
     choose_threshold,
@@ -57,6 +64,7 @@ from interp.metrics import (
     paired_difference,
     rates_by_truth,
 )
+from interp.names import check_name, name_folder
 from interp.schema import ClusterSet
 from interp.splits import (
     DEFAULT_FRACTIONS,
@@ -72,6 +80,7 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 RUN_FILE = "run.json"
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +131,8 @@ class MatrixConfig:
         if not self.models or not self.chambers:
             raise ValueError("MatrixConfig needs at least one model and one chamber")
         for field, values in (("models", self.models), ("chambers", self.chambers)):
+            for v in values:
+                check_name(v, field[:-1], f"MatrixConfig.{field}")
             if len(set(values)) != len(values):
                 raise ValueError(f"MatrixConfig.{field} has duplicates: {values}")
         if self.n_events < 3:
@@ -375,11 +386,15 @@ def _read_or_simulate(
     _check_chamber_name(chamber)
     cpe = config.clusters_per_event if config.clusters_per_event is not None else "default"
     path = data_dir / f"{chamber}_{config.n_events}x{cpe}_s{config.seed}.npz"
-    if path.is_file():
+    stale = recorded_digest_problem(path) if path.is_file() else "absent"
+    if stale is None:
         data = read_clusters(path)
     else:
+        if stale != "absent":
+            log.warning("%s: %s; simulating it again", path, stale)
         data = _simulate(chamber, config, progress)
         write_clusters(data, path)
+        record_digest(path)
     return data, path, True
 
 
@@ -800,18 +815,80 @@ def train_one(
     for name, part in (("train", train), ("val", val)):
         if len(part) == 0:
             raise ClusterDataError(chamber, "charge", f"{name} split holds no clusters")
-    run_dir = Path(run_dir) if run_dir is not None else Path(workdir) / "runs" / model / chamber
+    if run_dir is None:
+        run_dir = name_folder(Path(workdir) / "runs", model, chamber, kinds=("model", "chamber"))
+    with workdir_lock(workdir):
+        return _train_or_reuse(
+            model, chamber, trainer, train, val, Path(run_dir), profile, overrides, seed, progress
+        )
+
+
+def _reuse_problem(
+    run_dir: Path, identity: Mapping[str, Any]
+) -> tuple[str | None, bool, dict[str, Any]]:
+    """Why the run in ``run_dir`` cannot be reused (``None``: it can), and its record.
+
+    A finished run has ``classifier.json`` and a ``run.json`` holding the training identity
+    (:func:`training_identity`) and the digests of the classifier's files. A record that is
+    missing, unreadable or incomplete (a kill before it was written) or files changed since
+    are reasons to train again (the Flax trainer resumes its checkpoints); a run made with
+    another training identity is cleared first, so nothing of it is resumed.
+
+    Returns:
+        ``(reason, clear, record)``: ``reason`` ``None`` to reuse; ``clear`` whether the
+        folder belongs to another training identity.
+    """
+    if not (run_dir / CLASSIFIER_FILE).is_file():
+        return "not trained yet", False, {}
+    try:
+        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{RUN_FILE} is missing (the run was interrupted before it was recorded)", False, {}
+    except (OSError, ValueError) as exc:
+        return f"{RUN_FILE} is unreadable ({exc})", False, {}
+    if not isinstance(info, dict) or "outputs" not in info:
+        why = f"{RUN_FILE} is incomplete (the run was interrupted before it was recorded)"
+        return why, False, {}
+    changed = _identity_changes(info.get("identity"), identity)
+    if changed is not None:
+        return changed, True, info
+    problems = folder_problems(run_dir, info["outputs"])
+    if problems:
+        return "saved classifier changed since training (" + "; ".join(problems) + ")", False, info
+    return None, False, info
+
+
+def _train_or_reuse(
+    model: str,
+    chamber: str,
+    trainer: Any,
+    train: ClusterSet,
+    val: ClusterSet,
+    run_dir: Path,
+    profile: str,
+    overrides: Mapping[str, Any] | None,
+    seed: int,
+    progress: bool,
+) -> tuple[Classifier, dict[str, Any]]:
+    from interp.classifier import SAVED_FILES
+    from interp.fsutil import digests
+
     run_dir.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(train, val)
     cfg = make_train_config(model, profile, overrides, seed=seed)
     identity = training_identity(model, profile, cfg, fp)
-    reuse, why = _reuse_check(run_dir, identity)
-    if reuse:
-        info = json.loads((run_dir / RUN_FILE).read_text())
-        clf = load_classifier(run_dir)
-        check_window(clf, train)
-        return clf, {**info, "reused": True, "retrained": None}
-    if why is not None:
+    why, clear, info = _reuse_problem(run_dir, identity)
+    if why is None:
+        try:
+            clf = load_classifier(run_dir)
+        except (ClusterDataError, UnknownNameError) as exc:
+            why = f"saved classifier cannot be loaded ({exc})"
+        else:
+            check_window(clf, train)
+            return clf, {**info, "reused": True, "retrained": None}
+    if why != "not trained yet":
+        log.warning("%s: %s; training it again", run_dir, why)
+    if clear:
         _clear_run_dir(run_dir)
 
     t0 = time.perf_counter()
@@ -821,12 +898,13 @@ def train_one(
         clf.save(run_dir)
     info = {
         "model": model,
-        "chamber": chamber,
+        "chamber": run_dir.name,
         "profile": profile,
         "config": _to_jsonable(cfg),
         "train_seconds": seconds,
         "fingerprint": fp,
         "identity": identity,
+        "outputs": digests(run_dir, [f for f in SAVED_FILES if (run_dir / f).is_file()]),
     }
     atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=1, default=str))
     return clf, {**info, "reused": False, "retrained": why}
@@ -860,9 +938,10 @@ def seed_run_dir(workdir: str | Path, model: str, chamber: str, index: int) -> P
     The first seed keeps ``runs/<model>/<chamber>`` (read by the explain stage and the CLI);
     further seeds live in ``seeds/<model>/<chamber>/seed<index>``.
     """
+    kinds = ("model", "chamber")
     if index == 0:
-        return Path(workdir) / "runs" / model / chamber
-    return Path(workdir) / "seeds" / model / chamber / f"seed{index}"
+        return name_folder(Path(workdir) / "runs", model, chamber, kinds=kinds)
+    return name_folder(Path(workdir) / "seeds", model, chamber, f"seed{index}", kinds=kinds)
 
 
 def train_cell(
@@ -1070,14 +1149,26 @@ def run_matrix(
         ShapeMismatchError: Chambers with different window shapes.
         ClusterDataError: Bad data or empty splits.
     """
+    _check_models(config.models)
+    files = check_inputs(config.chambers, data_files, rename_chamber=rename_chamber)
+    with workdir_lock(workdir, log=log):  # after the input checks: no folder made on bad input
+        return _run_matrix(config, Path(workdir), files, progress, log, rename_chamber)
+
+
+def _run_matrix(
+    config: MatrixConfig,
+    workdir: Path,
+    files: Mapping[str, Path],
+    progress: bool,
+    log: Callable[[str], None] | None,
+    rename_chamber: bool,
+) -> dict[str, Any]:
+    """:func:`run_matrix` on checked inputs, holding the work directory's lock."""
     from tqdm.auto import tqdm
 
     from interp.transfer import cell_transfer, study_shift
 
     t_start = time.perf_counter()
-    workdir = Path(workdir)
-    _check_models(config.models)
-    files = check_inputs(config.chambers, data_files, rename_chamber=rename_chamber)
     workdir.mkdir(parents=True, exist_ok=True)
     if log:
         log(f"data: {', '.join(config.chambers)}")

@@ -60,6 +60,7 @@ class _Hdf5Sink:
         import h5py
 
         self.file = h5py.File(path, "w")
+        self.done = False
         self.file.attrs[META_KEY] = meta
         self.datasets = {
             k: self.file.create_dataset(
@@ -82,8 +83,21 @@ class _Hdf5Sink:
             ds[n0:] = columns[name]
 
     def close(self) -> None:
-        self.file.flush()
+        try:
+            self.file.flush()
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
         self.file.close()
+
+    def abort(self) -> None:
+        """Closes the file without writing to disk again (see ``discard_h5_file``)."""
+        if not self.done:
+            from interp.io.hdf5 import discard_h5_file
+
+            self.done = True
+            discard_h5_file(self.file)
 
 
 class _RootSink:
@@ -208,7 +222,7 @@ class ScoreWriter:
     def _cleanup(self) -> None:
         if self._sink is not None:
             with contextlib.suppress(Exception):
-                self._sink.close()
+                getattr(self._sink, "abort", self._sink.close)()
             self._sink = None
         if self._file is not None:
             self._file.discard()

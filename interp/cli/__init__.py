@@ -42,8 +42,8 @@ def app() -> None:
     except TPCInterpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # missing/unwritable files, full disk (ENOSPC, EDQUOT, EFBIG), EIO
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

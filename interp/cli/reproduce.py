@@ -49,6 +49,7 @@ def reproduce(
         load_studies,
         run_study,
     )
+    from interp.locking import hold_workdir_lock
     from interp.report import build_report
 
     if profile not in PROFILES:
@@ -60,6 +61,7 @@ def reproduce(
         _print_data_commands(studies, profile)
         return
     check_study_inputs(studies, profile, files, rename_chamber)  # before any stage runs
+    hold_workdir_lock(workdir)  # one writer per work directory: a second reproduce refuses
     runs = []
     for s in studies:
         ctx = StageContext(

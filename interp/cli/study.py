@@ -15,6 +15,7 @@ import typer
 
 from interp.cli.app import app
 from interp.errors import TPCInterpError, UnknownNameError
+from interp.names import check_name
 
 DataOpt = Annotated[
     list[str] | None,
@@ -39,6 +40,7 @@ def parse_data_files(items: list[str] | None) -> dict[str, Path]:
             raise TPCInterpError(f"--data: expected CHAMBER=FILE, got {item!r}")
         if chamber.strip() in out:
             raise TPCInterpError(f"--data: chamber {chamber!r} given twice")
+        check_name(chamber.strip(), "chamber", "--data")
         out[chamber.strip()] = Path(file.strip())
     return out
 
@@ -169,26 +171,34 @@ def train(
     Every input is checked (files, formats, chamber names, windows) before anything is
     trained or written. Chambers whose files share event ids get one shared split."""
     from interp.classifier import get_trainer
+    from interp.locking import workdir_lock
     from interp.pipeline import MatrixConfig, load_study_data, train_cell
 
+    check_name(model, "model", "--model")
+    check_name(train_on, "chamber", "--train-on")
+    for c in eval_on or []:
+        check_name(c, "chamber", "--eval-on")
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
     chambers = [train_on, *dict.fromkeys(c for c in (eval_on or []) if c != train_on)]
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
-    d = load_study_data(
-        chambers, cfg, workdir, files, progress=not quiet, rename_chamber=rename_chamber
-    )
-    clf, run = train_cell(model, d[train_on], cfg, workdir, progress=not quiet)
-    run_dir = workdir / "runs" / model / train_on
-    how = "reused" if run["reused"] else "trained"
-    typer.echo(f"{how} {model} on {train_on} ({run.get('train_seconds', 0):.1f} s): {run_dir}")
-    typer.echo(
-        f"splits: {run['splits']['policy']}"
-        + (f" across {', '.join(run['splits']['chambers'])}" if run["splits"]["chambers"] else "")
-    )
-    _evaluate_and_save(clf, d, train_on, chambers, cfg, run_dir, png)
+    with workdir_lock(workdir):  # one writer: a second train/matrix/reproduce here refuses
+        d = load_study_data(
+            chambers, cfg, workdir, files, progress=not quiet, rename_chamber=rename_chamber
+        )
+        clf, run = train_cell(model, d[train_on], cfg, workdir, progress=not quiet)
+        run_dir = workdir / "runs" / model / train_on
+        how = "reused" if run["reused"] else "trained"
+        secs = run.get("train_seconds", 0)
+        typer.echo(f"{how} {model} on {train_on} ({secs:.1f} s): {run_dir}")
+        chambers_line = ", ".join(run["splits"]["chambers"])
+        typer.echo(
+            f"splits: {run['splits']['policy']}"
+            + (f" across {chambers_line}" if run["splits"]["chambers"] else "")
+        )
+        _evaluate_and_save(clf, d, train_on, chambers, cfg, run_dir, png)
 
 
 @app.command()
@@ -294,7 +304,10 @@ def matrix(
         changes["chambers"] = c
     if n_boot is not None:
         changes["n_boot"] = n_boot
-    cfg = MatrixConfig.from_profile(profile, **changes)
+    try:
+        cfg = MatrixConfig.from_profile(profile, **changes)
+    except ValueError as exc:  # BadNameError is a TPCInterpError and passes unchanged
+        raise TPCInterpError(f"--models/--chambers: {exc}") from None
     result = run_matrix(
         cfg,
         workdir,

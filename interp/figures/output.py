@@ -13,7 +13,7 @@ from types import TracebackType
 
 import plotly.graph_objects as go
 
-from interp.fsutil import atomic_path
+from interp.fsutil import atomic_path, atomic_write_bytes, digest_problem
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class FigureWriter:
                 self.formats = ()
                 self.png_skipped_reason = "matplotlib is not installed (pip install matplotlib)"
         self.written: list[Path] = []
+        self._js_checked = False
 
     def __enter__(self) -> FigureWriter:
         return self
@@ -74,6 +75,7 @@ class FigureWriter:
         kept in :attr:`png_skipped_reason`.
         """
         html = self.folder / f"{name}.html"
+        self.ensure_plotly_js()
         with atomic_path(html) as tmp:
             fig.write_html(tmp, include_plotlyjs="directory", full_html=True)
         self.written.append(html)
@@ -91,6 +93,31 @@ class FigureWriter:
         except Exception as exc:  # one figure failing keeps the others and the HTML
             self.png_skipped_reason = f"static export of {name} failed: {exc}"
             log.warning("%s: %s", self.folder / name, self.png_skipped_reason)
+
+    def ensure_plotly_js(self) -> Path:
+        """Writes the shared ``plotly.min.js`` atomically unless an intact copy is there.
+
+        plotly itself copies the bundle only when no file of that name exists, and not
+        atomically; a copy cut short by a kill or a full disk would be kept for good. So the
+        file is compared (size, then SHA-256) with the installed plotly's bundle once per
+        writer and rewritten (temp file + rename) when it differs.
+        """
+        path = self.plotly_js
+        if self._js_checked:
+            return path
+        import hashlib
+
+        from plotly.offline import get_plotlyjs
+
+        bundle = get_plotlyjs().encode("utf-8")
+        expected = {"bytes": len(bundle), "sha256": hashlib.sha256(bundle).hexdigest()}
+        why = digest_problem(path, expected)
+        if why is not None:
+            if why != "missing":
+                log.warning("%s: %s; writing it again", path, why)
+            atomic_write_bytes(path, bundle)
+        self._js_checked = True
+        return path
 
     @property
     def plotly_js(self) -> Path:

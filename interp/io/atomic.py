@@ -51,7 +51,7 @@ def as_write_error(path: Path, exc: BaseException, action: str, note: str = "") 
     """
     if isinstance(exc, ClusterDataError | MemoryError) or not isinstance(exc, Exception):
         return exc
-    reason = getattr(exc, "strerror", None) or str(exc)
+    reason = " ".join(str(getattr(exc, "strerror", None) or exc).split())  # one line
     return ClusterWriteError(
         str(path), None, f"cannot {action} ({type(exc).__name__}: {reason}){note}"
     )

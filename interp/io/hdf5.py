@@ -16,6 +16,8 @@ ignored.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,29 @@ _FILTERS: dict[str | None, dict[str, Any]] = {
 }
 
 
+def discard_h5_file(file: Any) -> None:
+    """Closes an ``h5py.File`` that is being thrown away, without HDF5 writing to disk again.
+
+    After a failed write (disk full) ``H5Fclose`` fails as well and leaves the file open in
+    the library, which flushes it once more at interpreter exit and crashes (segmentation
+    fault, exit 139). Pointing the file's descriptor at ``/dev/null`` first lets HDF5's final
+    writes succeed harmlessly, so the close completes. Call it at most once per file (a
+    second call may touch freed objects); the caller deletes the file. Never raises.
+    """
+    with contextlib.suppress(Exception):
+        if not file.id.valid:
+            return
+    with contextlib.suppress(Exception):
+        fd = int(file.id.get_vfd_handle())
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+    with contextlib.suppress(Exception):
+        file.close()
+
+
 class _Hdf5Sink:
     def __init__(
         self,
@@ -58,6 +83,7 @@ class _Hdf5Sink:
         import h5py
 
         self.file = h5py.File(path, "w", rdcc_nbytes=_CACHE_BYTES)
+        self._done = False
         try:
             self.file.attrs[META_ATTR] = encode_meta(chamber, window)
             self.file.attrs["chamber"] = chamber
@@ -75,7 +101,7 @@ class _Hdf5Sink:
                     **_FILTERS[compression],
                 )
         except BaseException:
-            self.file.close()
+            self.abort()
             raise
 
     def append(self, columns: Mapping[str, np.ndarray]) -> None:
@@ -86,11 +112,18 @@ class _Hdf5Sink:
             ds[n0:] = values
 
     def close(self) -> None:
-        self.file.flush()
+        try:
+            self.file.flush()
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
         self.file.close()
 
     def abort(self) -> None:
-        self.file.close()
+        if not self._done:  # a second close would touch HDF5 objects freed by the first
+            self._done = True
+            discard_h5_file(self.file)
 
 
 class Hdf5Format(Format):

@@ -78,4 +78,6 @@ def write_figures(
         with FigureWriter(folder, png=png) as w:
             for name, fig in todo.items():
                 w.write(fig, name, width=1100, height=550)
+    elif figs:  # kept figures still need an intact shared plotly.js beside them
+        FigureWriter(folder, png=False).ensure_plotly_js()
     return [folder / f"{n}.html" for n in figs]

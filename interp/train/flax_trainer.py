@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from interp.classifier import register_trainer_resolver
 from interp.errors import ClusterDataError, ShapeMismatchError
-from interp.fsutil import atomic_write_text
+from interp.fsutil import append_line, atomic_write_text, read_jsonl
 from interp.preprocess import fit_preprocessor
 from interp.schema import ClusterSet
 from interp.train import enable_compilation_cache
@@ -263,9 +263,16 @@ def run_lr_finder(
 
 # --------------------------------------------------------------------------- resume helpers
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """Epoch records of ``metrics.jsonl``; a broken line (a killed writer's half line) is
+    dropped with a message."""
+    rows, bad = read_jsonl(path)
+    keep = [r for r in rows if isinstance(r, dict) and isinstance(r.get("epoch"), int)]
+    if bad or len(keep) != len(rows):
+        tqdm.write(
+            f"{path}: dropped {bad + len(rows) - len(keep)} broken line(s) "
+            "(an interrupted write); resuming from the last checkpoint"
+        )
+    return keep
 
 
 def _truncate_metrics(path: Path, last_epoch: int) -> None:
@@ -274,9 +281,7 @@ def _truncate_metrics(path: Path, last_epoch: int) -> None:
 
 
 def _append_metrics(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
-        fh.flush()
+    append_line(path, json.dumps(record, sort_keys=True))
 
 
 def _check_resume(run: dict[str, Any], meta: dict[str, Any], ckpt: Path) -> None:

@@ -26,7 +26,7 @@ import xgboost as xgb
 
 from interp.classifier import CLASSIFIER_FILE, register_loader, register_trainer
 from interp.errors import ClusterDataError, UnknownNameError
-from interp.fsutil import atomic_write_bytes, atomic_write_text
+from interp.fsutil import atomic_write_bytes, atomic_write_text, digest_problem, file_digest
 from interp.preprocess import Preprocessor, fit_preprocessor
 from interp.schema import ClusterSet
 
@@ -196,8 +196,10 @@ class XGBoostClassifier:
         """Writes ``model.ubj`` then ``classifier.json`` (each atomically) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(directory / MODEL_FILE, bytes(self.booster.save_raw("ubj")))
-        atomic_write_text(directory / CLASSIFIER_FILE, json.dumps(self.metadata(), indent=1))
+        raw = bytes(self.booster.save_raw("ubj"))
+        atomic_write_bytes(directory / MODEL_FILE, raw)
+        meta = {**self.metadata(), "booster_digest": file_digest(directory / MODEL_FILE)}
+        atomic_write_text(directory / CLASSIFIER_FILE, json.dumps(meta, indent=1))
 
     @classmethod
     def load(cls, directory: str | Path) -> XGBoostClassifier:
@@ -211,26 +213,39 @@ class XGBoostClassifier:
         model_path = directory / MODEL_FILE
         try:
             meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
             raise ClusterDataError(str(meta_path), None, f"cannot read: {exc}") from exc
-        if meta.get("kind") != KIND:
+        if not isinstance(meta, dict) or meta.get("kind") != KIND:
             raise ClusterDataError(str(meta_path), "kind", f"not an XGBoost model: {meta}")
         if not model_path.is_file():
             raise ClusterDataError(str(model_path), None, "booster file is missing")
         known = {f.name for f in dataclasses.fields(XGBConfig)}
-        config = XGBConfig(**{k: v for k, v in meta["config"].items() if k in known})
         booster = xgb.Booster()
         try:
+            config = XGBConfig(**{k: v for k, v in meta["config"].items() if k in known})
+            pre = Preprocessor.from_dict(meta["preprocessor"])
+            best_iteration = int(meta["best_iteration"])
+            train_chamber = str(meta["train_chamber"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ClusterDataError(str(meta_path), None, f"incomplete classifier: {exc!r}") from exc
+        # XGBoost can allocate tens of GB for a truncated UBJSON file: check it first
+        why = (
+            digest_problem(model_path, meta["booster_digest"]) if "booster_digest" in meta else None
+        )
+        if why is not None:
+            raise ClusterDataError(str(model_path), None, f"corrupt booster: {why}")
+        try:
             booster.load_model(bytearray(model_path.read_bytes()))
-        except xgb.core.XGBoostError as exc:
+        except (xgb.core.XGBoostError, UnicodeDecodeError, ValueError, OSError) as exc:
+            # a truncated UBJSON file can fail inside XGBoost's Python layer as well
             raise ClusterDataError(str(model_path), None, f"corrupt booster: {exc}") from exc
         booster.set_param({"nthread": config.n_jobs})
         return cls(
             booster=booster,
-            preprocessor=Preprocessor.from_dict(meta["preprocessor"]),
-            train_chamber=str(meta["train_chamber"]),
+            preprocessor=pre,
+            train_chamber=train_chamber,
             config=config,
-            best_iteration=int(meta["best_iteration"]),
+            best_iteration=best_iteration,
             history=meta.get("history", {}),
             name=str(meta.get("name", "xgboost")),
         )
