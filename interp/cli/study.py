@@ -172,7 +172,7 @@ def train(
     trained or written. Chambers whose files share event ids get one shared split."""
     from interp.classifier import get_trainer
     from interp.locking import workdir_lock
-    from interp.pipeline import MatrixConfig, load_study_data, train_cell
+    from interp.pipeline import MatrixConfig, check_inputs, load_study_data, train_cell
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
@@ -184,6 +184,7 @@ def train(
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
+    check_inputs(chambers, files, rename_chamber=rename_chamber)  # before the lock makes workdir
     with workdir_lock(workdir):  # one writer: a second train/matrix/reproduce here refuses
         d = load_study_data(
             chambers, cfg, workdir, files, progress=not quiet, rename_chamber=rename_chamber
