@@ -129,6 +129,17 @@ class Study:
             out[preset.name] = dataclasses.asdict(preset)
         return out
 
+    def with_chambers(self, chambers: tuple[str, ...]) -> Study:
+        """This study with its matrix run on ``chambers`` in every profile (a user's own
+        chambers, e.g. ``("VTPC2", "NEWTPC")`` with ``--data NEWTPC=FILE``)."""
+        if "matrix" not in self.stages:
+            return self
+        profiles = {
+            n: dataclasses.replace(p, matrix={**p.matrix, "chambers": list(chambers)})
+            for n, p in self.profiles.items()
+        }
+        return dataclasses.replace(self, profiles=profiles)
+
     def matrix_config(self, profile: str) -> Any:
         """The :class:`~interp.pipeline.MatrixConfig` of a profile."""
         from interp.pipeline import MatrixConfig

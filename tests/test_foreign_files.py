@@ -403,3 +403,32 @@ def test_import_hdf5_time_major_fixed_windows(tmp_path) -> None:
     assert res["layout"] == "per-cluster" and res["window"] == W
     expected = ClusterSet.from_columns(base, "MYTPC", source="base")
     assert read_clusters(tmp_path / "out.h5").equals(expected)
+
+
+def test_reproduce_with_a_chamber_of_ones_own(tmp_path, capsys) -> None:
+    """``reproduce cross_chamber --chambers VTPC2,NEWTPC --data NEWTPC=FILE`` runs the study
+    on a foreign-written file of a chamber the toolkit has never heard of (no code change),
+    and the report shows its shift table for both transfers."""
+    import h5py
+
+    base = base_columns()
+    new = tmp_path / "new.h5"
+    with h5py.File(new, "w") as f:
+        f["charge"] = base["charge"].astype(np.int16) * 2  # own ADC scale
+        f["label"], f["event_id"] = base["label"], base["event_id"]
+        f.attrs["chamber"] = "NEWTPC"
+    work = tmp_path / "work"
+    args = ["reproduce", "cross_chamber", "--profile", "smoke", "--workdir", str(work)]
+    code, out, err = run_cli_streams(
+        [*args, "--chambers", "VTPC2,NEWTPC", "--data", f"NEWTPC={new}", "--no-png", "-q"],
+        capsys,
+    )
+    assert code == 0, err
+    md = (work / "report-cross_chamber-smoke" / "REPORT.md").read_text()
+    shift = md[md.index("Domain shift and recalibration") :]
+    assert "VTPC2->NEWTPC" in shift and "NEWTPC->VTPC2" in shift
+    # without --chambers the key names no chamber of the study: refused before anything runs
+    code, out, err = run_cli_streams(
+        [*args[:-1], str(tmp_path / "w2"), "--data", f"NEWTPC={new}", "-q"], capsys
+    )
+    assert code == 2 and "NEWTPC" in err and not (tmp_path / "w2").exists(), err

@@ -11,6 +11,7 @@ import typer
 
 from interp.cli.app import app
 from interp.cli.study import DataOpt, RenameOpt, parse_data_files
+from interp.names import check_name
 
 
 @app.command()
@@ -25,6 +26,13 @@ def reproduce(
     data: DataOpt = None,
     png: Annotated[bool, typer.Option(help="Also write PNG + PDF figures")] = True,
     rename_chamber: RenameOpt = False,
+    chambers: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated chambers of the studies' matrices instead of their own, "
+            "e.g. VTPC2,NEWTPC with --data NEWTPC=FILE (a chamber of your own)"
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
     data_commands: Annotated[
         bool,
@@ -57,6 +65,11 @@ def reproduce(
     t0 = time.perf_counter()
     files = parse_data_files(data)
     studies = load_studies(study)
+    if chambers is not None:
+        names = tuple(c.strip() for c in chambers.split(",") if c.strip())
+        for c in names:
+            check_name(c, "chamber", "--chambers")
+        studies = [s.with_chambers(names) for s in studies]
     if data_commands:
         _print_data_commands(studies, profile)
         return
