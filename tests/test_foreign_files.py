@@ -428,7 +428,7 @@ def test_reproduce_with_a_chamber_of_ones_own(tmp_path, capsys) -> None:
     shift = md[md.index("Domain shift and recalibration") :]
     assert "VTPC2->NEWTPC" in shift and "NEWTPC->VTPC2" in shift
     # without --chambers the key names no chamber of the study: refused before anything runs
-    code, out, err = run_cli_streams(
+    code, _, err = run_cli_streams(
         [*args[:-1], str(tmp_path / "w2"), "--data", f"NEWTPC={new}", "-q"], capsys
     )
     assert code == 2 and "NEWTPC" in err and not (tmp_path / "w2").exists(), err
