@@ -419,7 +419,7 @@ def test_reproduce_with_a_chamber_of_ones_own(tmp_path, capsys) -> None:
         f.attrs["chamber"] = "NEWTPC"
     work = tmp_path / "work"
     args = ["reproduce", "cross_chamber", "--profile", "smoke", "--workdir", str(work)]
-    code, out, err = run_cli_streams(
+    code, _, err = run_cli_streams(
         [*args, "--chambers", "VTPC2,NEWTPC", "--data", f"NEWTPC={new}", "--no-png", "-q"],
         capsys,
     )
