@@ -80,6 +80,7 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 RUN_FILE = "run.json"
+NOT_TRAINED = "not trained yet"  # the reuse check's reason for a run folder with no model
 log = logging.getLogger(__name__)
 
 
@@ -839,7 +840,7 @@ def _reuse_problem(
         folder belongs to another training identity.
     """
     if not (run_dir / CLASSIFIER_FILE).is_file():
-        return "not trained yet", False, {}
+        return NOT_TRAINED, False, {}
     try:
         info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -886,7 +887,7 @@ def _train_or_reuse(
         else:
             check_window(clf, train)
             return clf, {**info, "reused": True, "retrained": None}
-    if why != "not trained yet":
+    if why != NOT_TRAINED:
         log.warning("%s: %s; training it again", run_dir, why)
     if clear:
         _clear_run_dir(run_dir)
@@ -907,7 +908,7 @@ def _train_or_reuse(
         "outputs": digests(run_dir, [f for f in SAVED_FILES if (run_dir / f).is_file()]),
     }
     atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=1, default=str))
-    return clf, {**info, "reused": False, "retrained": why}
+    return clf, {**info, "reused": False, "retrained": None if why == NOT_TRAINED else why}
 
 
 def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet:

@@ -61,6 +61,7 @@ def test_smoke_matrix_writes_results(smoke_dir) -> None:
     assert len(result["cells"]) == len(cfg.models) * len(cfg.chambers)
     for cell in result["cells"]:
         assert not cell["run"]["reused"] and cell["run"]["train_seconds"] > 0
+        assert cell["run"]["retrained"] == []  # a first training is no retraining
         assert set(cell["evaluations"]) == set(cfg.chambers)
         for t, ev in cell["evaluations"].items():
             m = ev["at_0.5"]["metrics"]
