@@ -313,6 +313,31 @@ def test_summary_figures_are_inline_exist_and_carry_numbers(builtin_run: Path) -
         assert f"figures/{fig.name}" in listed, fig.name
 
 
+def test_summary_images_are_pngs_on_disk(builtin_run: Path, tmp_path: Path) -> None:
+    """With static images on, the summary's inline figures are PNG images that exist, each
+    linked to its interactive HTML."""
+    import re
+
+    from interp.experiments import StageResult
+    from interp.report import build_report
+
+    (folder,) = (builtin_run / "matrix").glob("*/")
+    results = {"matrix": StageResult("matrix", folder.name, folder, "reused", 1.0, {})}
+    paths = build_report(
+        [(load_study("cross_chamber"), results)], tmp_path, "smoke", "t", 0.0, True
+    )
+    summary = _summary_md(paths["markdown"].read_text())
+    images = re.findall(r"\[!\[[^]]*\]\(([^)]+)\)\]\(([^)]+)\)", summary)
+    assert len(images) >= 2
+    for png, href in images:
+        assert png.endswith(".png") and (tmp_path / png).is_file(), png
+        assert href.endswith(".html") and (tmp_path / href).is_file(), href
+    html = paths["html"].read_text()
+    srcs = re.findall(r'<img src="([^"]+)"', html[: html.index('id="all-figures"')])
+    assert len(srcs) == len(images)
+    assert all(s.endswith(".png") and (tmp_path / s).is_file() for s in srcs)
+
+
 def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_path: Path) -> None:
     """With an explain stage, the weight-map finding states the explain summary's regional
     means and whether the cross is negative; a missing stage is named in the summary first."""
@@ -326,8 +351,10 @@ def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_pa
     per = {
         "VTPC2": {"mean_core_diff_weight": 0.25, "mean_cross_diff_weight": -1.1,
                   "mean_outer_diff_weight": 0.0125},
-        "MTPCL": {"mean_core_diff_weight": 0.5, "mean_cross_diff_weight": 0.75,
+        "MTPCL": {"mean_core_diff_weight": 0.5, "mean_cross_diff_weight": -0.75,
                   "mean_outer_diff_weight": -0.0625},
+        "VTPC1": {"mean_core_diff_weight": 0.5, "mean_cross_diff_weight": 0.5,
+                  "mean_outer_diff_weight": 0.0},
     }  # fmt: skip
     (figs / "explain_summary.json").write_text(json.dumps({"perceptron": per}))
     results = {
@@ -337,8 +364,8 @@ def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_pa
     md = build_report([(study, results)], tmp_path / "rep", "smoke", "t", 0.0)["markdown"]
     line = _finding(_summary_md(md.read_text()), "Perceptron weight map")
     assert "VTPC2: cross -1.1, core 0.25, outer 0.0125" in line
-    assert "MTPCL: cross 0.75, core 0.5, outer -0.0625" in line
-    assert "negative on the cross in 1 of 2 chamber(s)" in line
+    assert "MTPCL: cross -0.75, core 0.5, outer -0.0625" in line
+    assert "negative on the cross in 2 of 3 chamber(s)" in line
     assert "(#weight_maps-weights)" in line
 
     results["explain"] = StageResult("explain", "", tmp_path, "missing", 0.0, {}, "explain broke")
