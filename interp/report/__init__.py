@@ -17,6 +17,7 @@ from interp.report.html import report_html
 from interp.report.markdown import report_md
 from interp.report.provenance import collect, provenance_md
 from interp.report.sections import SECTIONS, Section, SectionInput
+from interp.report.summary import build_summary
 
 
 def study_sections(
@@ -32,9 +33,20 @@ def study_sections(
         fn = SECTIONS.get(name)
         if fn is None:
             out.append(Section(name, missing=[f"unknown report section {name!r}"]))
-            continue
-        out.append(fn(inp))
+        else:
+            out.append(fn(inp))
+        out[-1].anchor = f"{study.name}-{name}"
     return out
+
+
+def section_anchors(studies: Sequence[tuple[Any, list[Section]]]) -> dict[str, str]:
+    """Section name -> anchor of its first rendering that has tables or figures."""
+    anchors: dict[str, str] = {}
+    for study, sections in studies:
+        for name, sec in zip(study.sections, sections, strict=True):
+            if (sec.tables or sec.figures) and name not in anchors:
+                anchors[name] = sec.anchor
+    return anchors
 
 
 def build_report(
@@ -57,13 +69,17 @@ def build_report(
 
     Returns:
         ``{"markdown", "html", "provenance"}`` paths. Failed stages (status ``failed``) are
-        named at the top of both report files.
+        named at the top of both report files, then comes the summary
+        (:mod:`interp.report.summary`: headline table, findings, key figures by question);
+        every figure is listed under "All figures" at the end.
     """
     from interp.experiments import failed_stages
 
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = failed_stages(runs)
     studies = [(s, study_sections(s, res, out_dir / "figures", png)) for s, res in runs]
+    figures = [f for _, secs in studies for sec in secs for f in sec.figures]
+    summary = build_summary(runs, section_anchors(studies), figures)
     stages = {
         f"{s.name}/{k}": {
             "folder": str(r.folder) if r.status not in ("missing", "failed") else "",
@@ -83,10 +99,14 @@ def build_report(
         "html": out_dir / "index.html",
         "provenance": out_dir / "provenance.json",
     }
-    atomic_write_text(paths["markdown"], report_md(title, studies, prov_md, out_dir, failures))
-    atomic_write_text(paths["html"], report_html(title, studies, prov_md, out_dir, failures))
+    atomic_write_text(
+        paths["markdown"], report_md(title, studies, prov_md, out_dir, failures, summary)
+    )
+    atomic_write_text(
+        paths["html"], report_html(title, studies, prov_md, out_dir, failures, summary)
+    )
     atomic_write_text(paths["provenance"], json.dumps(prov, indent=1, default=str))
     return paths
 
 
-__all__ = ["build_report", "study_sections"]
+__all__ = ["build_report", "section_anchors", "study_sections"]

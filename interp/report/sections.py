@@ -67,6 +67,7 @@ class Section:
         tables: Tables.
         figures: HTML figure files (a PNG twin beside one is embedded where it exists).
         missing: Sentences saying what could not be produced and why.
+        anchor: HTML anchor of the section in the report (set by the report builder).
     """
 
     title: str
@@ -74,6 +75,7 @@ class Section:
     tables: list[Table] = dataclasses.field(default_factory=list)
     figures: list[Path] = dataclasses.field(default_factory=list)
     missing: list[str] = dataclasses.field(default_factory=list)
+    anchor: str = ""
 
 
 @dataclasses.dataclass
@@ -247,11 +249,7 @@ def cross_chamber(inp: SectionInput) -> Section:
         "Balanced accuracy (the published metric) at threshold 0.5 of a model trained on one "
         "chamber and tested on the other chamber's test split (no retraining). The published "
         "split-convolution figure is given once without a direction and is filed under train "
-        "VTPC2."
-        + interval_text(matrix)
-        + ci_note(matrix)
-        + " "
-        + policy_line(matrix),
+        "VTPC2." + interval_text(matrix) + ci_note(matrix) + " " + policy_line(matrix),
         [
             Table("Cross-chamber accuracy", _ACC_HEADER, _accuracy_rows(matrix, False)),
             Table(
