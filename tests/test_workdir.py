@@ -244,7 +244,7 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
     assert run["config"]["seed"] == 0
     ev = json.loads((work / "runs" / "xgboost" / "VTPC2" / "eval_VTPC2.json").read_text())
     acc = ev["at_0.5"]["metrics"]["accuracy"]["value"]
-    assert f"accuracy {100 * acc:.1f} %" in out
+    assert f"accuracy (secondary) {100 * acc:.1f} %" in out
 
 
 # ------------------------------------------------------------------------------ corruption
