@@ -42,6 +42,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -355,48 +356,72 @@ def stage_record_problem(folder: Path) -> tuple[str | None, dict[str, Any]]:
     return None, info
 
 
+PARTIAL_SUFFIX = ".partial"
+"""A stage is built in ``<kind>/.<key>.partial`` and renamed to ``<kind>/<key>`` when done."""
+
+
+def partial_folder(folder: Path) -> Path:
+    """The private build folder of the stage published as ``folder``."""
+    return folder.parent / f".{folder.name}{PARTIAL_SUFFIX}"
+
+
 def run_stage(
     kind: str,
     ctx: StageContext,
     config: dict[str, Any],
     body: Callable[[Path], None],
 ) -> StageResult:
-    """Runs ``body(folder)`` in the folder keyed by ``config`` unless it finished before.
+    """Runs ``body(build folder)`` for the stage keyed by ``config`` unless it finished before.
 
-    The work directory is locked for the stage (:func:`interp.locking.workdir_lock`). The
-    stage is published by one atomic write of ``stage.json`` holding the digests of every file
-    in the folder; a stage whose record or files do not check out is run again (with a message
-    saying why), and its own caching (cached data, finished classifiers) resumes it. A crash
-    leaves no ``stage.json``: the next call re-enters the folder and resumes.
+    The work directory is locked for the stage (:func:`interp.locking.workdir_lock`), so two
+    writers never interleave. The stage is built in a private folder
+    ``<kind>/.<key>.partial`` (:func:`partial_folder`); when ``body`` returns, ``stage.json``
+    (wall time, config, size + SHA-256 of every file) is written there and the folder is
+    published as ``<kind>/<key>`` by one atomic rename. A reader therefore sees either no
+    ``<kind>/<key>`` or a finished one with its record; a kill leaves only the private folder,
+    which the next call re-enters, so the stage's own caching (cached data, finished
+    classifiers) resumes it. A published stage whose record or files do not check out is
+    moved back to its private folder by one rename and run again there (with a message saying
+    why).
     """
-    from interp.fsutil import digests
+    import shutil
+
+    from interp.fsutil import digests, fsync_folder
     from interp.locking import workdir_lock
 
     key = config_key({"kind": kind, **config})
     folder = ctx.workdir / kind / key
-    marker = folder / STAGE_FILE
+    build = partial_folder(folder)
     with workdir_lock(ctx.workdir, log=ctx.log):
-        why, info = stage_record_problem(folder)
-        if why is None:
-            ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
-            return StageResult(kind, key, folder, "reused", info["seconds"], config)
-        if why != "not run yet":  # a warning even with --quiet: something was damaged
+        if folder.is_dir():
+            why, info = stage_record_problem(folder)
+            if why is None:
+                ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
+                return StageResult(kind, key, folder, "reused", info["seconds"], config)
+            # a warning even with --quiet: something was damaged (or marked for a rerun)
             _log.warning(
                 "%s: %s stage in %s: %s; running it again", ctx.study.name, kind, folder, why
             )
-            marker.unlink(missing_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "config.json", json.dumps(config, indent=1, default=str))
-        ctx.log(f"{ctx.study.name}: {kind} running in {folder}")
+            if build.exists():  # both there only if someone copied folders by hand
+                shutil.rmtree(build)
+            os.rename(folder, build)  # unpublished at once; its files are reused on the rerun
+            (build / STAGE_FILE).unlink(missing_ok=True)
+        elif build.is_dir():
+            ctx.log(f"{ctx.study.name}: {kind} resuming its interrupted run in {build}")
+        build.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(build / "config.json", json.dumps(config, indent=1, default=str))
+        ctx.log(f"{ctx.study.name}: {kind} running in {build}")
         t0 = time.perf_counter()
-        body(folder)
+        body(build)
         seconds = time.perf_counter() - t0
         record = {
             "seconds": seconds,
             "config": config,
-            "outputs": digests(folder, _stage_outputs(folder)),
+            "outputs": digests(build, _stage_outputs(build)),
         }
-        atomic_write_text(marker, json.dumps(record, default=str))
+        atomic_write_text(build / STAGE_FILE, json.dumps(record, default=str))
+        os.rename(build, folder)  # publish: one atomic step
+        fsync_folder(folder.parent)
     return StageResult(kind, key, folder, "done", seconds, config)
 
 
@@ -425,14 +450,25 @@ def _redo_without_static(kind: str, ctx: StageContext, config: dict[str, Any]) -
     """Marks a finished figure stage for rerun when its figures lack PNG/PDF images.
 
     A stage that ran before static export worked (or with it failing) is otherwise reused
-    forever; with static images wanted its ``stage.json`` is removed so it runs again.
+    forever; with static images wanted it is unpublished (renamed back to its private build
+    folder, :func:`partial_folder`, its ``stage.json`` removed) so it runs again there.
     """
+    import shutil
+
     from interp.figures.output import missing_static
+    from interp.locking import workdir_lock
 
     folder = ctx.workdir / kind / config_key({"kind": kind, **config})
-    if ctx.png and (folder / STAGE_FILE).is_file() and missing_static(folder / "figures"):
-        ctx.log(f"{ctx.study.name}: {kind} figures lack static images; running it again")
-        (folder / STAGE_FILE).unlink()
+    if not ctx.png or not (folder / STAGE_FILE).is_file():
+        return
+    with workdir_lock(ctx.workdir, log=ctx.log):
+        if missing_static(folder / "figures"):
+            ctx.log(f"{ctx.study.name}: {kind} figures lack static images; running it again")
+            build = partial_folder(folder)
+            if build.exists():
+                shutil.rmtree(build)
+            os.rename(folder, build)
+            (build / STAGE_FILE).unlink()
 
 
 def _explain_stage(ctx: StageContext) -> StageResult:

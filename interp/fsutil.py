@@ -124,6 +124,12 @@ def _fsync(path: Path, flags: int = 0) -> None:
         os.close(fd)
 
 
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Fsyncs a folder (its entries: renames into it), best effort (not every file system)."""
+    with contextlib.suppress(OSError):
+        _fsync(Path(folder), getattr(os, "O_DIRECTORY", 0))
+
+
 class AtomicFile:
     """A new empty file ``.{name}.{random}.tmp{suffix}`` beside ``path``, renamed onto it later.
 

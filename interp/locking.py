@@ -138,10 +138,84 @@ def workdir_lock(
         WorkdirBusyError: Another live process holds it (after ``wait`` seconds).
         OSError: The folder cannot be created or the lock file opened.
     """
-    say = log or (lambda m: print(m, file=sys.stderr))
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
+    with _lock_file(folder / LOCK_FILE, folder, "work directory", wait, log, clean=True) as p:
+        yield p
+
+
+def output_lock_path(path: str | Path) -> Path:
+    """The lock file of one output file: ``.<name>.tpc-interp.lock`` beside it."""
+    path = Path(path)
+    return path.parent / f".{path.name}{LOCK_FILE}"
+
+
+@contextlib.contextmanager
+def output_lock(
+    path: str | Path,
+    wait: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
+    """Holds the lock of one output file (``predict --out``) for the ``with`` block.
+
+    Two processes writing one file each write their own temporary file, so the file itself is
+    never mixed; the lock makes the second refuse at once (naming the holder) instead of
+    silently replacing the first's table while the first reports it as its own. The lock
+    file lives beside ``path`` (whose folder must exist) and is removed on release.
+
+    Raises:
+        WorkdirBusyError: Another live process writes ``path`` (after ``wait`` seconds).
+        OSError: The lock file cannot be created (folder missing or not writable).
+    """
+    path = Path(path)
+    with _lock_file(output_lock_path(path), path, "output file", wait, log, remove=True) as p:
+        yield p
+
+
+def owner_workdir(path: str | Path) -> Path:
+    """The work directory that owns ``path``: the nearest folder at or above it holding a
+    lock file (:data:`LOCK_FILE`), else ``path`` itself.
+
+    ``evaluate`` writes into ``WORKDIR/runs/<model>/<CH>`` and ``explain`` into a matrix run's
+    folder; locking the owner makes them refuse while ``train``/``matrix``/``reproduce``
+    (which hold that lock) write there, and re-enter it inside ``reproduce``.
+    """
+    start = Path(path).resolve()
+    for folder in (start, *start.parents):
+        if (folder / LOCK_FILE).is_file():
+            return folder
+    return Path(path)
+
+
+@contextlib.contextmanager
+def workdir_locks(
+    folders: list[str | Path], log: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Holds the locks of several work directories (same folder once, in path order)."""
+    unique = sorted({str(Path(f).resolve()): Path(f) for f in folders}.items())
+    with contextlib.ExitStack() as stack:
+        for _key, folder in unique:
+            stack.enter_context(workdir_lock(folder, log=log))
+        yield
+
+
+@contextlib.contextmanager
+def _lock_file(
+    path: Path,
+    folder: Path,
+    what: str,
+    wait: float | None,
+    log: Callable[[str], None] | None,
+    clean: bool = False,
+    remove: bool = False,
+) -> Iterator[Path]:
+    """Takes the ``flock`` on ``path`` (re-entrant) for the lock of ``folder`` (a ``what``).
+
+    ``clean``: remove the temporary files below ``folder`` once held; ``remove``: unlink the
+    lock file on release (the holder re-checks after locking that the file it locked is still
+    the one at ``path``, so an unlink racing a new opener cannot give two holders).
+    """
+    say = log or (lambda m: print(m, file=sys.stderr))
     key = str(path.resolve())
     with _guard:
         if key in _held:
@@ -163,26 +237,31 @@ def workdir_lock(
         except ValueError:
             wait = 0.0
     previous = _read_holder(path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + max(wait, 0.0)
+    announced = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        got = _try_flock(fd)
+        if got is None:
+            got = _record_only_free(path)
+        if got and remove and not _same_file(fd, path):
+            os.close(fd)  # unlinked by its last holder between our open and our lock: again
+            continue
+        if got:
+            break
+        os.close(fd)
+        holder = describe_holder(_read_holder(path))
+        if time.monotonic() >= deadline:
+            hint = "use another --workdir" if what == "work directory" else "use another --out"
+            raise WorkdirBusyError(
+                f"{folder}: {what} is in use by {holder}; wait for it to finish or "
+                f"{hint} (set {WAIT_ENV}=SECONDS to wait)"
+            )
+        if not announced:
+            say(f"{folder}: waiting up to {wait:.0f} s for {holder} to finish")
+            announced = True
+        time.sleep(0.2)
     try:
-        deadline = time.monotonic() + max(wait, 0.0)
-        announced = False
-        while True:
-            got = _try_flock(fd)
-            if got is None:
-                got = _record_only_free(path)
-            if got:
-                break
-            holder = describe_holder(_read_holder(path))
-            if time.monotonic() >= deadline:
-                raise WorkdirBusyError(
-                    f"{folder}: work directory is in use by {holder}; wait for it to finish or "
-                    f"use another --workdir (set {WAIT_ENV}=SECONDS to wait)"
-                )
-            if not announced:
-                say(f"{folder}: waiting up to {wait:.0f} s for {holder} to finish")
-                announced = True
-            time.sleep(0.2)
         if previous and previous.get("pid") != os.getpid():
             if not _pid_alive(previous.get("pid")) or previous.get("host") != socket.gethostname():
                 say(
@@ -192,20 +271,32 @@ def workdir_lock(
         _write_record(fd, _holder_record())
         with _guard:
             _held[key] = [fd, 1]
-        from interp.fsutil import clean_temp_files
+        if clean:
+            from interp.fsutil import clean_temp_files
 
-        removed = clean_temp_files(folder)
-        if removed:
-            say(f"{folder}: removed {removed} temporary file(s) left by an interrupted run")
+            removed = clean_temp_files(folder)
+            if removed:
+                say(f"{folder}: removed {removed} temporary file(s) left by an interrupted run")
         try:
             yield path
         finally:
             with _guard:
                 del _held[key]
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+                if remove:
+                    path.unlink()
+                else:
+                    os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 _process_locks: list[contextlib.AbstractContextManager[Path]] = []

@@ -199,71 +199,82 @@ def predict_files(
         UnknownFormatError: Unsupported input or output extension.
         ClusterWriteError: The output cannot be written (folder missing or read-only, disk
             full); nothing is left under ``out``.
+        WorkdirBusyError: Another process is writing ``out`` (its lock,
+            :func:`interp.locking.output_lock`, is held for the whole run).
     """
     from tqdm.auto import tqdm
 
     from interp.io import iter_clusters
+    from interp.locking import output_lock
 
     t0 = time.perf_counter()
     out_path = check_score_path(out)
-    if not overwrite and out_path.exists():
-        raise ClusterDataError(str(out_path), None, "exists (pass overwrite to replace it)")
-    if int(chunk_size) <= 0:
-        raise ClusterDataError(str(out_path), None, f"chunk_size must be positive: {chunk_size}")
-    if batch_size is not None and int(batch_size) <= 0:
-        raise ClusterDataError(str(out_path), None, f"batch_size must be positive: {batch_size}")
-    paths = [Path(f) for f in files]
-    clf = _load(classifier_dir)
-    if precision != "float32":
-        from interp.train.flax_classifier import INFERENCE_PRECISIONS
+    # one writer per output file: a second predict to it refuses, naming this process
+    with output_lock(out_path):
+        if not overwrite and out_path.exists():
+            raise ClusterDataError(str(out_path), None, "exists (pass overwrite to replace it)")
+        if int(chunk_size) <= 0:
+            raise ClusterDataError(
+                str(out_path), None, f"chunk_size must be positive: {chunk_size}"
+            )
+        if batch_size is not None and int(batch_size) <= 0:
+            raise ClusterDataError(
+                str(out_path), None, f"batch_size must be positive: {batch_size}"
+            )
+        paths = [Path(f) for f in files]
+        clf = _load(classifier_dir)
+        if precision != "float32":
+            from interp.train.flax_classifier import INFERENCE_PRECISIONS
 
-        if precision not in INFERENCE_PRECISIONS:
-            raise ClusterDataError(
-                str(classifier_dir), "precision", f"must be one of {INFERENCE_PRECISIONS}"
-            )
-        if clf.kind != "flax" or devices is not None:
-            raise ClusterDataError(
-                str(classifier_dir),
-                "precision",
-                f"'{precision}' applies to Flax models on one device only "
-                f"(model kind '{clf.kind}', devices {devices})",
-            )
-        clf.precision = precision
-    options = dict(read_options or {})
-    total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
-    score = noise_scorer(
-        clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
-    )
-    fields = dict(SCORE_FIELDS)
-    if not include_label:
-        fields.pop("label")
-    meta = {
-        "model": str(classifier_dir),
-        "model_name": clf.name,
-        "model_kind": clf.kind,
-        "files": [str(p) for p in paths],
-        "n_clusters": total,
-        "columns": list(fields),
-    }
-    bar = tqdm(total=total, desc="predict", unit="cluster", unit_scale=True, disable=not progress)
-    with bar, ScoreWriter(out_path, fields, meta) as writer:
-        for i, path in enumerate(paths):
-            counter = EventCounter()
-            for chunk in iter_clusters(path, chunk_size=int(chunk_size), **options):
-                writer.write(
-                    {
-                        "file_index": np.full(len(chunk), i, np.int32),
-                        "event_id": chunk.event_id,
-                        "cluster_index": counter(chunk.event_id),
-                        "noise_probability": score(chunk.charge),
-                        "label": chunk.label,
-                    }
+            if precision not in INFERENCE_PRECISIONS:
+                raise ClusterDataError(
+                    str(classifier_dir), "precision", f"must be one of {INFERENCE_PRECISIONS}"
                 )
-                bar.update(len(chunk))
-        if writer.n_written != total:
-            raise ClusterDataError(
-                None, None, f"scored {writer.n_written} clusters but the inputs hold {total}"
-            )
+            if clf.kind != "flax" or devices is not None:
+                raise ClusterDataError(
+                    str(classifier_dir),
+                    "precision",
+                    f"'{precision}' applies to Flax models on one device only "
+                    f"(model kind '{clf.kind}', devices {devices})",
+                )
+            clf.precision = precision
+        options = dict(read_options or {})
+        total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
+        score = noise_scorer(
+            clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
+        )
+        fields = dict(SCORE_FIELDS)
+        if not include_label:
+            fields.pop("label")
+        meta = {
+            "model": str(classifier_dir),
+            "model_name": clf.name,
+            "model_kind": clf.kind,
+            "files": [str(p) for p in paths],
+            "n_clusters": total,
+            "columns": list(fields),
+        }
+        bar = tqdm(
+            total=total, desc="predict", unit="cluster", unit_scale=True, disable=not progress
+        )
+        with bar, ScoreWriter(out_path, fields, meta) as writer:
+            for i, path in enumerate(paths):
+                counter = EventCounter()
+                for chunk in iter_clusters(path, chunk_size=int(chunk_size), **options):
+                    writer.write(
+                        {
+                            "file_index": np.full(len(chunk), i, np.int32),
+                            "event_id": chunk.event_id,
+                            "cluster_index": counter(chunk.event_id),
+                            "noise_probability": score(chunk.charge),
+                            "label": chunk.label,
+                        }
+                    )
+                    bar.update(len(chunk))
+            if writer.n_written != total:
+                raise ClusterDataError(
+                    None, None, f"scored {writer.n_written} clusters but the inputs hold {total}"
+                )
     seconds = time.perf_counter() - t0
     return {
         "path": str(out_path),

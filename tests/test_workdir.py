@@ -192,6 +192,79 @@ def test_commands_refuse_a_busy_workdir(
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]
 
 
+OUTPUT_HOLDER = r"""
+import sys, time
+from interp.locking import output_lock
+with output_lock(sys.argv[1]):
+    print("HELD", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _busy_cli(holder: subprocess.Popen, args: list[str], capsys) -> str:
+    try:
+        code, out = run_cli(args, capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2, out
+    assert out.startswith("error:") and f"PID {holder.pid}" in out and "in use by" in out, out
+    return out
+
+
+def test_evaluate_refuses_a_busy_workdir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate`` writes ``eval_<CH>.json`` and figures into the run folder: while a
+    train/matrix/reproduce holds the work directory it refuses, and the run folder is
+    untouched."""
+    _train_xgb(tmp_path)
+    run_dir = tmp_path / "runs" / "xgboost" / "VTPC2"
+    before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
+    args = ["evaluate", str(run_dir), "--on", "VTPC2", "--n-boot", "0", "--no-png", "-q"]
+    _busy_cli(_holder(tmp_path, 60), args, capsys)
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
+
+
+def test_explain_refuses_a_busy_matrix_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``explain`` writes into RUN/explain (and may fill RUN's data cache): it refuses while
+    a matrix holds RUN, before writing anything."""
+    (tmp_path / "matrix.json").write_text("{}")
+    out = _busy_cli(_holder(tmp_path, 60), ["explain", str(tmp_path), "--no-png"], capsys)
+    assert str(tmp_path) in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE, "matrix.json"]
+
+
+def test_predict_refuses_an_output_being_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two ``predict`` into one file: the second refuses naming the first (instead of
+    replacing its table while the first reports it as its own); the lock file beside the
+    output is removed when the first is done, and the output is then written."""
+    from interp.locking import output_lock_path
+
+    _cfg, d, _clf, _run = _train_xgb(tmp_path / "w")
+    out = tmp_path / "scores.parquet"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", OUTPUT_HOLDER, str(out), "60"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "HELD"
+    model = tmp_path / "w" / "runs" / "xgboost" / "VTPC2"
+    args = ["predict", str(model), str(d.path), "--out", str(out), "-q"]
+    _busy_cli(holder, args, capsys)
+    assert not out.exists()
+    code, text = run_cli(args, capsys)
+    assert code == 0 and out.is_file(), text
+    assert not output_lock_path(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "w"]
+
+
 def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
     """``train --seed 0`` and ``--seed 1`` into one folder: the second refuses, the first's
     printed numbers belong to the model left on disk.

@@ -116,3 +116,92 @@ def test_kill_at_every_write_resumes_to_identical_numbers(tmp_path: Path, model:
         assert _result(resumed) == reference, (k, where, resumed.stderr[-2000:])
         assert metrics == reference_metrics, (k, where)
         assert temps == [], (k, where)
+
+
+# ------------------------------------------------------------------ stages published atomically
+STAGE_VICTIM = r"""
+import json, sys
+from pathlib import Path
+from interp.experiments import StageContext, load_study, run_stage
+from interp.pipeline import MatrixConfig, run_matrix
+
+work = Path(sys.argv[1])
+cfg = MatrixConfig.smoke(models=("xgboost",), chambers=("VTPC2",), n_events=3,
+                         clusters_per_event=200, n_boot=0,
+                         train_overrides={"xgboost": {"n_estimators": 5}})
+ctx = StageContext(study=load_study("within_chamber"), profile="smoke", workdir=work,
+                   data_files={}, png=False, progress=False, log=lambda m: None)
+res = run_stage("matrix", ctx, {"cfg": cfg.to_dict()}, lambda f: run_matrix(cfg, f, {}))
+matrix = json.loads((res.folder / "matrix.json").read_text())
+def untimed(x):
+    if isinstance(x, dict):
+        return {k: untimed(v) for k, v in x.items() if "seconds" not in k}
+    return [untimed(v) for v in x] if isinstance(x, list) else x
+print("RESULT " + json.dumps(untimed([c["evaluations"] for c in matrix["cells"]])))
+"""
+
+
+def _run_stage_victim(work: Path, abort_after: int | None = None, log: Path | None = None):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop(ABORT_ENV, None)
+    if abort_after is not None:
+        env[ABORT_ENV] = str(abort_after)
+    if log is not None:
+        env[WRITE_LOG_ENV] = str(log)
+    return subprocess.run(
+        [sys.executable, "-c", STAGE_VICTIM, str(work)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _visible_stages(work: Path) -> list[tuple[str, str | None]]:
+    """``(name, why not intact)`` of every published ``matrix/<key>`` folder."""
+    from interp.experiments import stage_record_problem
+
+    root = work / "matrix"
+    if not root.is_dir():
+        return []
+    return [
+        (p.name, stage_record_problem(p)[0])
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".")
+    ]
+
+
+@pytest.mark.slow
+def test_stage_killed_at_every_write_is_never_visible_half_done_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """A matrix stage (XGBoost on one chamber) killed after its first, two middle, last but
+    one and last (``stage.json``, before the rename) writes: no
+    ``matrix/<key>`` folder is visible until it is complete (its ``stage.json`` checks out),
+    and the rerun resumes in the private ``.<key>.partial`` folder to identical numbers."""
+    log = tmp_path / "writes.log"
+    reference = _result(_run_stage_victim(tmp_path / "reference", log=log))
+    writes = log.read_text().splitlines()
+    assert writes[-1].endswith("/stage.json") and ".partial/" in writes[-1], writes[-3:]
+    [(key, why)] = _visible_stages(tmp_path / "reference")
+    assert why is None and not (tmp_path / "reference" / "matrix" / f".{key}.partial").exists()
+
+    def kill_then_resume(k: int) -> tuple:
+        work = tmp_path / f"k{k}"
+        killed = _run_stage_victim(work, abort_after=k)
+        visible = _visible_stages(work)
+        partial = (work / "matrix" / f".{key}.partial").is_dir()
+        resumed = _run_stage_victim(work)
+        return k, killed, visible, partial, resumed, _visible_stages(work)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        n = len(writes)
+        ks = sorted({1, n // 3, 2 * n // 3, n - 1, n})
+        outcomes = list(pool.map(kill_then_resume, ks))
+    for k, killed, visible, partial, resumed, after in outcomes:
+        where = writes[k - 1]
+        assert killed.returncode == ABORT_EXIT_CODE, (k, where, killed.stderr[-2000:])
+        assert visible == [] and partial, (k, where, visible)  # even after stage.json
+        assert _result(resumed) == reference, (k, where, resumed.stderr[-2000:])
+        assert after == [(key, None)], (k, where, after)

@@ -230,6 +230,7 @@ def evaluate(
     ``run.json``) are always used; evaluate never re-splits and never writes a splits file.
     """
     from interp.classifier import load_classifier
+    from interp.locking import owner_workdir, workdir_locks
     from interp.pipeline import (
         MatrixConfig,
         check_fingerprint,
@@ -265,18 +266,23 @@ def evaluate(
         changes["fractions"] = tuple(rec["fractions"])
     cfg = MatrixConfig.from_profile(profile, **changes)
     check_inputs(chambers, files, rename_chamber=rename_chamber, window=clf.window)
-    d = load_study_data(
-        chambers,
-        cfg,
-        workdir,
-        files,
-        progress=not quiet,
-        rename_chamber=rename_chamber,
-        fixed_splits=splits,
-        save_splits=False,
-    )
-    check_fingerprint(run_dir, info, d[clf.train_chamber])
-    _evaluate_and_save(clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png)
+    # eval_<CH>.json and figures go into the run folder, cached data into the work directory:
+    # a train/matrix/reproduce writing either holds its lock, and this refuses naming it
+    with workdir_locks([workdir, owner_workdir(run_dir)]):
+        if recorded_splits(run_dir)[1] != info:  # retrained between our read and the lock
+            raise TPCInterpError(f"{run_dir}: the run changed while evaluate started; run again")
+        d = load_study_data(
+            chambers,
+            cfg,
+            workdir,
+            files,
+            progress=not quiet,
+            rename_chamber=rename_chamber,
+            fixed_splits=splits,
+            save_splits=False,
+        )
+        check_fingerprint(run_dir, info, d[clf.train_chamber])
+        _evaluate_and_save(clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png)
 
 
 @app.command()

@@ -162,7 +162,28 @@ def explain_run(
 
     Raises:
         ClusterDataError: No ``matrix.json`` or no trained classifier in ``workdir``.
+        WorkdirBusyError: Another process writes the matrix run (whose data cache this may
+            fill) or the work directory holding ``out_folder`` (the matrix run's own for the
+            default ``RUN/explain``; see :func:`interp.locking.owner_workdir`). Both are locked
+            while the figures are written.
     """
+    from interp.locking import owner_workdir, workdir_locks
+
+    mpath = Path(workdir) / "matrix.json"
+    if not mpath.is_file():  # one line before any folder or lock is made
+        raise ClusterDataError(str(mpath), None, "no matrix.json: run `tpc-interp matrix` first")
+    with workdir_locks([owner_workdir(workdir), owner_workdir(out_folder)]):
+        return _explain_run(workdir, out_folder, png, config, progress)
+
+
+def _explain_run(
+    workdir: str | Path,
+    out_folder: str | Path,
+    png: bool,
+    config: ExplainConfig | None,
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """:func:`explain_run` holding the lock."""
     from interp.figures import physics as fphys
     from interp.figures import weights as fw
     from interp.figures.output import FigureWriter
