@@ -43,7 +43,7 @@ def predict(
     window: WindowOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
-    """Write one noise probability per cluster, keyed by event and cluster index.
+    """Write one signal probability (p_signal) per cluster, keyed by event and cluster index.
 
     The table is written under a temporary name and renamed only when complete.
     """
