@@ -1214,7 +1214,7 @@ def _run_matrix(
     }
     scored: dict[tuple[str, str, str], ScoredTest] = {}
     jobs = [(m, c) for m in config.models for c in config.chambers]
-    bar = tqdm(jobs, desc="matrix", disable=not progress, unit="cell")
+    bar = tqdm(jobs, desc="matrix", disable=None if progress else True, unit="cell")
     for model, chamber in bar:
         bar.set_postfix_str(f"{model} on {chamber}")
         d = data[chamber]

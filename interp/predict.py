@@ -249,7 +249,13 @@ def predict_files(
         "columns": list(fields),
         "threshold": getattr(clf, "threshold", None),
     }
-    bar = tqdm(total=total, desc="predict", unit="cluster", unit_scale=True, disable=None if progress else True)
+    bar = tqdm(
+        total=total,
+        desc="predict",
+        unit="cluster",
+        unit_scale=True,
+        disable=None if progress else True,
+    )
     with bar, ScoreWriter(out_path, fields, meta) as writer:
         for i, path in enumerate(paths):
             counter = EventCounter()

@@ -109,5 +109,5 @@ def test_weight_map_refused_for_models_without_one(data: ClusterSet, tmp_path: P
         "smoke",
         {"max_epochs": 1},
     )
-    with pytest.raises(TPCInterpError, match="no weight map.*attributions"):
+    with pytest.raises(TPCInterpError, match=r"no weight map.*attributions"):
         clf.weight_map()

@@ -113,9 +113,7 @@ def test_scores_match_classifier(
     np.testing.assert_array_equal(cols["cluster_index"], reference_index(data.event_id))
     np.testing.assert_array_equal(cols["label"], data.label)
     clf: Classifier = load_classifier(flax_model)
-    np.testing.assert_allclose(
-        cols["p_signal"], clf.predict_proba(data.charge), atol=1e-6
-    )
+    np.testing.assert_allclose(cols["p_signal"], clf.predict_proba(data.charge), atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp files left
 
 

@@ -92,7 +92,12 @@ def simulate_to_file(
     first = next(stream, None)
     if first is None:
         raise typer.BadParameter("--events must be at least 1")
-    bar = tqdm(total=events, desc=f"simulate {preset.name}", unit="event", disable=not progress)
+    bar = tqdm(
+        total=events,
+        desc=f"simulate {preset.name}",
+        unit="event",
+        disable=None if progress else True,
+    )
     with (
         bar,
         ClusterWriter(
@@ -177,7 +182,9 @@ def inspect_files(
 
     acc = SummaryAccumulator()
     total = sum(count_clusters(f, **options) for f in files)
-    with tqdm(total=total, desc="inspect", unit="cluster", disable=not progress) as bar:
+    with tqdm(
+        total=total, desc="inspect", unit="cluster", disable=None if progress else True
+    ) as bar:
         for f in files:
             for chunk in iter_clusters(f, chunk_size=chunk_size, **options):
                 acc.update(chunk)

@@ -247,11 +247,7 @@ def cross_chamber(inp: SectionInput) -> Section:
         "Balanced accuracy (the published metric) at threshold 0.5 of a model trained on one "
         "chamber and tested on the other chamber's test split (no retraining). The published "
         "split-convolution figure is given once without a direction and is filed under train "
-        "VTPC2."
-        + interval_text(matrix)
-        + ci_note(matrix)
-        + " "
-        + policy_line(matrix),
+        "VTPC2." + interval_text(matrix) + ci_note(matrix) + " " + policy_line(matrix),
         [
             Table("Cross-chamber accuracy", _ACC_HEADER, _accuracy_rows(matrix, False)),
             Table(

@@ -67,7 +67,7 @@ INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
 
 
 ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
-"""Methods of :meth:`FlaxClassifier.attributions` (functions of :mod:`interp.explain.attribution`)."""
+"""Methods of :meth:`FlaxClassifier.attributions` (of :mod:`interp.explain.attribution`)."""
 
 
 class FlaxClassifier:
