@@ -21,7 +21,12 @@ DataOpt = Annotated[
     list[str] | None,
     typer.Option("--data", help="CHAMBER=FILE cluster file for a chamber (repeatable)"),
 ]
-ProfileOpt = Annotated[str, typer.Option(help="smoke | quick | full (data size and training)")]
+PROFILE_ENV = "TPC_INTERP_PROFILE"
+"""Environment variable giving the default profile (as the notebooks read it)."""
+ProfileOpt = Annotated[
+    str,
+    typer.Option(envvar=PROFILE_ENV, help="smoke | quick | full (data size and training)"),
+]
 WorkdirOpt = Annotated[Path, typer.Option(help="Study folder (data, runs, results are cached)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")]
 
