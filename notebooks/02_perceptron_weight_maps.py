@@ -33,6 +33,7 @@ from interp.classifier import load_classifier
 from interp.explain.rule import region_masks
 from interp.figures import weights as fw
 from interp.pipeline import MatrixConfig, run_matrix
+from interp.simulator import simulate
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"02_{PROFILE}"
@@ -93,8 +94,6 @@ print(f"correlation of the two chambers' maps: {np.corrcoef(a, b)[0, 1]:.2f}")
 # the validation operating point (`clf.threshold`, at most 5 % of validation signal lost).
 
 # %%
-from interp.simulator import simulate
-
 charge_adc = simulate("VTPC2", 1, seed=99, n_clusters=200).charge
 clf = load_classifier(WORKDIR / "runs" / "perceptron" / "VTPC2")
 p_signal = clf.predict_proba(charge_adc)
