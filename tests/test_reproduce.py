@@ -196,3 +196,11 @@ def test_failed_explain_stage_exits_nonzero_and_is_named(
     assert "FAILED STAGES (1)" in head and "tinyx/explain" in head
     assert "simulated explain crash" in head
     assert "Within-chamber accuracy" in md  # the tables are still there
+
+
+def test_latest_matrix_pointer(builtin_run: Path) -> None:
+    """``WORKDIR/matrix/latest.json`` names the study's matrix stage folder."""
+    from interp.experiments import latest_matrix
+
+    (path,) = (builtin_run / "matrix").glob("*/matrix.json")
+    assert latest_matrix(builtin_run) == path.parent
