@@ -21,6 +21,9 @@ from interp.schema import ClusterSet
 CLASSIFIER_FILE = "classifier.json"
 SAVED_FILES: tuple[str, ...] = (CLASSIFIER_FILE, "params.safetensors", "model.ubj")
 """Every file a saved classifier of a built-in kind may consist of (run records hash them)."""
+OPERATING_POINT_FILE = "operating_point.json"
+"""``{"threshold", "max_signal_loss", "val_clusters", "chamber"}``: the validation-chosen
+operating point (:func:`interp.metrics.choose_threshold`), written beside a trained model."""
 
 
 @runtime_checkable
@@ -32,6 +35,8 @@ class Classifier(Protocol):
         name: Model name (``"perceptron"``, ``"split_conv"``, ``"resnet"``, ``"xgboost"``).
         window: (pads, time bins) the model was trained on.
         train_chamber: Chamber of the training data.
+        threshold: Validation operating point in P(signal) (``None`` if never evaluated);
+            set by :func:`load_classifier` from ``operating_point.json``.
     """
 
     kind: str
@@ -134,7 +139,37 @@ def load_classifier(directory: str | Path) -> Classifier:
     kind = meta.get("kind")
     if kind not in LOADERS:
         raise UnknownNameError("classifier kind", str(kind), list(LOADERS))
-    return LOADERS[kind](directory)
+    clf = LOADERS[kind](directory)
+    clf.threshold = read_operating_point(directory)
+    return clf
+
+
+def write_operating_point(
+    directory: str | Path, threshold: float, max_signal_loss: float, val_clusters: int, chamber: str
+) -> None:
+    """Stores the validation operating point beside a saved classifier (atomically)."""
+    from interp.fsutil import atomic_write_text
+
+    record = {
+        "threshold": float(threshold),
+        "max_signal_loss": float(max_signal_loss),
+        "val_clusters": int(val_clusters),
+        "chamber": chamber,
+    }
+    atomic_write_text(Path(directory) / OPERATING_POINT_FILE, json.dumps(record, indent=1))
+
+
+def read_operating_point(directory: str | Path) -> float | None:
+    """The stored validation threshold (call signal when ``p_signal >= threshold``), or
+    ``None`` for a model folder without one (saved before thresholds were stored)."""
+    path = Path(directory) / OPERATING_POINT_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text())["threshold"]
+        return float(value)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ClusterDataError(str(path), "threshold", f"unreadable ({exc})") from exc
 
 
 def check_window(clf: Classifier, data: ClusterSet) -> None:

@@ -42,7 +42,20 @@ class UnknownNameError(TPCInterpError, KeyError):
         super().__init__(name)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return f"unknown {self.kind} '{self.name}'; known: {', '.join(self.known) or '(none)'}"
+        text = f"unknown {self.kind} '{self.name}'; known: {', '.join(self.known) or '(none)'}"
+        hint = self.suggestion()
+        return text + (f"; did you mean '{hint}'?" if hint else "")
+
+    def suggestion(self) -> str | None:
+        """The known name differing only in case, else the closest spelling (or ``None``)."""
+        import difflib
+
+        same = [k for k in self.known if k.casefold() == str(self.name).casefold()]
+        if same:
+            return same[0]
+        folded = {k.casefold(): k for k in self.known}
+        close = difflib.get_close_matches(str(self.name).casefold(), list(folded), 1, 0.6)
+        return folded[close[0]] if close else None
 
 
 class UnknownChamberError(UnknownNameError):

@@ -436,7 +436,7 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
         "presets": {c: p for c, p in presets.items() if c in cfg.chambers and c not in files},
         "data_files": {c: _file_identity(f) for c, f in files.items()},
     }
-    return run_stage(
+    result = run_stage(
         "matrix",
         ctx,
         config,
@@ -444,6 +444,34 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
             cfg, folder, files, progress=ctx.progress, rename_chamber=ctx.rename_chamber
         ),
     )
+    pointer = {"folder": f"matrix/{result.key}", "study": ctx.study.name}
+    atomic_write_text(ctx.workdir / LATEST_MATRIX_FILE, json.dumps(pointer, indent=1))
+    return result
+
+
+LATEST_MATRIX_FILE = "matrix/latest.json"
+"""Pointer (``{"folder": "matrix/<key>", "study"}``, relative to the work directory) to the
+matrix stage folder the last study run used or reused: the work directory's main matrix."""
+
+
+def latest_matrix(workdir: str | Path) -> Path:
+    """The matrix stage folder named by ``WORKDIR/matrix/latest.json``.
+
+    Raises:
+        ClusterDataError: No pointer (no study run here yet), or it names no folder.
+    """
+    from interp.errors import ClusterDataError
+
+    path = Path(workdir) / LATEST_MATRIX_FILE
+    if not path.is_file():
+        raise ClusterDataError(str(path), None, "no matrix run in this work directory yet")
+    try:
+        folder = Path(workdir) / json.loads(path.read_text())["folder"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ClusterDataError(str(path), "folder", f"unreadable ({exc})") from exc
+    if not folder.is_dir():
+        raise ClusterDataError(str(path), "folder", f"names a missing folder {folder}")
+    return folder
 
 
 def _redo_without_static(kind: str, ctx: StageContext, config: dict[str, Any]) -> None:

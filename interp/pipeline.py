@@ -81,6 +81,8 @@ DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboos
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 RUN_FILE = "run.json"
 NOT_TRAINED = "not trained yet"  # the reuse check's reason for a run folder with no model
+MAX_SIGNAL_LOSS = 0.05
+"""Default validation signal-loss bound of the operating point (stored with each model)."""
 log = logging.getLogger(__name__)
 
 
@@ -120,7 +122,7 @@ class MatrixConfig:
     profile: str = "full"
     train_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     n_boot: int = 1000
-    max_signal_loss: float = 0.05
+    max_signal_loss: float = MAX_SIGNAL_LOSS
     train_seeds: int = 1
     max_train_clusters: int | None = None
 
@@ -886,6 +888,7 @@ def _train_or_reuse(
             why = f"saved classifier cannot be loaded ({exc})"
         else:
             check_window(clf, train)
+            _store_operating_point(clf, val, run_dir)
             return clf, {**info, "reused": True, "retrained": None}
     if why != NOT_TRAINED:
         log.warning("%s: %s; training it again", run_dir, why)
@@ -908,7 +911,20 @@ def _train_or_reuse(
         "outputs": digests(run_dir, [f for f in SAVED_FILES if (run_dir / f).is_file()]),
     }
     atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=1, default=str))
+    _store_operating_point(clf, val, run_dir)
     return clf, {**info, "reused": False, "retrained": None if why == NOT_TRAINED else why}
+
+
+def _store_operating_point(clf: Classifier, val: ClusterSet, run_dir: Path) -> None:
+    """Chooses the validation operating point (default signal-loss bound) once and stores it
+    in the model folder (``operating_point.json``) and on ``clf.threshold``."""
+    from interp.classifier import read_operating_point, write_operating_point
+
+    threshold = read_operating_point(run_dir)
+    if threshold is None and len(val) and np.any(val.label == 1):
+        threshold = choose_threshold(clf.predict_proba(val.charge), val.label, MAX_SIGNAL_LOSS)
+        write_operating_point(run_dir, threshold, MAX_SIGNAL_LOSS, len(val), val.chamber)
+    clf.threshold = threshold
 
 
 def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet:
@@ -1199,7 +1215,7 @@ def _run_matrix(
     }
     scored: dict[tuple[str, str, str], ScoredTest] = {}
     jobs = [(m, c) for m in config.models for c in config.chambers]
-    bar = tqdm(jobs, desc="matrix", disable=not progress, unit="cell")
+    bar = tqdm(jobs, desc="matrix", disable=None if progress else True, unit="cell")
     for model, chamber in bar:
         bar.set_postfix_str(f"{model} on {chamber}")
         d = data[chamber]

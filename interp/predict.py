@@ -1,4 +1,4 @@
-"""Streaming scoring of whole runs: one noise probability per cluster, bounded memory.
+"""Streaming scoring of whole runs: one signal probability per cluster, bounded memory.
 
 :func:`predict_files` reads cluster files of any supported format chunk by chunk
 (:func:`interp.io.iter_clusters`), scores every chunk with a saved classifier and appends
@@ -15,12 +15,14 @@ file_index         int32   position of the input file in the ``files`` list
 event_id           int64   event number from the input
 cluster_index      int64   index of the cluster within its event, in file order (counted
                            across chunks, restarting for each input file)
-noise_probability  float32 P(noise) = 1 - P(signal) in [0, 1]
+p_signal           float32 P(signal) in [0, 1] (the same number as ``predict_proba``)
 label              int8    the input label (0 noise, 1 signal), unless disabled
 ================== ======= =============================================================
 
 ``(file_index, event_id, cluster_index)`` identifies a cluster uniquely; for one input file
-``(event_id, cluster_index)`` does.
+``(event_id, cluster_index)`` does. The file's JSON metadata (:data:`interp.scores_io.META_KEY`)
+holds the model, its inputs and ``threshold``, the model's validation operating point (call
+signal when ``p_signal >= threshold``; ``null`` for a model never evaluated).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ SCORE_FIELDS: dict[str, np.dtype] = {
     "file_index": np.dtype(np.int32),
     "event_id": np.dtype(np.int64),
     "cluster_index": np.dtype(np.int64),
-    "noise_probability": np.dtype(np.float32),
+    "p_signal": np.dtype(np.float32),
     "label": np.dtype(np.int8),
 }
 """Output columns and dtypes (``label`` is optional)."""
@@ -90,13 +92,13 @@ def _load(classifier_dir: str | os.PathLike[str]) -> Any:
         ) from exc
 
 
-def noise_scorer(
+def signal_scorer(
     clf: Any, devices: int | None = None, batch_size: int | None = None
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Function mapping raw charge float32 [N, P, T] to P(noise) float32 [N].
+    """Function mapping raw charge float32 [N, P, T] to P(signal) float32 [N].
 
-    Models with logits (Flax) get P(noise) from the logit difference directly (no
-    ``1 - p`` rounding near 0); others use ``1 - predict_proba``.
+    Models with logits (Flax) get P(signal) as the logistic of the logit difference; others
+    use ``predict_proba``.
 
     Args:
         clf: A loaded :class:`~interp.classifier.Classifier`.
@@ -118,10 +120,9 @@ def noise_scorer(
     def score(charge: np.ndarray) -> np.ndarray:
         if logits is None:
             kw = {} if batch_size is None else {"batch_size": batch_size}
-            p_signal = np.asarray(clf.predict_proba(charge, **kw), np.float64)
-            return (1.0 - p_signal).astype(np.float32)
+            return np.asarray(clf.predict_proba(charge, **kw), np.float32)
         z = logits(charge)
-        d = (z[:, 0] - z[:, 1]).astype(np.float64)
+        d = (z[:, 1] - z[:, 0]).astype(np.float64)
         return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
 
     return score
@@ -212,7 +213,9 @@ def predict_files(
     # one writer per output file: a second predict to it refuses, naming this process
     with output_lock(out_path):
         if not overwrite and out_path.exists():
-            raise ClusterDataError(str(out_path), None, "exists (pass overwrite to replace it)")
+            raise ClusterDataError(
+                str(out_path), None, "exists (pass --overwrite, or overwrite=True, to replace it)"
+            )
         if int(chunk_size) <= 0:
             raise ClusterDataError(
                 str(out_path), None, f"chunk_size must be positive: {chunk_size}"
@@ -240,7 +243,7 @@ def predict_files(
             clf.precision = precision
         options = dict(read_options or {})
         total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
-        score = noise_scorer(
+        score = signal_scorer(
             clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
         )
         fields = dict(SCORE_FIELDS)
@@ -253,9 +256,14 @@ def predict_files(
             "files": [str(p) for p in paths],
             "n_clusters": total,
             "columns": list(fields),
+            "threshold": getattr(clf, "threshold", None),
         }
         bar = tqdm(
-            total=total, desc="predict", unit="cluster", unit_scale=True, disable=not progress
+            total=total,
+            desc="predict",
+            unit="cluster",
+            unit_scale=True,
+            disable=None if progress else True,
         )
         with bar, ScoreWriter(out_path, fields, meta) as writer:
             for i, path in enumerate(paths):
@@ -266,15 +274,10 @@ def predict_files(
                             "file_index": np.full(len(chunk), i, np.int32),
                             "event_id": chunk.event_id,
                             "cluster_index": counter(chunk.event_id),
-                            "noise_probability": score(chunk.charge),
+                            "p_signal": score(chunk.charge),
                             "label": chunk.label,
                         }
                     )
-                    bar.update(len(chunk))
-            if writer.n_written != total:
-                raise ClusterDataError(
-                    None, None, f"scored {writer.n_written} clusters but the inputs hold {total}"
-                )
     seconds = time.perf_counter() - t0
     return {
         "path": str(out_path),

@@ -1,7 +1,7 @@
 """Atomic, chunked writing of per-cluster score tables (Parquet, HDF5, ROOT).
 
 A score table is a handful of 1-D columns (``event_id``, ``cluster_index``,
-``noise_probability`` ...). :class:`ScoreWriter` appends chunks to a temporary file in the
+``p_signal`` ...). :class:`ScoreWriter` appends chunks to a temporary file in the
 destination folder and, on a clean exit, flushes, fsyncs and renames it onto the final name
 with :func:`os.replace`; on any exception (or if the process dies) nothing appears under the
 final name. Formats come from the extension through :data:`SCORE_SINKS`.

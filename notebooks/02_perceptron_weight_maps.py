@@ -33,6 +33,7 @@ from interp.classifier import load_classifier
 from interp.explain.rule import region_masks
 from interp.figures import weights as fw
 from interp.pipeline import MatrixConfig, run_matrix
+from interp.simulator import simulate
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"02_{PROFILE}"
@@ -86,3 +87,17 @@ for chamber, wd in diff_maps.items():
           + ", ".join(f"mean {r} {wd[m].mean():+.3f}" for r, m in masks.items()))
 a, b = (diff_maps[c].ravel() for c in config.chambers)
 print(f"correlation of the two chambers' maps: {np.corrcoef(a, b)[0, 1]:.2f}")
+
+# %% [markdown]
+# ## The notebook API: score raw ADC, apply the operating point, explain
+# Everything below takes raw ADC windows; the model folder holds the fitted preprocessing and
+# the validation operating point (`clf.threshold`, at most 5 % of validation signal lost).
+
+# %%
+charge_adc = simulate("VTPC2", 1, seed=99, n_clusters=200).charge
+clf = load_classifier(WORKDIR / "runs" / "perceptron" / "VTPC2")
+p_signal = clf.predict_proba(charge_adc)
+print(f"threshold {clf.threshold:.3f}: {np.mean(p_signal >= clf.threshold):.1%} called signal")
+weights = clf.weight_map()["signal - noise"]
+ig = clf.attributions(charge_adc[:16], method="integrated_gradients")
+print("weight map", weights.shape, "| IG maps", ig.shape, "sum of first", f"{ig[0].sum():+.2f}")

@@ -24,8 +24,20 @@ def test_simulate_inspect_split(tmp_path: Path, ext: str) -> None:
     out = tmp_path / f"sim.{ext}"
     res = runner.invoke(
         app,
-        ["simulate", "--chamber", "MTPCL", "--events", "3", "--seed", "4",
-         "--clusters-per-event", "500", "--out", str(out), "-q"],
+        [
+            "simulate",
+            "--chamber",
+            "MTPCL",
+            "--events",
+            "3",
+            "--seed",
+            "4",
+            "--clusters-per-event",
+            "500",
+            "--out",
+            str(out),
+            "-q",
+        ],
     )
     assert res.exit_code == 0, res.output
     data = read_clusters(out)
@@ -52,8 +64,18 @@ def test_simulate_same_seed_same_file(tmp_path: Path) -> None:
         out = tmp_path / name
         res = runner.invoke(
             app,
-            ["simulate", "--events", "2", "--seed", "9", "--clusters-per-event", "400",
-             "--out", str(out), "-q"],
+            [
+                "simulate",
+                "--events",
+                "2",
+                "--seed",
+                "9",
+                "--clusters-per-event",
+                "400",
+                "--out",
+                str(out),
+                "-q",
+            ],
         )
         assert res.exit_code == 0, res.output
         paths.append(out)
@@ -105,8 +127,20 @@ def test_user_preset_file(tmp_path: Path) -> None:
     out = tmp_path / "r.h5"
     res = runner.invoke(
         app,
-        ["simulate", "--chamber", "MTPCR", "--preset-file", str(preset), "--events", "1",
-         "--clusters-per-event", "300", "--out", str(out), "-q"],
+        [
+            "simulate",
+            "--chamber",
+            "MTPCR",
+            "--preset-file",
+            str(preset),
+            "--events",
+            "1",
+            "--clusters-per-event",
+            "300",
+            "--out",
+            str(out),
+            "-q",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert read_clusters(out).chamber == "MTPCR"

@@ -154,7 +154,7 @@ def test_cli_export_quantize_and_predict_precision(
         args = ["predict", run, str(data), "-o", str(table), "-q", "--precision", precision]
         code, text = run_cli(args, capsys)
         assert code == 0, text
-        scores[precision] = pq.read_table(table)["noise_probability"].to_numpy()
+        scores[precision] = pq.read_table(table)["p_signal"].to_numpy()
     assert len(scores["float32"]) == 300
     for precision in ("bfloat16", "int8"):
         d = np.abs(scores[precision] - scores["float32"]).max()

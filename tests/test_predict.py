@@ -106,16 +106,14 @@ def test_scores_match_classifier(
     res = predict_files(flax_model, [inputs[src]], out, chunk_size=97, progress=False)
     assert res["clusters"] == len(data) and out.is_file()
     cols = read_scores(out)
-    assert set(cols) == {"file_index", "event_id", "cluster_index", "noise_probability", "label"}
-    assert cols["noise_probability"].dtype == np.float32
+    assert set(cols) == {"file_index", "event_id", "cluster_index", "p_signal", "label"}
+    assert cols["p_signal"].dtype == np.float32
     assert cols["event_id"].dtype == np.int64 and cols["cluster_index"].dtype == np.int64
     np.testing.assert_array_equal(cols["event_id"], data.event_id)
     np.testing.assert_array_equal(cols["cluster_index"], reference_index(data.event_id))
     np.testing.assert_array_equal(cols["label"], data.label)
     clf: Classifier = load_classifier(flax_model)
-    np.testing.assert_allclose(
-        cols["noise_probability"], 1.0 - clf.predict_proba(data.charge), atol=1e-6
-    )
+    np.testing.assert_allclose(cols["p_signal"], clf.predict_proba(data.charge), atol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp files left
 
 
@@ -146,8 +144,8 @@ def test_several_files_and_xgboost(
     np.testing.assert_array_equal(cols["file_index"], np.repeat([0, 1], n))
     ref = reference_index(data.event_id)
     np.testing.assert_array_equal(cols["cluster_index"], np.concatenate([ref, ref]))
-    p = 1.0 - load_classifier(xgb_model).predict_proba(data.charge)
-    np.testing.assert_allclose(cols["noise_probability"], np.concatenate([p, p]), atol=1e-6)
+    p = load_classifier(xgb_model).predict_proba(data.charge)
+    np.testing.assert_allclose(cols["p_signal"], np.concatenate([p, p]), atol=1e-6)
 
 
 def test_metadata_names_model_and_inputs(
@@ -210,9 +208,9 @@ def test_cli_predict(
     code, stdout, err = run_cli_streams([*args, "--chunk-size", "250"], capsys)
     assert code == 0, err
     assert f"scored {len(data):,} clusters" in stdout
-    assert "predict" in err  # the tqdm bar
-    assert len(read_scores(out)["noise_probability"]) == len(data)
+    assert "predict" not in err  # no tqdm bar: stderr is not a terminal here
+    assert len(read_scores(out)["p_signal"]) == len(data)
     code, _, err = run_cli_streams([*args, "-q"], capsys)
-    assert code == 2 and "exists" in err
+    assert code == 2 and "exists" in err and "--overwrite" in err
     code, _, err = run_cli_streams([*args, "-q", "--overwrite"], capsys)
     assert code == 0, err

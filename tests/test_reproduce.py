@@ -374,3 +374,11 @@ def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_pa
     assert summary.index("**Missing:** weight_maps/explain missing: explain broke") < (
         summary.index("**Headline")
     )
+
+
+def test_latest_matrix_pointer(builtin_run: Path) -> None:
+    """``WORKDIR/matrix/latest.json`` names the study's matrix stage folder."""
+    from interp.experiments import latest_matrix
+
+    (path,) = (builtin_run / "matrix").glob("*/matrix.json")
+    assert latest_matrix(builtin_run) == path.parent

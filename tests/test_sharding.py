@@ -90,7 +90,7 @@ src = write_clusters(va, f"{work}/va.parquet")
 import pyarrow.parquet as pq
 for name, dev in (("pred_one", None), ("pred_two", 2)):
     predict_files(f"{work}/one", [src], f"{work}/{name}.parquet", 250, False, devices=dev)
-    out[name] = pq.read_table(f"{work}/{name}.parquet")["noise_probability"].to_numpy().tolist()
+    out[name] = pq.read_table(f"{work}/{name}.parquet")["p_signal"].to_numpy().tolist()
 print("RESULT " + json.dumps(out))
 """
 

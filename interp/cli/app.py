@@ -11,3 +11,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tpc-interp {version('tpc-interp')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("tpc-interp (not installed: no version metadata)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit"
+    ),
+) -> None:
+    """Interpretable classification of TPC clusters (NA61/SHINE noise-cluster study)."""

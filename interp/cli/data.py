@@ -18,6 +18,7 @@ import typer
 from tqdm.auto import tqdm
 
 from interp.cli.app import app
+from interp.cli.outputs import output_folder
 from interp.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
 
 ChamberOpt = Annotated[
@@ -92,7 +93,12 @@ def simulate_to_file(
     first = next(stream, None)
     if first is None:
         raise typer.BadParameter("--events must be at least 1")
-    bar = tqdm(total=events, desc=f"simulate {preset.name}", unit="event", disable=not progress)
+    bar = tqdm(
+        total=events,
+        desc=f"simulate {preset.name}",
+        unit="event",
+        disable=None if progress else True,
+    )
     with (
         bar,
         ClusterWriter(
@@ -122,6 +128,28 @@ def simulate_to_file(
     return result
 
 
+def register_preset_file(path: Path) -> None:
+    """Registers a chamber preset file; any problem is one line naming the file (and field).
+
+    Raises:
+        ClusterDataError: Missing, unreadable or invalid preset file.
+    """
+    from interp.chambers import load_chamber_preset
+    from interp.errors import ClusterDataError, TPCInterpError
+
+    if not path.is_file():
+        raise ClusterDataError(str(path), None, "preset file not found (--preset-file)")
+    try:
+        load_chamber_preset(path)
+    except TPCInterpError:
+        raise
+    except (ValueError, TypeError, OSError) as exc:
+        text = " ".join(str(exc).split())
+        prefix = f"{path}: "
+        reason = text[len(prefix) :] if text.startswith(prefix) else text
+        raise ClusterDataError(str(path), None, reason) from None
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .h5 .parquet .root .npz")],
@@ -143,20 +171,19 @@ def simulate(
 ) -> None:
     """Simulate labelled clusters of one chamber, event by event, into a cluster file."""
     if preset_file is not None:
-        from interp.chambers import load_chamber_preset
-
-        load_chamber_preset(preset_file)
-    res = simulate_to_file(
-        chamber,
-        events,
-        seed,
-        out,
-        first_event=first_event,
-        clusters_per_event=clusters_per_event,
-        fractions=_parse_fractions(fractions),
-        split_seed=split_seed,
-        progress=not quiet,
-    )
+        register_preset_file(preset_file)
+    with output_folder(out.parent):
+        res = simulate_to_file(
+            chamber,
+            events,
+            seed,
+            out,
+            first_event=first_event,
+            clusters_per_event=clusters_per_event,
+            fractions=_parse_fractions(fractions),
+            split_seed=split_seed,
+            progress=not quiet,
+        )
     typer.echo(
         f"wrote {res['clusters']:,} clusters ({100 * res['noise_fraction']:.1f} % noise) "
         f"to {res['path']} in {res['seconds']:.1f} s"
@@ -177,7 +204,9 @@ def inspect_files(
 
     acc = SummaryAccumulator()
     total = sum(count_clusters(f, **options) for f in files)
-    with tqdm(total=total, desc="inspect", unit="cluster", disable=not progress) as bar:
+    with tqdm(
+        total=total, desc="inspect", unit="cluster", disable=None if progress else True
+    ) as bar:
         for f in files:
             for chunk in iter_clusters(f, chunk_size=chunk_size, **options):
                 acc.update(chunk)
@@ -260,7 +289,7 @@ def figures_clusters(
     options = read_options(chamber, tree, window)
     for f in files:  # every file is checked before the first figure is written
         count_clusters(f, **options)
-    with FigureWriter(out, png=png) as writer:
+    with output_folder(out), FigureWriter(out, png=png) as writer:
         for f in files:
             chunk = next(iter_clusters(f, chunk_size=max_clusters, **options))
             fig = example_clusters_figure(chunk, n_examples=examples)
@@ -307,7 +336,8 @@ def import_(
         window=read_options(None, None, window)["window"],
         chunk_size=chunk_size,
     )
-    res = import_clusters(sources, out, chamber, spec, overwrite=overwrite, progress=not quiet)
+    with output_folder(out.parent):
+        res = import_clusters(sources, out, chamber, spec, overwrite=overwrite, progress=not quiet)
     for s in res["sources"]:
         about = [s["format"], f"{s['entries']:,} entries"]
         about += [f"{k} {s[k]}" for k in ("tree", "compression") if s.get(k)]

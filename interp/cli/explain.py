@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ def explain(
     ] = True,
     attr_clusters: Annotated[int, typer.Option(help="Test clusters per attribution map set")] = 512,
     ig_steps: Annotated[int, typer.Option(help="Integrated-gradient path steps")] = 64,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress (only the closing summary)")
+    ] = False,
 ) -> None:
     """Weight maps, attributions, SHAP, confusion matrices, curves, rule and physics figures."""
     from interp.explain.report import ExplainConfig, explain_run
@@ -28,7 +31,12 @@ def explain(
     out_dir = out if out is not None else run_workdir / "explain"
     chunk = 16 if ig_steps % 16 == 0 else ig_steps
     cfg = ExplainConfig(attr_clusters=attr_clusters, ig_steps=ig_steps, ig_chunk=chunk)
-    summary = explain_run(run_workdir, out_dir, png=png, config=cfg, progress=typer.echo)
+    if quiet:
+        summary = explain_run(run_workdir, out_dir, png=png, config=cfg, progress=None)
+    else:
+        summary = _with_bar(
+            lambda say: explain_run(run_workdir, out_dir, png=png, config=cfg, progress=say)
+        )
     n_html = sum(f.endswith(".html") for f in summary["figures"])
     n_png = sum(f.endswith(".png") for f in summary["figures"])
     n_pdf = sum(f.endswith(".pdf") for f in summary["figures"])
@@ -46,3 +54,19 @@ def explain(
             )
         )
     typer.echo(f"summary: {out_dir / 'explain_summary.json'}")
+
+
+def _with_bar(run: Any) -> Any:
+    """Runs ``run(say)`` with a step counter bar on a terminal; elsewhere (a log file) each
+    status message is one plain line on stderr."""
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="explain", unit="step", disable=None) as bar:
+        if bar.disable:
+            return run(lambda msg: typer.echo(msg, err=True))
+
+        def say(msg: str) -> None:
+            bar.set_postfix_str(msg[:60])
+            bar.update()
+
+        return run(say)

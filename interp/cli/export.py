@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from interp.cli.app import app
+from interp.cli.outputs import output_folder
 
 
 @app.command("export")
@@ -45,18 +46,19 @@ def export(
         raise ClusterDataError(str(out), "quantize", f"must be 'int8', got '{quantize}'")
     if calibration is not None and quantize is None:
         raise ClusterDataError(str(calibration), None, "--calibration needs --quantize int8")
-    clf = load_classifier(run_dir)
-    if quantize is None:
-        path = export_onnx(clf, out)
-    else:
-        from interp.export.quantize import export_int8
+    with output_folder(out.parent):
+        clf = load_classifier(run_dir)
+        if quantize is None:
+            path = export_onnx(clf, out)
+        else:
+            from interp.export.quantize import export_int8
 
-        windows = None
-        if calibration is not None:
-            from interp.io import read_clusters
+            windows = None
+            if calibration is not None:
+                from interp.io import read_clusters
 
-            windows = read_clusters(calibration).charge[:4096]
-        path = export_int8(clf, out, windows)
+                windows = read_clusters(calibration).charge[:4096]
+            path = export_int8(clf, out, windows)
     typer.echo(
         f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB, opset {OPSET}"
         + (f", {quantize})" if quantize else ")")

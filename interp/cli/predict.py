@@ -9,6 +9,7 @@ import typer
 
 from interp.cli.app import app
 from interp.cli.data import ChamberOpt, TreeOpt, WindowOpt, read_options
+from interp.cli.outputs import output_folder
 
 
 @app.command()
@@ -43,25 +44,26 @@ def predict(
     window: WindowOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
-    """Write one noise probability per cluster, keyed by event and cluster index.
+    """Write one signal probability (p_signal) per cluster, keyed by event and cluster index.
 
     The table is written under a temporary name and renamed only when complete.
     """
     from interp.predict import predict_files
 
-    res = predict_files(
-        model,
-        files,
-        out,
-        chunk_size=chunk_size,
-        progress=not quiet,
-        devices=devices,
-        batch_size=batch_size,
-        include_label=label,
-        overwrite=overwrite,
-        read_options=read_options(chamber, tree, window),
-        precision=precision,
-    )
+    with output_folder(out.parent):
+        res = predict_files(
+            model,
+            files,
+            out,
+            chunk_size=chunk_size,
+            progress=not quiet,
+            devices=devices,
+            batch_size=batch_size,
+            include_label=label,
+            overwrite=overwrite,
+            read_options=read_options(chamber, tree, window),
+            precision=precision,
+        )
     typer.echo(
         f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "
         f"{res['model']} in {res['seconds']:.1f} s ({res['clusters_per_s']:,.0f} clusters/s) "

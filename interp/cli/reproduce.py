@@ -19,7 +19,9 @@ def reproduce(
     study: Annotated[
         str, typer.Argument(help="Study name in experiments/, a path to a study .toml, or all")
     ] = "all",
-    profile: Annotated[str, typer.Option(help="smoke | quick | full")] = "quick",
+    profile: Annotated[
+        str, typer.Option(envvar="TPC_INTERP_PROFILE", help="smoke | quick | full")
+    ] = "quick",
     workdir: Annotated[Path, typer.Option(help="Work directory (artefacts are cached)")] = Path(
         "out"
     ),

@@ -21,7 +21,12 @@ DataOpt = Annotated[
     list[str] | None,
     typer.Option("--data", help="CHAMBER=FILE cluster file for a chamber (repeatable)"),
 ]
-ProfileOpt = Annotated[str, typer.Option(help="smoke | quick | full (data size and training)")]
+PROFILE_ENV = "TPC_INTERP_PROFILE"
+"""Environment variable giving the default profile (as the notebooks read it)."""
+ProfileOpt = Annotated[
+    str,
+    typer.Option(envvar=PROFILE_ENV, help="smoke | quick | full (data size and training)"),
+]
 WorkdirOpt = Annotated[Path, typer.Option(help="Study folder (data, runs, results are cached)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")]
 
@@ -181,6 +186,10 @@ def train(
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
     chambers = [train_on, *dict.fromkeys(c for c in (eval_on or []) if c != train_on)]
+    from interp.chambers import get_chamber
+
+    for c in chambers:  # unknown chamber: fail before the work directory exists
+        get_chamber(c)
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )

@@ -11,7 +11,9 @@ Graph interface (batch dimension ``N`` is dynamic):
 * output ``logits``: float32 [N, 2] (column 0 noise, 1 signal);
 * output ``p_signal``: float32 [N], ``sigmoid(logit_1 - logit_0)`` = softmax P(signal).
 
-Model metadata (``metadata_props``) holds the classifier's ``classifier.json`` content.
+Model metadata (``metadata_props``) holds the classifier's ``classifier.json`` content
+(``classifier_json``) and, for an evaluated model, the validation operating point
+(``threshold``: call signal when ``p_signal >= threshold``; a decimal string).
 """
 
 from __future__ import annotations
@@ -215,7 +217,11 @@ def build_onnx(classifier: Any) -> onnx.ModelProto:
     )
     model.ir_version = 8  # opset 17 era; readable by ONNX Runtime >= 1.13
     meta = json.dumps(classifier.metadata(), sort_keys=True)
-    helper.set_model_props(model, {"classifier_json": meta})
+    props = {"classifier_json": meta}
+    threshold = getattr(classifier, "threshold", None)
+    if threshold is not None:
+        props["threshold"] = repr(float(threshold))
+    helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -678,7 +678,13 @@ def import_clusters(
     writer: ClusterWriter | None = None
     committed = False
     total = sum(about["entries"] for _, _, about, _ in opened)
-    bar = tqdm(total=total, desc="import", unit="entry", unit_scale=True, disable=not progress)
+    bar = tqdm(
+        total=total,
+        desc="import",
+        unit="entry",
+        unit_scale=True,
+        disable=None if progress else True,
+    )
     try:
         with bar, contextlib.ExitStack() as stack:
             for _, _, _, close in opened:

@@ -90,7 +90,9 @@ def simulate(
     if progress:
         from tqdm import tqdm
 
-        events = tqdm(events, total=n_events, desc=f"simulate {get_chamber(preset).name}")
+        events = tqdm(
+            events, total=n_events, desc=f"simulate {get_chamber(preset).name}", disable=None
+        )
     return ClusterSet.concatenate(list(events))
 
 

@@ -226,7 +226,7 @@ def run_tracking_study(
             "truth_filter": truth,
             "models": {},
         }
-        jobs = tqdm(models.items(), desc=f"tracking {chamber}", disable=not progress)
+        jobs = tqdm(models.items(), desc=f"tracking {chamber}", disable=None if progress else True)
         for model, predict in jobs:
             t1 = time.perf_counter()
             scores = [np.asarray(predict(e.found.clusters.charge)) for e in events]

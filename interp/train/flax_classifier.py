@@ -19,7 +19,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from interp.classifier import CLASSIFIER_FILE, register_loader
-from interp.errors import ClusterDataError, ShapeMismatchError
+from interp.errors import ClusterDataError, ShapeMismatchError, TPCInterpError, UnknownNameError
 from interp.fsutil import atomic_write_bytes, atomic_write_text
 from interp.preprocess import Preprocessor
 from interp.train.batching import bucket_size, chunks, ladder_chunks, pad_to
@@ -66,6 +66,10 @@ INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
 """Values of :attr:`FlaxClassifier.precision` (``tpc-interp predict --precision``)."""
 
 
+ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
+"""Methods of :meth:`FlaxClassifier.attributions` (of :mod:`interp.explain.attribution`)."""
+
+
 class FlaxClassifier:
     """A trained Flax model with its fitted preprocessing (implements ``Classifier``).
 
@@ -90,6 +94,8 @@ class FlaxClassifier:
     """
 
     kind = "flax"
+    threshold: float | None = None
+    """Validation operating point in P(signal) (see :func:`interp.classifier.load_classifier`)."""
 
     def __init__(
         self,
@@ -216,6 +222,59 @@ class FlaxClassifier:
         # softmax over two classes = sigmoid of the logit difference (stable form)
         d = (z[:, 1] - z[:, 0]).astype(np.float64)
         return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
+
+    def weight_map(self) -> dict[str, np.ndarray]:
+        """The perceptron's weights as pictures over the window.
+
+        Returns:
+            ``{"noise neuron", "signal neuron", "signal - noise"}`` -> float64 [P, T], in
+            weight per unit of preprocessed (normalised) charge; ``signal - noise`` is what
+            the decision depends on.
+
+        Raises:
+            TPCInterpError: For models without a weight map (every model but ``perceptron``);
+                the message names :meth:`attributions`, which works for every Flax model.
+        """
+        kernel = self.params.get("dense", {}).get("kernel") if self.name == "perceptron" else None
+        if kernel is None:
+            raise TPCInterpError(
+                f"model '{self.name}' has no weight map (only 'perceptron' has one); use "
+                f"clf.attributions(charge_adc, method=...) with one of {ATTRIBUTION_METHODS}"
+            )
+        k = np.asarray(kernel, np.float64)
+        w0, w1 = k[:, 0].reshape(self.window), k[:, 1].reshape(self.window)
+        return {"noise neuron": w0, "signal neuron": w1, "signal - noise": w1 - w0}
+
+    def attributions(
+        self, charge: np.ndarray, method: str = "integrated_gradients", **options: Any
+    ) -> np.ndarray:
+        """Per-pixel attribution of the signal log-odds for raw-ADC windows.
+
+        The fitted preprocessing is applied inside; attributions are taken with respect to
+        the preprocessed window the network sees (as the ``explain`` stage does), in
+        log-odds (``logit_signal - logit_noise``). For integrated gradients (baseline: the
+        empty window) each map sums to about ``f(x) - f(0)``.
+
+        Args:
+            charge: float32 [N, P, T] raw ADC.
+            method: One of :data:`ATTRIBUTION_METHODS`.
+            **options: Keywords of the method in :mod:`interp.explain.attribution`
+                (e.g. ``steps`` for integrated gradients, ``patch`` for occlusion).
+
+        Returns:
+            float32 [N, P, T].
+
+        Raises:
+            UnknownNameError: Unknown ``method`` (lists the known ones).
+            ShapeMismatchError: If (P, T) differs from :attr:`window`.
+        """
+        from interp.explain import attribution as attr
+
+        if method not in ATTRIBUTION_METHODS:
+            raise UnknownNameError("attribution method", method, list(ATTRIBUTION_METHODS))
+        x = self.preprocessor(self._check(charge))
+        f = attr.logit_diff_fn(self.module, self.params)
+        return np.asarray(getattr(attr, method)(f, x, **options), np.float32)
 
     def metadata(self) -> dict[str, Any]:
         """The ``classifier.json`` content."""

@@ -233,7 +233,12 @@ def run_lr_finder(
     sweep = make_sweep_step(module, tx)
     spe = steps_per_epoch(n, config.batch_size)
     cache: dict[int, np.ndarray] = {}
-    bar = tqdm(total=config.lr_finder_steps, desc="LR finder", disable=not progress, leave=False)
+    bar = tqdm(
+        total=config.lr_finder_steps,
+        desc="LR finder",
+        disable=None if progress else True,
+        leave=False,
+    )
 
     def step(state: TrainState, lr: float, i: int) -> tuple[TrainState, float]:
         ep = i // spe
@@ -455,7 +460,7 @@ def train_flax(
         bar = tqdm(
             epoch_batches(n, batch, config.seed, epoch),
             desc=f"{model_name} {epoch}/{config.max_epochs}",
-            disable=not progress,
+            disable=None if progress else True,
             leave=False,
             unit="batch",
         )

@@ -133,6 +133,7 @@ class XGBoostClassifier:
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     kind: str = KIND
     name: str = "xgboost"
+    threshold: float | None = None
 
     @property
     def window(self) -> tuple[int, int]:
