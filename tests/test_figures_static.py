@@ -3,6 +3,7 @@ PNG / PDF export with no browser (matplotlib, :mod:`interp.figures.static`)."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import types
@@ -327,7 +328,7 @@ def test_without_matplotlib_html_is_kept(
 
 
 def test_stage_without_static_images_runs_again(tmp_path: Path) -> None:
-    from interp.experiments import STAGE_FILE, _redo_without_static, config_key
+    from interp.experiments import STAGE_FILE, _redo_without_static, config_key, partial_folder
 
     config = {"png": True}
     folder = tmp_path / "explain" / config_key({"kind": "explain", **config})
@@ -339,7 +340,10 @@ def test_stage_without_static_images_runs_again(tmp_path: Path) -> None:
         workdir=tmp_path, png=True, log=logs.append, study=types.SimpleNamespace(name="s")
     )
     _redo_without_static("explain", ctx, config)  # type: ignore[arg-type]
-    assert not (folder / STAGE_FILE).exists() and "again" in logs[0]
+    build = partial_folder(folder)  # unpublished: rerun in its private build folder
+    assert not folder.exists() and not (build / STAGE_FILE).exists() and "again" in logs[0]
+    assert (build / "figures" / "a.html").is_file()  # the figures stay for the rerun
+    os.rename(build, folder)
     for suffix in (".png", ".pdf"):
         (folder / "figures" / f"a{suffix}").write_bytes(b"x")
     (folder / STAGE_FILE).write_text("{}")

@@ -126,7 +126,7 @@ def test_matrix_and_reproduce_share_splits(tmp_path, files, capsys) -> None:
     args = ["reproduce", str(study), "--workdir", str(wd), *_data_args(files), *REPRO]
     code, out = run_cli(args, capsys)
     assert code == 0, out
-    (folder,) = (wd / "matrix").iterdir()
+    (folder,) = [p for p in (wd / "matrix").iterdir() if p.is_dir()]
     matrix = json.loads((folder / "matrix.json").read_text())
     assert matrix["splits_policy"]["policy"] == "shared"
     runs = {c: Splits.load(folder / "runs" / "xgboost" / c / "splits.json") for c in files}

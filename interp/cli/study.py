@@ -186,10 +186,6 @@ def train(
     get_trainer(model)  # unknown model: fail before loading data
     files = parse_data_files(data)
     chambers = [train_on, *dict.fromkeys(c for c in (eval_on or []) if c != train_on)]
-    from interp.chambers import get_chamber
-
-    for c in chambers:  # unknown chamber: fail before the work directory exists
-        get_chamber(c)
     cfg = MatrixConfig.from_profile(
         profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
     )
