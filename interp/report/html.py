@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.report.sections import Section, Table
+from interp.report.sections import Section, Table, figure_index
 from interp.report.summary import Summary
 
 _STYLE = """
@@ -121,19 +121,14 @@ def summary_html(summary: Summary, out_dir: Path) -> str:
 def all_figures_html(studies: Sequence[tuple[Any, list[Section]]], out_dir: Path) -> str:
     """Every figure of every section as a compact list of links (HTML, PNG where present)."""
     items = []
-    for study, sections in studies:
-        for sec in sections:
-            if not sec.figures:
-                continue
-            links = []
-            for f in sec.figures:
-                link = f'<a href="{html.escape(_rel(f, out_dir))}">{html.escape(f.stem)}</a>'
-                png = f.with_suffix(".png")
-                if png.is_file():
-                    link += f' (<a href="{html.escape(_rel(png, out_dir))}">png</a>)'
-                links.append(link)
-            title = html.escape(f"{study.title} / {sec.title}")
-            items.append(f"<li><b>{title}:</b> " + " · ".join(links) + "</li>")
+    for title, figs in figure_index(studies):
+        links = []
+        for f, png in figs:
+            link = f'<a href="{html.escape(_rel(f, out_dir))}">{html.escape(f.stem)}</a>'
+            if png is not None:
+                link += f' (<a href="{html.escape(_rel(png, out_dir))}">png</a>)'
+            links.append(link)
+        items.append(f"<li><b>{html.escape(title)}:</b> " + " · ".join(links) + "</li>")
     return '<h2 id="all-figures">All figures</h2><ul class="allfig">' + "".join(items) + "</ul>"
 
 

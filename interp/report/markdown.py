@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.report.sections import Section, Table
+from interp.report.sections import Section, Table, figure_index
 from interp.report.summary import Summary
 
 
@@ -80,18 +80,12 @@ def summary_md(summary: Summary, out_dir: Path) -> str:
 def all_figures_md(studies: Sequence[tuple[Any, list[Section]]], out_dir: Path) -> str:
     """Every figure of every section as a compact list of links (HTML, PNG where present)."""
     parts = ['<a id="all-figures"></a>', "", "## All figures", ""]
-    for study, sections in studies:
-        for sec in sections:
-            if not sec.figures:
-                continue
-            links = []
-            for f in sec.figures:
-                link = f"[{f.stem}]({_rel(f, out_dir)})"
-                png = f.with_suffix(".png")
-                if png.is_file():
-                    link += f" ([png]({_rel(png, out_dir)}))"
-                links.append(link)
-            parts += [f"- **{study.title} / {sec.title}:** " + " · ".join(links)]
+    for title, figs in figure_index(studies):
+        links = [
+            f"[{f.stem}]({_rel(f, out_dir)})" + (f" ([png]({_rel(png, out_dir)}))" if png else "")
+            for f, png in figs
+        ]
+        parts += [f"- **{title}:** " + " · ".join(links)]
     return "\n".join([*parts, ""])
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -435,6 +435,21 @@ def per_kind(inp: SectionInput) -> Section:
 
 
 SectionFn = Callable[[SectionInput], Section]
+def figure_index(
+    studies: Sequence[tuple[Any, list[Section]]],
+) -> list[tuple[str, list[tuple[Path, Path | None]]]]:
+    """``("study / section", [(figure, its PNG or None), ...])`` for every section with
+    figures: the report's "All figures" list, rendered by the Markdown and HTML writers."""
+    out = []
+    for study, sections in studies:
+        for sec in sections:
+            if sec.figures:
+                figs = [(f, f.with_suffix(".png") if f.with_suffix(".png").is_file() else None)
+                        for f in sec.figures]  # fmt: skip
+                out.append((f"{study.title} / {sec.title}", figs))
+    return out
+
+
 SECTIONS: dict[str, SectionFn] = {
     "within_chamber": within_chamber,
     "cross_chamber": cross_chamber,
