@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from interp.classifier import load_classifier  # noqa: E402
-from interp.io import read_clusters  # noqa: E402
-from interp.train.flax_classifier import INFERENCE_PRECISIONS  # noqa: E402
+from interp.backends.classifier import load_classifier  # noqa: E402
+from interp.backends.flax.classifier import INFERENCE_PRECISIONS  # noqa: E402
+from interp.data.io import read_clusters  # noqa: E402
 
 
 def balanced_accuracy(p_signal: np.ndarray, label: np.ndarray) -> float:
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--fresh-seed", type=int, default=987_654)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     rows = []
     for cdir in sorted((args.workdir / "runs").glob("*/*")):

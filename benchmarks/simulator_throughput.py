@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from interp.chambers import get_chamber
-from interp.simulator import simulate_event
+from interp.data.chambers import get_chamber
+from interp.data.simulator import simulate_event
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulator_throughput.json"
 

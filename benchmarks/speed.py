@@ -10,12 +10,12 @@ Paths per Flax model:
 
 * ``toolkit``: ``FlaxClassifier.logits`` with its default backend (fused jitted
   preprocessing + model in the fastest formulation per model, per-model chunk plan on the
-  64-byte aligned ``ClusterSet.charge``; :mod:`interp.infer.fast`), and ``toolkit_jax`` the
+  64-byte aligned ``ClusterSet.charge``; :mod:`interp.backends.flax.fast`), and ``toolkit_jax`` the
   same forced to the JAX backend where the default is ONNX Runtime;
 * ``reference``: the previous implementation (numpy preprocessing, ``module.apply`` via
-  ``interp.train.steps.make_forward``, zero-padded batches of 4,096);
-* ``onnx``: the exported model (:mod:`interp.export.onnx`, preprocessing included) in ONNX
-  Runtime on CPU (:class:`interp.infer.onnx_backend.OnnxClassifier`) with ONNX Runtime's own
+  ``interp.backends.flax.steps.make_forward``, zero-padded batches of 4,096);
+* ``onnx``: the exported model (:mod:`interp.backends.onnx.export`, preprocessing included) in ONNX
+  Runtime on CPU (:class:`interp.backends.onnx.runtime.OnnxClassifier`) with ONNX Runtime's own
   defaults (2 intra-op threads, spinning on; the toolkit's ONNX backend turns spinning off).
 
 Usage::
@@ -49,18 +49,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.infer.fast import (  # noqa: E402
+from interp.backends.flax.batching import bucket_size, chunks, pad_to  # noqa: E402
+from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
+from interp.backends.flax.fast import (  # noqa: E402
     compact_adc,
     make_fused_forward,
     preferred_backend,
     random_params,
 )
-from interp.infer.onnx_backend import OnnxClassifier  # noqa: E402
-from interp.preprocess import fit_preprocessor  # noqa: E402
-from interp.published import load_published  # noqa: E402
-from interp.train.batching import bucket_size, chunks, pad_to  # noqa: E402
-from interp.train.flax_classifier import FlaxClassifier  # noqa: E402
-from interp.train.steps import make_forward  # noqa: E402
+from interp.backends.flax.steps import make_forward  # noqa: E402
+from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
+from interp.core.published import load_published  # noqa: E402
+from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
 CLUSTERS_PER_EVENT = 28763.75
 FLAX_MODELS = ("perceptron", "split_conv", "resnet")
@@ -134,7 +134,7 @@ def flax_classifier(name: str, runs: Path | None, fit_on: np.ndarray) -> tuple[A
     """Trained classifier from ``runs`` or one with random weights; returns (clf, trained)."""
     path = find_run(runs, name)
     if path is not None:
-        from interp.classifier import load_classifier
+        from interp.backends.classifier import load_classifier
 
         return load_classifier(path), True
     module = models.get_model(name)
@@ -341,14 +341,14 @@ def bench_xgboost(
     charge: np.ndarray, label: np.ndarray, runs: Path | None, repeats: int
 ) -> dict[str, Any]:
     """XGBoost ``predict_proba`` (numpy preprocessing + ``inplace_predict``) per event."""
-    from interp.classifier import load_classifier
+    from interp.backends.classifier import load_classifier
 
     path = find_run(runs, "xgboost")
     if path is not None:
         clf, trained = load_classifier(path), True
     else:
-        from interp.simulator import simulate
-        from interp.train.xgb import XGBConfig, train_xgboost
+        from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+        from interp.data.simulator import simulate
 
         tr = simulate("VTPC2", 1, 11, n_clusters=8000)
         va = simulate("VTPC2", 1, 12, n_clusters=4000)
@@ -377,8 +377,8 @@ def bench_xgboost(
 def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int = 256) -> dict:
     """Training samples/s of the trainer's step (``formulation="auto"``) and of the same step
     differentiating ``module.apply`` (``"apply"``, the reference), where they differ."""
-    from interp.infer.fast import rewritten_logits_fn
-    from interp.train.steps import TrainState, make_optimizer, make_train_step
+    from interp.backends.flax.fast import rewritten_logits_fn
+    from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)
     pre = fit_preprocessor("max", charge)
@@ -570,7 +570,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "## Training throughput (batch 256, AdamW, samples/s)",
         "",
-        "| model | trainer step (`interp.train.steps`, fast formulation) "
+        "| model | trainer step (`interp.backends.flax.steps`, fast formulation) "
         "| same step differentiating `module.apply` |",
         "|---|---|---|",
     ]
@@ -601,7 +601,7 @@ def main() -> None:
         args.render.with_suffix(".md").write_text(markdown(res))
         return
 
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     t0 = time.time()
     with jax.default_device(jax.devices("cpu")[0]):

@@ -3,7 +3,8 @@
 The full profile trains on ~2.0 M clusters (100 events x 28,764 clusters, 70 % training
 split) at batch 256 for up to 40 epochs (``TrainConfig.full()``). This script puts a training
 set of that size on the device (one simulated event tiled; speed does not depend on the
-values), runs the trainer's own step (``interp.train.steps.make_train_step``, the formulation
+values), runs the trainer's own step (``interp.backends.flax.steps.make_train_step``, the
+formulation
 ``formulation="auto"`` picks for the platform) for one epoch at each batch size, or until
 ``--budget-s`` seconds have passed, and reports samples/s, the epoch time and the time of
 ``TrainConfig.full().max_epochs`` epochs.
@@ -32,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.infer.fast import current_platform, platform_formulation, random_params  # noqa: E402
-from interp.preprocess import fit_preprocessor  # noqa: E402
-from interp.train.config import TrainConfig  # noqa: E402
-from interp.train.steps import TrainState, make_optimizer, make_train_step  # noqa: E402
+from interp.backends.flax.config import TrainConfig  # noqa: E402
+from interp.backends.flax.fast import current_platform, platform_formulation, random_params  # noqa: E402
+from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step  # noqa: E402
+from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
 FULL_TRAIN_CLUSTERS = int(100 * 28_764 * 0.7)
 """Training clusters of the full profile (100 events of 28,764 clusters, 70 % split)."""
@@ -99,7 +100,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="JSON record (default: print)")
     args = ap.parse_args()
 
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     ev = simulate("VTPC2", 1, 0)
     reps = -(-args.clusters // len(ev.label))

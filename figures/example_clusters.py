@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from interp.figures.clusters import example_clusters_figure
-from interp.figures.output import FigureWriter
-from interp.io import iter_clusters
+from interp.data.io import iter_clusters
+from interp.plots.clusters import example_clusters_figure
+from interp.plots.output import FigureWriter
 
 OUTPUT = Path(__file__).resolve().parent / "output"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import flax.linen as nn
 
-from interp.errors import UnknownNameError
+from interp.core.errors import UnknownNameError
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 _EXCLUDED_FIELDS = ("parent", "name")

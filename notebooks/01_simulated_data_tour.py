@@ -24,15 +24,15 @@ import os
 
 import numpy as np
 
-from interp.baseline import logistic_baseline
-from interp.chambers import chamber_names, get_chamber
-from interp.features import pad_rms, time_rms
-from interp.figures.clusters import example_clusters_figure
-from interp.preprocess import fit_preprocessor
-from interp.schema import NOISE_KINDS
-from interp.simulator import simulate
-from interp.splits import make_splits
-from interp.summary import format_summary, summarise
+from interp.core.schema import NOISE_KINDS
+from interp.data.chambers import chamber_names, get_chamber
+from interp.data.features import pad_rms, time_rms
+from interp.data.preprocess import fit_preprocessor
+from interp.data.simulator import simulate
+from interp.data.splits import make_splits
+from interp.data.summary import format_summary, summarise
+from interp.evaluation.baseline import logistic_baseline
+from interp.plots.clusters import example_clusters_figure
 
 SMOKE = os.environ.get("TPC_INTERP_PROFILE") == "smoke"
 N_EVENTS, N_CLUSTERS = (3, 3000) if SMOKE else (4, None)
@@ -52,8 +52,7 @@ for name in ("VTPC2", "MTPCL"):
 
 # %%
 data = {
-    name: simulate(name, N_EVENTS, seed=1, n_clusters=N_CLUSTERS)
-    for name in ("VTPC2", "MTPCL")
+    name: simulate(name, N_EVENTS, seed=1, n_clusters=N_CLUSTERS) for name in ("VTPC2", "MTPCL")
 }
 for name, cs in data.items():
     print(format_summary(summarise(cs), title=f"== {name}"))
@@ -77,8 +76,10 @@ width = {}
 for name, cs in data.items():
     sig = cs.label == 1
     width[name] = float(np.nanmean(pad_rms(cs.charge[sig])))
-    print(f"{name}: signal pad RMS {width[name]:.2f} pads, "
-          f"time RMS {np.nanmean(time_rms(cs.charge[sig])):.2f} bins")
+    print(
+        f"{name}: signal pad RMS {width[name]:.2f} pads, "
+        f"time RMS {np.nanmean(time_rms(cs.charge[sig])):.2f} bins"
+    )
 print(f"ratio MTPCL / VTPC2 = {width['MTPCL'] / width['VTPC2']:.2f} (physics: ~1.3-1.8)")
 
 # %% [markdown]
@@ -89,9 +90,11 @@ print(f"ratio MTPCL / VTPC2 = {width['MTPCL'] / width['VTPC2']:.2f} (physics: ~1
 for name, cs in data.items():
     parts = make_splits(cs, (0.5, 0.0, 0.5), seed=0).apply(cs)
     lr = logistic_baseline(parts["train"], parts["test"])
-    print(f"{name}: logistic regression accuracy {100 * lr['accuracy']:.1f} %, "
-          f"noise removed {100 * lr['noise_removed']:.1f} %, "
-          f"signal lost {100 * lr['signal_lost']:.1f} %")
+    print(
+        f"{name}: logistic regression accuracy {100 * lr['accuracy']:.1f} %, "
+        f"noise removed {100 * lr['noise_removed']:.1f} %, "
+        f"signal lost {100 * lr['signal_lost']:.1f} %"
+    )
 
 # %% [markdown]
 # Which noise kinds make it hard? Accuracy of the baseline per simulator noise kind:

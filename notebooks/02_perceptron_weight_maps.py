@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from interp.classifier import load_classifier
+from interp.backends.classifier import load_classifier
+from interp.data.simulator import simulate
 from interp.explain.rule import region_masks
-from interp.figures import weights as fw
-from interp.pipeline import MatrixConfig, run_matrix
-from interp.simulator import simulate
+from interp.plots import weights as fw
+from interp.study.pipeline import MatrixConfig, run_matrix
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"02_{PROFILE}"
@@ -49,8 +49,10 @@ for cell in result["cells"]:
     accs = {
         t: ev["at_0.5"]["metrics"]["accuracy"]["value"] for t, ev in cell["evaluations"].items()
     }
-    print(f"trained on {cell['train_chamber']}: "
-          + ", ".join(f"test {t} {100 * a:.1f} %" for t, a in accs.items()))
+    print(
+        f"trained on {cell['train_chamber']}: "
+        + ", ".join(f"test {t} {100 * a:.1f} %" for t, a in accs.items())
+    )
 
 # %% [markdown]
 # ## The two output neurons and their difference
@@ -83,8 +85,10 @@ fw.chamber_comparison_figure(diff_maps).show()
 masks = region_masks(window)
 for chamber, wd in diff_maps.items():
     peak = np.unravel_index(wd.argmax(), wd.shape)
-    print(f"{chamber}: peak at (pad, time) {tuple(int(v) for v in peak)}; "
-          + ", ".join(f"mean {r} {wd[m].mean():+.3f}" for r, m in masks.items()))
+    print(
+        f"{chamber}: peak at (pad, time) {tuple(int(v) for v in peak)}; "
+        + ", ".join(f"mean {r} {wd[m].mean():+.3f}" for r, m in masks.items())
+    )
 a, b = (diff_maps[c].ravel() for c in config.chambers)
 print(f"correlation of the two chambers' maps: {np.corrcoef(a, b)[0, 1]:.2f}")
 

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from interp.pipeline import MatrixConfig, run_matrix
-from interp.published import citation, published_accuracy
+from interp.core.published import citation, published_accuracy
 from interp.report.figures import accuracy_bars
 from interp.report.markdown import table_md
 from interp.report.sections import SectionInput, cross_chamber
+from interp.study.pipeline import MatrixConfig, run_matrix
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"03_{PROFILE}"
@@ -76,12 +76,14 @@ for cell in result["cells"]:
         if t == c:
             continue
         other = cell["evaluations"][t]["at_0.5"]["metrics"]["accuracy"]["value"]
-        p_own, p_other = published_accuracy(cell["model"], c, c), published_accuracy(
-            cell["model"], c, t
+        p_own, p_other = (
+            published_accuracy(cell["model"], c, c),
+            published_accuracy(cell["model"], c, t),
         )
         pub = "n/a" if None in (p_own, p_other) else f"{100 * (p_other - p_own):+.1f}"
-        print(f"{cell['model']:<11s} {c} -> {t}: {100 * (other - own):+.1f} points "
-              f"(published {pub})")
+        print(
+            f"{cell['model']:<11s} {c} -> {t}: {100 * (other - own):+.1f} points (published {pub})"
+        )
         labels.append(f"{cell['model']} {c}->{t}")
         drops.append(100 * (other - own))
 fig = go.Figure(go.Bar(x=labels, y=np.round(drops, 2)))

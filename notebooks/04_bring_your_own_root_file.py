@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import uproot
 
-from interp.errors import ClusterDataError
-from interp.io import iter_clusters, read_clusters, read_info, write_clusters
-from interp.schema import ClusterSet
-from interp.simulator import simulate
-from interp.splits import make_splits, splits_path_for
-from interp.summary import format_summary, summarise
+from interp.core.errors import ClusterDataError
+from interp.core.schema import ClusterSet
+from interp.data.io import iter_clusters, read_clusters, read_info, write_clusters
+from interp.data.simulator import simulate
+from interp.data.splits import make_splits, splits_path_for
+from interp.data.summary import format_summary, summarise
 
 SMOKE = os.environ.get("TPC_INTERP_PROFILE") == "smoke"
 workdir = Path(tempfile.mkdtemp(prefix="tpc_byo_"))
@@ -52,8 +52,9 @@ charge, label, event_id = sim.charge, sim.label.astype(np.int32), sim.event_id
 # %%
 mine = workdir / "my_clusters_raw.root"
 with uproot.recreate(mine) as f:
-    f.mktree("clusters", {"charge": (np.float32, (11, 20)), "label": np.int32,
-                          "event_id": np.int64})
+    f.mktree(
+        "clusters", {"charge": (np.float32, (11, 20)), "label": np.int32, "event_id": np.int64}
+    )
     f["clusters"].extend({"charge": charge, "label": label, "event_id": event_id})
 print(mine, mine.stat().st_size // 1024, "kB")
 

@@ -7,7 +7,8 @@ the pattern of the linear weight map (centre, cross arms, outer ring).
 
 Calibration target (the only accuracy figure the presets were tuned to): the linear model's
 **balanced accuracy** near the published perceptron figure (89.4 % VTPC2, 89.3 % MTPCL; the
-published accuracies are balanced accuracies, see ``interp.metrics.PUBLISHED_METRIC_NOTE``),
+published accuracies are balanced accuracies, see
+``interp.evaluation.metrics.PUBLISHED_METRIC_NOTE``),
 with the non-linear reference ~2-3 points above it. Both models use class-balanced weights, as
 the toolkit's trainers do. The script prints the distance of each chamber's linear balanced
 accuracy from that target. (The presets were first tuned with plain
@@ -26,11 +27,11 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from interp.chambers import get_chamber
-from interp.features import pad_rms
-from interp.published import published_accuracy
-from interp.schema import NOISE_KINDS, ClusterSet
-from interp.simulator import simulate_event
+from interp.core.published import published_accuracy
+from interp.core.schema import NOISE_KINDS, ClusterSet
+from interp.data.chambers import get_chamber
+from interp.data.features import pad_rms
+from interp.data.simulator import simulate_event
 
 
 def features(cs: ClusterSet) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from interp.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
+from interp.core.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
 
 
 def _make_clusters(

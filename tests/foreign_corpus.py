@@ -1,6 +1,6 @@
 """A corpus of cluster files written by other software (plain numpy, h5py, pyarrow, uproot).
 
-None of these files is written through :mod:`interp.io`: they are what a physicist's own
+None of these files is written through :mod:`interp.data.io`: they are what a physicist's own
 conversion script produces when following the README's schema section. :func:`valid_files`
 writes one file per supported layout, :func:`defective_files` one per kind of defect; both
 write into a folder given by the test (nothing binary lives in the repository).

@@ -16,8 +16,9 @@ import h5py
 import numpy as np
 import pytest
 
-from interp.errors import ClusterDataError
-from interp.io import (
+from interp.core.errors import ClusterDataError
+from interp.core.schema import TRUTH_FIELDS, ClusterSet
+from interp.data.io import (
     ClusterFileNotFoundError,
     ClusterWriteError,
     ClusterWriter,
@@ -27,8 +28,7 @@ from interp.io import (
     read_clusters,
     write_clusters,
 )
-from interp.io.registry import FIELD_DTYPES, encode_meta
-from interp.schema import TRUTH_FIELDS, ClusterSet
+from interp.data.io.registry import FIELD_DTYPES, encode_meta
 
 N = 64
 W = (11, 20)

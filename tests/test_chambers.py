@@ -9,15 +9,15 @@ import re
 
 import pytest
 
-from interp import chambers
-from interp.chambers import (
+from interp.core.errors import UnknownChamberError
+from interp.data import chambers
+from interp.data.chambers import (
     ChamberPreset,
     chamber_names,
     get_chamber,
     load_chamber_preset,
     register_chamber,
 )
-from interp.errors import UnknownChamberError
 
 
 def test_builtin_presets_registered() -> None:

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_bad_inputs import CASES as READER_CASES
 
-from interp.io import write_clusters
-from interp.schema import ClusterSet
+from interp.core.schema import ClusterSet
+from interp.data.io import write_clusters
 
 W = (11, 20)
 
@@ -69,9 +69,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An XGBoost and a (untrained, freshly initialised) Flax perceptron classifier."""
     import jax
 
-    from interp.preprocess import fit_preprocessor
-    from interp.train.flax_classifier import FlaxClassifier, build_module
-    from interp.train.xgb import XGBConfig, train_xgboost
+    from interp.backends.flax.classifier import FlaxClassifier, build_module
+    from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+    from interp.data.preprocess import fit_preprocessor
 
     root = tmp_path_factory.mktemp("models")
     data = _clusters(600)
@@ -133,7 +133,7 @@ def _good_file(t: Path) -> Path:
 
 def _bad_chunk_file(t: Path, column: str) -> Path:
     """Valid metadata and first chunks; an invalid value deep in the file."""
-    from interp.io import get_format
+    from interp.data.io import get_format
 
     cs = _clusters(300)
     cols = {k: v.copy() for k, v in cs.columns().items()}

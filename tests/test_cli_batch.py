@@ -90,8 +90,8 @@ def test_failed_commands_leave_no_empty_folders(
 
 
 def test_exists_error_names_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from interp.errors import ClusterDataError
-    from interp.predict import predict_files
+    from interp.core.errors import ClusterDataError
+    from interp.evaluation.predict import predict_files
 
     out = tmp_path / "s.parquet"
     out.write_bytes(b"old")

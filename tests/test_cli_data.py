@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import interp.cli  # noqa: F401  (registers all commands)
 from interp.cli.app import app
-from interp.io import read_clusters
-from interp.splits import Splits, splits_path_for
+from interp.data.io import read_clusters
+from interp.data.splits import Splits, splits_path_for
 
 runner = CliRunner()
 

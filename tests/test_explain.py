@@ -14,10 +14,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import models  # noqa: E402
+from interp.core.schema import ClusterSet  # noqa: E402
 from interp.explain import attribution as attr  # noqa: E402
 from interp.explain.breakdown import noise_removed_by_kind, signal_lost_vs  # noqa: E402
 from interp.explain.rule import REGIONS, distil_rule, region_masks  # noqa: E402
-from interp.schema import ClusterSet  # noqa: E402
 
 WINDOW = (11, 20)
 IG_STEPS = 64

@@ -8,22 +8,22 @@ import numpy as np
 import pytest
 
 import models
-from interp.infer.fast import random_params
-from interp.preprocess import fit_preprocessor
-from interp.train.flax_classifier import FlaxClassifier
+from interp.backends.flax.classifier import FlaxClassifier
+from interp.backends.flax.fast import random_params
+from interp.data.preprocess import fit_preprocessor
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from interp.export.onnx import OPSET, UnsupportedModelError, build_onnx, export_onnx  # noqa: E402
-from interp.infer.onnx_backend import OnnxClassifier  # noqa: E402
+from interp.backends.onnx.export import OPSET, UnsupportedModelError, build_onnx, export_onnx  # noqa: E402
+from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
 
 RTOL = 1e-5
 
 
 @pytest.fixture(scope="module")
 def simulated() -> np.ndarray:
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     return simulate("VTPC2", 1, 3, n_clusters=512).charge
 
@@ -45,7 +45,7 @@ def _classifier(name: str, method: str, fit_on: np.ndarray, **config) -> FlaxCla
 def _apply_reference(clf: FlaxClassifier, x: np.ndarray) -> np.ndarray:
     """Logits from the JAX reference formulation (``module.apply`` on preprocessed inputs),
     independent of the classifier's inference backend (which is ONNX Runtime for the ResNet)."""
-    from interp.train.steps import make_forward
+    from interp.backends.flax.steps import make_forward
 
     return np.asarray(make_forward(clf.module)(clf.params, clf.preprocessor(x)))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.io import write_clusters
+from interp.data.io import write_clusters
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import interp.cli; interp.cli.app()"]
@@ -30,9 +30,9 @@ import sys
 import time
 import jax
 jax.config.update("jax_disable_most_optimizations", True)
-from interp.simulator import simulate
-from interp.train.config import TrainConfig
-from interp.train.flax_trainer import train_flax
+from interp.data.simulator import simulate
+from interp.backends.flax.config import TrainConfig
+from interp.backends.flax.trainer import train_flax
 
 data = simulate("VTPC2", 2, seed=11, n_clusters=1500)
 ids = data.events()
@@ -112,8 +112,8 @@ def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interp.simulator import simulate
-    from interp.train.xgb import XGBConfig, train_xgboost
+    from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", 2, seed=2, n_clusters=400)
     ids = data.events()
@@ -126,7 +126,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def big_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interp.schema import ClusterSet
+    from interp.core.schema import ClusterSet
 
     rng = np.random.default_rng(0)
     n = 12_000
@@ -147,7 +147,7 @@ def _temp_files(folder: Path, name: str) -> list[Path]:
 def test_kill9_during_predict_leaves_no_output(
     tmp_path: Path, model: Path, big_input: Path
 ) -> None:
-    from interp.predict import predict_files
+    from interp.evaluation.predict import predict_files
 
     out = tmp_path / "scores.root"
     victim = _spawn(
@@ -223,7 +223,7 @@ def test_disk_full_during_simulate_gives_clear_error(
     import errno
 
     from interp.cli.data import simulate_to_file
-    from interp.io import ClusterWriteError, hdf5
+    from interp.data.io import ClusterWriteError, hdf5
 
     def full(self: object, columns: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -240,8 +240,8 @@ def test_disk_full_during_simulate_gives_clear_error(
 def test_unwritable_output_gives_clear_error(
     tmp_path: Path, model: Path, big_input: Path, where: str
 ) -> None:
-    from interp.io import ClusterWriteError
-    from interp.predict import predict_files
+    from interp.data.io import ClusterWriteError
+    from interp.evaluation.predict import predict_files
 
     folder = tmp_path / "out"
     if where == "parent_is_file":

@@ -14,11 +14,11 @@ import numpy as np  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import pytest  # noqa: E402
 
-from interp.figures import attribution as fattr  # noqa: E402
-from interp.figures import confusion as fconf  # noqa: E402
-from interp.figures import curves as fcurves  # noqa: E402
-from interp.figures import physics as fphys  # noqa: E402
-from interp.figures import weights as fw  # noqa: E402
+from interp.plots import attribution as fattr  # noqa: E402
+from interp.plots import confusion as fconf  # noqa: E402
+from interp.plots import curves as fcurves  # noqa: E402
+from interp.plots import physics as fphys  # noqa: E402
+from interp.plots import weights as fw  # noqa: E402
 
 WINDOW = (11, 20)
 RNG = np.random.default_rng(0)
@@ -134,7 +134,7 @@ def test_physics_figures() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interp.pipeline import MatrixConfig, run_matrix
+    from interp.study.pipeline import MatrixConfig, run_matrix
 
     workdir = tmp_path_factory.mktemp("explain_run")
     cfg = MatrixConfig.smoke(
@@ -152,7 +152,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) -> None:
-    from interp.explain.report import SUMMARY_FILE, ExplainConfig, explain_run
+    from interp.study.explain_stage import SUMMARY_FILE, ExplainConfig, explain_run
 
     out = tmp_path / "explain"
     # same attribution sizes as the CLI test below, so its kernels are compiled once
@@ -194,7 +194,7 @@ def test_cli_explain_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     from typer.testing import CliRunner
 
     import interp.cli  # noqa: F401  (registers the commands)
-    import interp.explain.report as report
+    import interp.study.explain_stage as report
     from interp.cli.app import app
 
     calls: dict[str, Any] = {}

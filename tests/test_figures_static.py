@@ -1,5 +1,5 @@
 """Figure regression tests: each figure kind's DATA against a stored expectation, and static
-PNG / PDF export with no browser (matplotlib, :mod:`interp.figures.static`)."""
+PNG / PDF export with no browser (matplotlib, :mod:`interp.plots.static`)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from interp.figures import attribution as fattr
-from interp.figures import clusters as fclus
-from interp.figures import confusion as fconf
-from interp.figures import curves as fcurves
-from interp.figures import physics as fphys
-from interp.figures import weights as fw
-from interp.figures.output import FigureWriter, missing_static
-from interp.figures.static import render, write_static
+from interp.plots import attribution as fattr
+from interp.plots import clusters as fclus
+from interp.plots import confusion as fconf
+from interp.plots import curves as fcurves
+from interp.plots import physics as fphys
+from interp.plots import weights as fw
+from interp.plots.output import FigureWriter, missing_static
+from interp.plots.static import render, write_static
 
 WINDOW = (11, 20)
 KINDS = ("VTPC2", "MTPCL")
@@ -53,7 +53,7 @@ def _signal_lost(seed: int) -> dict[str, Any]:
 
 
 def _clusters() -> Any:
-    from interp.schema import ClusterSet
+    from interp.core.schema import ClusterSet
 
     rng = np.random.default_rng(3)
     n = 40
@@ -208,7 +208,7 @@ def test_confusion_precision_follows_counts() -> None:
 
 
 def test_roc_legend_has_auc_and_interval(figs: dict[str, go.Figure]) -> None:
-    from interp.metrics import roc_auc
+    from interp.evaluation.metrics import roc_auc
 
     names = [t.name for t in figs["roc"].data if t.showlegend is not False and "AUC" in t.name]
     assert len(names) == 2
@@ -328,7 +328,12 @@ def test_without_matplotlib_html_is_kept(
 
 
 def test_stage_without_static_images_runs_again(tmp_path: Path) -> None:
-    from interp.experiments import STAGE_FILE, _redo_without_static, config_key, partial_folder
+    from interp.study.experiments import (
+        STAGE_FILE,
+        _redo_without_static,
+        config_key,
+        partial_folder,
+    )
 
     config = {"png": True}
     folder = tmp_path / "explain" / config_key({"kind": "explain", **config})

@@ -17,10 +17,10 @@ import pytest
 from foreign_corpus import Case, N, W, base_columns, defective_files, valid_files
 from test_cli_bad_inputs import run_cli_streams
 
-from interp.errors import ClusterDataError
-from interp.io import iter_clusters, read_clusters, read_info, write_clusters
-from interp.io.convert import ImportSpec, import_clusters, parse_label_map
-from interp.schema import ClusterSet
+from interp.core.errors import ClusterDataError
+from interp.core.schema import ClusterSet
+from interp.data.io import iter_clusters, read_clusters, read_info, write_clusters
+from interp.data.io.convert import ImportSpec, import_clusters, parse_label_map
 
 KEY = "FOREIGN"  # the chamber given on the command line to files that name none
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import models
-from interp.infer.fast import (
+from interp.backends.flax.classifier import FlaxClassifier
+from interp.backends.flax.fast import (
     conv_same_1ch,
     jax_preprocess,
     make_fused_forward,
@@ -16,9 +17,8 @@ from interp.infer.fast import (
     random_params,
     same_pads,
 )
-from interp.preprocess import PREPROCESSORS, fit_preprocessor
-from interp.train.flax_classifier import FlaxClassifier
-from interp.train.steps import make_forward
+from interp.backends.flax.steps import make_forward
+from interp.data.preprocess import PREPROCESSORS, fit_preprocessor
 
 RTOL = 1e-5
 
@@ -111,7 +111,7 @@ def test_classifier_logits_match_reference(name: str) -> None:
 def test_conv_hybrid_matches_flax_conv(hw, c_in, stride, kernel) -> None:
     import flax.linen as nn
 
-    from interp.infer.fast import conv_hybrid
+    from interp.backends.flax.fast import conv_hybrid
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((17, *hw, c_in)).astype(np.float32)
@@ -135,7 +135,7 @@ def test_conv_hybrid_matches_flax_conv(hw, c_in, stride, kernel) -> None:
     ],
 )
 def test_resnet_hybrid_matches_apply_values_and_gradients(config, window) -> None:
-    from interp.train.steps import logits_fn
+    from interp.backends.flax.steps import logits_fn
 
     module = models.get_model("resnet", **config)
     params = _params(module, window)
@@ -166,7 +166,7 @@ def test_split_conv_nondefault_config() -> None:
 
 
 def test_preferred_chunk() -> None:
-    from interp.infer.fast import preferred_min_chunk
+    from interp.backends.flax.fast import preferred_min_chunk
 
     assert preferred_chunk("split_conv") == 1024
     assert preferred_chunk("anything") >= 1024
@@ -177,7 +177,7 @@ def test_preferred_chunk() -> None:
 @pytest.mark.parametrize("n", [0, 1, 63, 64, 511, 512, 513, 1700, 4096, 8192 + 3 * 512 + 97])
 @pytest.mark.parametrize(("max_size", "min_size"), [(4096, 512), (1024, 1024), (8192, 64)])
 def test_ladder_chunks_cover_each_item_once(n: int, max_size: int, min_size: int) -> None:
-    from interp.train.batching import ladder_chunks
+    from interp.backends.flax.batching import ladder_chunks
 
     pieces = list(ladder_chunks(n, max_size, min_size))
     covered = np.concatenate([np.arange(a, b) for a, b, _ in pieces] or [np.zeros(0, int)])
@@ -208,7 +208,7 @@ def test_default_chunk_plan_matches_reference(name: str, n: int) -> None:
 
 def _rewritten_models() -> list[str]:
     """Models whose "auto" formulation is a rewrite (for the others "auto" *is* "apply")."""
-    from interp.infer.fast import rewritten_logits_fn
+    from interp.backends.flax.fast import rewritten_logits_fn
 
     names = [n for n in models.model_names() if rewritten_logits_fn(models.get_model(n))]
     assert {"split_conv", "resnet"} <= set(names)
@@ -219,7 +219,7 @@ def _rewritten_models() -> list[str]:
 def test_trainer_step_formulations_agree(name: str) -> None:
     import jax.numpy as jnp
 
-    from interp.train.steps import TrainState, make_optimizer, make_train_step
+    from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)
     x = fit_preprocessor("max", _charge(128, seed=4))(_charge(128, seed=4))

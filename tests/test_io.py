@@ -1,4 +1,4 @@
-"""Round trips, chunked reads and atomic writing of cluster files (interp.io)."""
+"""Round trips, chunked reads and atomic writing of cluster files (interp.data.io)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.errors import ClusterDataError, UnknownNameError
-from interp.io import (
+from interp.core.errors import ClusterDataError, UnknownNameError
+from interp.core.schema import TRUTH_FIELDS, ClusterSet
+from interp.data.io import (
     FORMATS,
     ClusterWriteError,
     ClusterWriter,
@@ -23,7 +24,6 @@ from interp.io import (
     read_info,
     write_clusters,
 )
-from interp.schema import TRUTH_FIELDS, ClusterSet
 
 EXTS = [".npz", ".h5", ".parquet", ".root"]
 
@@ -84,7 +84,7 @@ def test_info_and_count(tmp_path, make_clusters, ext) -> None:
     [("11x20", (11, 20)), ("11,20", (11, 20)), ("[5, 7]", (5, 7)), (b"3X4", (3, 4))],
 )
 def test_parse_window(text, window) -> None:
-    from interp.io.registry import parse_window
+    from interp.data.io.registry import parse_window
 
     assert parse_window(text, "src") == window
     assert parse_window(np.array(window), "src") == window
@@ -92,7 +92,7 @@ def test_parse_window(text, window) -> None:
 
 @pytest.mark.parametrize("text", ["11", "0x20", "axb", "1x2x3"])
 def test_parse_window_rejects(text) -> None:
-    from interp.io.registry import parse_window
+    from interp.data.io.registry import parse_window
 
     with pytest.raises(ClusterDataError, match="window"):
         parse_window(text, "src")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 
-from interp.errors import ClusterDataError
-from interp.metrics import (
+from interp.core.errors import ClusterDataError
+from interp.evaluation.metrics import (
     METRIC_NAMES,
     choose_threshold,
     confusion_counts,
@@ -179,7 +179,7 @@ def test_seed_spread_widens_intervals_and_is_reported() -> None:
 
 # ----------------------------------------------------------------------------------- paired
 def test_paired_difference_of_a_model_with_itself_is_zero() -> None:
-    from interp.metrics import paired_difference
+    from interp.evaluation.metrics import paired_difference
 
     s, y, ev = _scores(25, seed=6)
     d = paired_difference(s, s, y, ev, n_boot=300)
@@ -190,7 +190,7 @@ def test_paired_difference_of_a_model_with_itself_is_zero() -> None:
 def test_paired_interval_is_narrower_than_unpaired_and_detects_a_gap() -> None:
     """Two models sharing the event-level score offsets: pairing removes that shared
     variation, so a small real gap is significant paired but the unpaired intervals overlap."""
-    from interp.metrics import paired_difference
+    from interp.evaluation.metrics import paired_difference
 
     s, y, ev = _scores(30, seed=7)
     rng = np.random.default_rng(1)
@@ -207,7 +207,7 @@ def test_paired_interval_is_narrower_than_unpaired_and_detects_a_gap() -> None:
 
 # ----------------------------------------------------------------------------------- truth
 def test_rates_by_truth_per_kind_and_group() -> None:
-    from interp.metrics import rates_by_truth
+    from interp.evaluation.metrics import rates_by_truth
 
     y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1], np.int8)
     kind = np.array([1, 1, 6, 6, 2, 0, 0, 0, 0], np.int8)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import models
-from interp.errors import UnknownNameError
+from interp.core.errors import UnknownNameError
 from models import flops_per_cluster, get_model, model_config, model_names, param_count
 
 jax.config.update("jax_disable_most_optimizations", True)

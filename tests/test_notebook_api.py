@@ -13,16 +13,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from interp.classifier import OPERATING_POINT_FILE, load_classifier
-from interp.errors import TPCInterpError, UnknownNameError
-from interp.metrics import choose_threshold
-from interp.pipeline import MAX_SIGNAL_LOSS, train_one
-from interp.schema import ClusterSet
+from interp.backends.classifier import OPERATING_POINT_FILE, load_classifier
+from interp.core.errors import TPCInterpError, UnknownNameError
+from interp.core.schema import ClusterSet
+from interp.evaluation.metrics import choose_threshold
+from interp.study.pipeline import MAX_SIGNAL_LOSS, train_one
 
 
 @pytest.fixture(scope="module")
 def data() -> ClusterSet:
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     return simulate("VTPC2", 6, seed=5, n_clusters=80)
 
@@ -49,14 +49,14 @@ def test_threshold_is_the_validation_operating_point(run_dir: Path, data: Cluste
 def test_threshold_round_trips_through_predict(
     run_dir: Path, data: ClusterSet, tmp_path: Path
 ) -> None:
-    from interp.io import write_clusters
-    from interp.scores_io import META_KEY
+    from interp.data.io import write_clusters
+    from interp.data.io.scores import META_KEY
 
     clf = load_classifier(run_dir)
     src = tmp_path / "in.h5"
     write_clusters(data, src)
     out = tmp_path / "s.parquet"
-    from interp.predict import predict_files
+    from interp.evaluation.predict import predict_files
 
     predict_files(run_dir, [src], out, progress=False)
     table = pq.read_table(out)
@@ -69,7 +69,7 @@ def test_threshold_round_trips_through_predict(
 
 def test_threshold_round_trips_through_onnx(run_dir: Path, tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
-    from interp.export.onnx import export_onnx
+    from interp.backends.onnx.export import export_onnx
 
     clf = load_classifier(run_dir)
     model = onnx.load(str(export_onnx(clf, tmp_path / "m.onnx")))

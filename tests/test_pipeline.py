@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.errors import (
+from interp.core.errors import (
     ClusterDataError,
     ShapeMismatchError,
     UnknownChamberError,
     UnknownNameError,
 )
-from interp.pipeline import (
+from interp.core.schema import ClusterSet
+from interp.study.pipeline import (
     PROFILES,
     MatrixConfig,
     evaluate_one,
@@ -25,7 +26,6 @@ from interp.pipeline import (
     run_matrix,
     train_one,
 )
-from interp.schema import ClusterSet
 
 
 def _available_models() -> tuple[str, ...]:
@@ -112,7 +112,7 @@ def _md_row(md: str, *first: str) -> list[str]:
 def _check_markdown_numbers(md: str, result: dict) -> None:
     """matrix.md shows the matrix's balanced accuracy beside the published figure, and the
     difference column is toolkit - published (not printed constants, not plain accuracy)."""
-    from interp.published import published_accuracy
+    from interp.core.published import published_accuracy
 
     for cell in result["cells"]:
         for t, ev in cell["evaluations"].items():
@@ -188,7 +188,7 @@ def test_unknown_model_and_chamber(tmp_path) -> None:
 
 
 def _write_synthetic(path: Path, window: tuple[int, int], n_events: int, chamber: str) -> Path:
-    from interp.io import write_clusters
+    from interp.data.io import write_clusters
 
     rng = np.random.default_rng(0)
     n = 60 * n_events
@@ -210,7 +210,7 @@ def test_window_mismatch_is_a_clear_error(tmp_path, smoke_dir) -> None:
             progress=False,
         )
     # a model trained on 11 x 20 windows given 9 x 16 ones
-    from interp.classifier import load_classifier
+    from interp.backends.classifier import load_classifier
 
     workdir = smoke_dir[0]
     clf = load_classifier(workdir / "runs" / "xgboost" / "VTPC2")
@@ -284,8 +284,8 @@ def test_cli_train_evaluate_matrix(tmp_path, smoke_dir) -> None:
 
 
 def test_profiles_build_valid_train_configs() -> None:
-    from interp.train.config import TrainConfig
-    from interp.train.xgb import XGBConfig
+    from interp.backends.flax.config import TrainConfig
+    from interp.backends.xgboost.classifier import XGBConfig
 
     for name in PROFILES:
         cfg = MatrixConfig.from_profile(name)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import models
-from interp.infer.fast import (
+from interp.backends.flax.classifier import FlaxClassifier
+from interp.backends.flax.fast import (
     PLATFORM_FORMULATION,
     current_platform,
     make_fused_forward,
@@ -19,9 +20,8 @@ from interp.infer.fast import (
     random_params,
     rewritten_logits_fn,
 )
-from interp.preprocess import fit_preprocessor
-from interp.train.flax_classifier import FlaxClassifier
-from interp.train.steps import make_forward
+from interp.backends.flax.steps import make_forward
+from interp.data.preprocess import fit_preprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import models
-from interp.infer.fast import as_model_input, compact_adc, random_params
-from interp.preprocess import PREPROCESSORS, fit_preprocessor
-from interp.train.flax_classifier import FlaxClassifier
+from interp.backends.flax.classifier import FlaxClassifier
+from interp.backends.flax.fast import as_model_input, compact_adc, random_params
+from interp.data.preprocess import PREPROCESSORS, fit_preprocessor
 
 RTOL = 1e-5  # float32 summation order; the integer -> float32 conversion itself is exact
 
@@ -85,7 +85,7 @@ def test_unknown_precision_fails() -> None:
 
 @pytest.fixture(scope="module")
 def simulated() -> np.ndarray:
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     return simulate("VTPC2", 1, 3, n_clusters=1024).charge
 
@@ -93,8 +93,8 @@ def simulated() -> np.ndarray:
 @pytest.mark.parametrize("name", ["perceptron", "resnet"])
 def test_int8_onnx(name: str, simulated: np.ndarray) -> None:
     pytest.importorskip("onnxruntime")
-    from interp.export.quantize import build_int8
-    from interp.infer.onnx_backend import OnnxClassifier
+    from interp.backends.onnx.quantize import build_int8
+    from interp.backends.onnx.runtime import OnnxClassifier
 
     clf = _classifier(name, "max", simulated)
     ref = clf.logits(simulated)
@@ -113,7 +113,7 @@ def test_int8_onnx(name: str, simulated: np.ndarray) -> None:
 
 def test_int8_bad_calibration(simulated: np.ndarray) -> None:
     pytest.importorskip("onnxruntime")
-    from interp.export.quantize import CalibrationError, build_int8, calibration_windows
+    from interp.backends.onnx.quantize import CalibrationError, build_int8, calibration_windows
 
     clf = _classifier("perceptron", "max", simulated)
     with pytest.raises(CalibrationError, match=r"\[M >= 1, 11, 20\]"):
@@ -130,8 +130,8 @@ def test_cli_export_quantize_and_predict_precision(
     import pyarrow.parquet as pq
     from test_cli_bad_inputs import run_cli
 
-    from interp.io import write_clusters
-    from interp.simulator import simulate
+    from interp.data.io import write_clusters
+    from interp.data.simulator import simulate
 
     clf = _classifier("perceptron", "max", simulated)
     run = str(tmp_path / "run")

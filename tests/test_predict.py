@@ -13,10 +13,10 @@ import pytest
 import uproot
 from test_cli_bad_inputs import run_cli_streams
 
-from interp.classifier import Classifier, load_classifier
-from interp.io import ClusterWriteError, write_clusters
-from interp.predict import EventCounter, predict_files
-from interp.schema import ClusterSet
+from interp.backends.classifier import Classifier, load_classifier
+from interp.core.schema import ClusterSet
+from interp.data.io import ClusterWriteError, write_clusters
+from interp.evaluation.predict import EventCounter, predict_files
 
 N_EVENTS, PER_EVENT = 3, 300
 
@@ -45,7 +45,7 @@ def reference_index(event_id: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def data() -> ClusterSet:
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     cs = simulate("VTPC2", N_EVENTS, seed=3, n_clusters=PER_EVENT)
     # interleave events, so cluster indices must be counted per event across chunks
@@ -55,8 +55,8 @@ def data() -> ClusterSet:
 
 @pytest.fixture(scope="module")
 def flax_model(tmp_path_factory: pytest.TempPathFactory, data: ClusterSet) -> Path:
-    from interp.train.config import TrainConfig
-    from interp.train.flax_trainer import train_flax
+    from interp.backends.flax.config import TrainConfig
+    from interp.backends.flax.trainer import train_flax
 
     workdir = tmp_path_factory.mktemp("flax_model")
     cfg = TrainConfig.smoke(learning_rate=1e-2, max_epochs=1, eval_batch_size=256)
@@ -74,7 +74,7 @@ def flax_model(tmp_path_factory: pytest.TempPathFactory, data: ClusterSet) -> Pa
 
 @pytest.fixture(scope="module")
 def xgb_model(tmp_path_factory: pytest.TempPathFactory, data: ClusterSet) -> Path:
-    from interp.train.xgb import XGBConfig, train_xgboost
+    from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
 
     workdir = tmp_path_factory.mktemp("xgb_model")
     ids = data.events()
@@ -160,7 +160,7 @@ def test_metadata_names_model_and_inputs(
 
 
 def _fail_on_second_write(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
-    from interp import scores_io
+    from interp.data.io import scores as scores_io
 
     real = scores_io._ParquetSink.append
     calls = {"n": 0}

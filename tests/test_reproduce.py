@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from interp.cli import _typer_app as app
-from interp.experiments import load_studies, load_study, simulate_command, study_names
+from interp.study.experiments import load_studies, load_study, simulate_command, study_names
 
 runner = CliRunner()
 CHAMBERS = ("VTPC2", "MTPCL")
@@ -83,7 +83,7 @@ def test_report_numbers_are_the_matrix_numbers(builtin_run: Path) -> None:
     """Every within/cross-chamber row shows the matrix's balanced accuracy (the published
     metric), the published figure, their difference, and plain accuracy only as the secondary
     column, in REPORT.md and index.html."""
-    from interp.published import published_accuracy
+    from interp.core.published import published_accuracy
 
     out = builtin_run / "report-tiny-smoke"
     md = (out / "REPORT.md").read_text()
@@ -160,8 +160,8 @@ def test_simulate_files_give_same_numbers(
 
 
 def test_missing_stage_is_reported(builtin_run: Path, tmp_path: Path) -> None:
-    from interp.experiments import StageResult
     from interp.report import build_report
+    from interp.study.experiments import StageResult
 
     study = load_study("weight_maps")
     (folder,) = (builtin_run / "matrix").glob("*/")
@@ -178,7 +178,7 @@ def test_missing_stage_is_reported(builtin_run: Path, tmp_path: Path) -> None:
 def test_failed_explain_stage_exits_nonzero_and_is_named(
     builtin_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import interp.explain.report as explain_report
+    import interp.study.explain_stage as explain_report
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated explain crash")
@@ -264,7 +264,7 @@ def test_summary_comes_first_and_its_findings_are_the_matrix_numbers(builtin_run
     )
 
     # the operating point beside the published rates
-    from interp.published import published_rates
+    from interp.core.published import published_rates
 
     line = _finding(summary, "At the operating point")
     for m, ch, nr, sl in re.findall(r"(\w+) \((\w+)\) (\d+\.\d) % / (\d+\.\d) %", line):
@@ -318,8 +318,8 @@ def test_summary_images_are_pngs_on_disk(builtin_run: Path, tmp_path: Path) -> N
     linked to its interactive HTML."""
     import re
 
-    from interp.experiments import StageResult
     from interp.report import build_report
+    from interp.study.experiments import StageResult
 
     (folder,) = (builtin_run / "matrix").glob("*/")
     results = {"matrix": StageResult("matrix", folder.name, folder, "reused", 1.0, {})}
@@ -341,8 +341,8 @@ def test_summary_images_are_pngs_on_disk(builtin_run: Path, tmp_path: Path) -> N
 def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_path: Path) -> None:
     """With an explain stage, the weight-map finding states the explain summary's regional
     means and whether the cross is negative; a missing stage is named in the summary first."""
-    from interp.experiments import StageResult
     from interp.report import build_report
+    from interp.study.experiments import StageResult
 
     study = load_study("weight_maps")
     (folder,) = (builtin_run / "matrix").glob("*/")
@@ -378,7 +378,7 @@ def test_summary_weight_finding_is_the_explain_summary(builtin_run: Path, tmp_pa
 
 def test_latest_matrix_pointer(builtin_run: Path) -> None:
     """``WORKDIR/matrix/latest.json`` names the study's matrix stage folder."""
-    from interp.experiments import latest_matrix
+    from interp.study.experiments import latest_matrix
 
     (path,) = (builtin_run / "matrix").glob("*/matrix.json")
     assert latest_matrix(builtin_run) == path.parent

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interp.errors import ClusterDataError
-from interp.schema import NOISE_KINDS, ClusterSet, validate_columns
+from interp.core.errors import ClusterDataError
+from interp.core.schema import NOISE_KINDS, ClusterSet, validate_columns
 
 
 def _columns(n: int = 6, window: tuple[int, int] = (11, 20)) -> dict[str, np.ndarray]:
@@ -97,7 +97,7 @@ def test_noise_kind_names_cover_recipe() -> None:
 
 
 def test_charge_is_kept_64_byte_aligned() -> None:
-    from interp.aligned import XLA_ALIGN, as_aligned, is_aligned
+    from interp.core.aligned import XLA_ALIGN, as_aligned, is_aligned
 
     raw = np.zeros(11 * 20 * 7 + 1, np.float32)[1:].reshape(7, 11, 20)  # 4 bytes off
     assert not is_aligned(raw)

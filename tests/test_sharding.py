@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from interp.parallel.mesh import ParallelConfigError, initialize_distributed
+from interp.backends.flax.mesh import ParallelConfigError, initialize_distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,12 +25,12 @@ import numpy as np
 import jax
 jax.config.update("jax_disable_most_optimizations", True)
 from jax.sharding import PartitionSpec as P
-from interp.parallel.mesh import DataParallel, ParallelConfigError, ShardedScorer
-from interp.predict import predict_files
-from interp.io import write_clusters
-from interp.simulator import simulate
-from interp.train.config import TrainConfig
-from interp.train.flax_trainer import train_flax
+from interp.backends.flax.mesh import DataParallel, ParallelConfigError, ShardedScorer
+from interp.evaluation.predict import predict_files
+from interp.data.io import write_clusters
+from interp.data.simulator import simulate
+from interp.backends.flax.config import TrainConfig
+from interp.backends.flax.trainer import train_flax
 
 out = {"devices": len(jax.devices())}
 work = sys.argv[1]
@@ -97,13 +97,13 @@ print("RESULT " + json.dumps(out))
 
 MULTI_PROCESS = r"""
 import json, sys
-from interp.parallel.mesh import initialize_distributed
+from interp.backends.flax.mesh import initialize_distributed
 initialize_distributed(sys.argv[1], 2, int(sys.argv[2]))
 import jax
 jax.config.update("jax_disable_most_optimizations", True)
-from interp.simulator import simulate
-from interp.train.config import TrainConfig
-from interp.train.flax_trainer import train_flax
+from interp.data.simulator import simulate
+from interp.backends.flax.config import TrainConfig
+from interp.backends.flax.trainer import train_flax
 data = simulate("VTPC2", 2, seed=11, n_clusters=600)
 ids = data.events()
 cfg = TrainConfig.smoke(

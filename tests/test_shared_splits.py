@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from test_cli_bad_inputs import run_cli
 
-from interp.io import write_clusters
-from interp.schema import ClusterSet
-from interp.splits import Splits, make_splits
+from interp.core.schema import ClusterSet
+from interp.data.io import write_clusters
+from interp.data.splits import Splits, make_splits
 
 FAST = ["--profile", "smoke", "--n-boot", "10", "-q", "--no-png"]
 REPRO = ["--profile", "smoke", "-q", "--no-png"]
@@ -49,7 +49,7 @@ def _data_args(files: dict[str, Path]) -> list[str]:
 
 
 def _event_ids(files: dict[str, Path]) -> dict[str, np.ndarray]:
-    from interp.io import read_clusters
+    from interp.data.io import read_clusters
 
     return {c: np.unique(read_clusters(f).event_id) for c, f in files.items()}
 
@@ -68,7 +68,7 @@ def _assert_no_leak(splits: dict[str, Splits], events: dict[str, np.ndarray]) ->
 
 def test_independent_splits_would_leak_for_these_files(files) -> None:
     """Guards the tests below: per-file splits of these data do leak."""
-    from interp.io import read_clusters
+    from interp.data.io import read_clusters
 
     own = {c: make_splits(read_clusters(f)) for c, f in files.items()}
     with pytest.raises(AssertionError, match="share"):
@@ -105,7 +105,7 @@ def test_train_uses_one_split_for_chambers_sharing_events(tmp_path, files, capsy
 
 
 def test_matrix_and_reproduce_share_splits(tmp_path, files, capsys) -> None:
-    from interp.pipeline import MatrixConfig, run_matrix
+    from interp.study.pipeline import MatrixConfig, run_matrix
 
     events = _event_ids(files)
     res = run_matrix(
@@ -181,7 +181,7 @@ def test_evaluate_never_resplits_under_a_model(tmp_path, files, capsys) -> None:
 
 def test_same_base_name_in_two_folders_gets_own_splits(tmp_path) -> None:
     """Two user inputs called clusters.h5 must not share one cached splits file (issue 17)."""
-    from interp.pipeline import MatrixConfig, load_chamber_data
+    from interp.study.pipeline import MatrixConfig, load_chamber_data
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

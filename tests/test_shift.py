@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from interp.recalibration import rates, recalibration_curve
-from interp.schema import ClusterSet
-from interp.shift import FEATURES, compare, feature_shift, ks_statistic, off_centre, wasserstein
-from interp.transfer import transfer_warning
+from interp.core.schema import ClusterSet
+from interp.evaluation.recalibration import rates, recalibration_curve
+from interp.evaluation.shift import (
+    FEATURES,
+    compare,
+    feature_shift,
+    ks_statistic,
+    off_centre,
+    wasserstein,
+)
+from interp.evaluation.transfer import transfer_warning
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.5, 2.0])
@@ -120,7 +127,7 @@ def test_recalibration_marks_sizes_beyond_the_pool_and_needs_signal() -> None:
     pool, ref, test = _scores(500, rng), _scores(5000, rng), _scores(5000, rng)
     curve = recalibration_curve(*pool, *ref, *test, sizes=(100, 1000), repeats=5)
     assert [r["available"] for r in curve["sizes"]] == [True, False]
-    from interp.errors import ClusterDataError
+    from interp.core.errors import ClusterDataError
 
     with pytest.raises(ClusterDataError):
         recalibration_curve(*pool, ref[0], np.zeros_like(ref[1]), *test, sizes=(100,))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interp.chambers import chamber_names, get_chamber, load_chamber_preset
-from interp.errors import UnknownChamberError
-from interp.features import pad_rms
-from interp.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
-from interp.simulator import iter_events, simulate, simulate_event
+from interp.core.errors import UnknownChamberError
+from interp.core.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
+from interp.data.chambers import chamber_names, get_chamber, load_chamber_preset
+from interp.data.features import pad_rms
+from interp.data.simulator import iter_events, simulate, simulate_event
 
 N = 2000
 SEED = 7

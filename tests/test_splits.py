@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interp.errors import ClusterDataError
-from interp.schema import ClusterSet
-from interp.splits import Splits, make_splits, splits_path_for
+from interp.core.errors import ClusterDataError
+from interp.core.schema import ClusterSet
+from interp.data.splits import Splits, make_splits, splits_path_for
 
 
 def _data(n_events: int = 40, seed: int = 0) -> ClusterSet:
@@ -120,7 +120,7 @@ def _chamber(ev: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_shared_split_has_no_cross_chamber_leak() -> None:
-    from interp.splits import check_no_leak, overlapping_groups, split_events, split_shared
+    from interp.data.splits import check_no_leak, overlapping_groups, split_events, split_shared
 
     ev = np.repeat(np.arange(30), 50)
     cols = {"VTPC2": _chamber(ev, 1), "MTPCL": _chamber(ev[ev >= 5], 2)}
@@ -143,7 +143,7 @@ def test_shared_split_has_no_cross_chamber_leak() -> None:
 
 
 def test_shared_splits_round_trip(tmp_path) -> None:
-    from interp.splits import split_shared
+    from interp.data.splits import split_shared
 
     ev = np.repeat(np.arange(12), 5)
     s = split_shared({"A": _chamber(ev, 0), "B": _chamber(ev, 1)}, seed=3)

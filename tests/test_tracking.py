@@ -8,19 +8,19 @@ import json
 import numpy as np
 import pytest
 
-from interp.chambers import get_chamber
-from interp.report.sections import SectionInput
-from interp.report.tracking import tracking as tracking_section
-from interp.simulator import simulate_event
-from interp.simulator.geometry import (
+from interp.data.chambers import get_chamber
+from interp.data.reconstruction.clusters import cut_windows, find_clusters, local_maxima
+from interp.data.reconstruction.tracks import find_tracks, findable_tracks, match_tracks
+from interp.data.simulator import simulate_event
+from interp.data.simulator.geometry import (
     GEOMETRIES,
     dedx_relative,
     geometry_for,
     simulate_geometry_event,
 )
-from interp.tracking.clusters import cut_windows, find_clusters, local_maxima
-from interp.tracking.study import TrackingConfig, run_tracking_study
-from interp.tracking.tracks import find_tracks, findable_tracks, match_tracks
+from interp.report.sections import SectionInput
+from interp.report.tracking import tracking as tracking_section
+from interp.study.tracking_stage import TrackingConfig, run_tracking_study
 
 CHAMBERS = sorted(GEOMETRIES)
 
@@ -207,7 +207,7 @@ def test_report_section_renders(study, tmp_path):
 def test_matching_needs_70_percent_shared_clusters():
     from types import SimpleNamespace
 
-    from interp.tracking.tracks import FoundTracks
+    from interp.data.reconstruction.tracks import FoundTracks
 
     truth = np.array([1] * 7 + [2] * 3 + [1] * 6 + [3] * 4 + [1] * 10 + [-1] * 10)
     found = SimpleNamespace(track=truth)
@@ -224,7 +224,7 @@ def test_matching_needs_70_percent_shared_clusters():
 
 
 def test_tracking_labels_follow_the_track_finder(noisy_event):
-    from interp.tracking.labels import label_agreement, relabel, tracking_labels
+    from interp.study.tracking_labels import label_agreement, relabel, tracking_labels
 
     _, found = noisy_event
     tracks = find_tracks(found)
@@ -240,7 +240,7 @@ def test_tracking_labels_follow_the_track_finder(noisy_event):
 
 
 def test_tracking_stage_needs_a_matrix(tmp_path):
-    from interp.experiments import STAGES, StageContext, load_study
+    from interp.study.experiments import STAGES, StageContext, load_study
 
     study = load_study("tracking")
     assert "tracking" in study.stages and "tracking" in study.sections

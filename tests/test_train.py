@@ -14,21 +14,21 @@ import numpy as np
 import pytest
 
 import models
-from interp.classifier import Classifier, load_classifier
-from interp.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
-from interp.schema import ClusterSet
-from interp.train.batching import epoch_batches
-from interp.train.checkpoint import load_checkpoint, save_checkpoint
-from interp.train.config import TrainConfig, profile
-from interp.train.flax_trainer import (
+from interp.backends.classifier import Classifier, load_classifier
+from interp.backends.flax.batching import epoch_batches
+from interp.backends.flax.checkpoint import load_checkpoint, save_checkpoint
+from interp.backends.flax.config import TrainConfig, profile
+from interp.backends.flax.schedule import pick_learning_rate
+from interp.backends.flax.steps import TrainState, make_optimizer
+from interp.backends.flax.trainer import (
     METRICS_FILE,
     _resolve_trainer,
     class_weights,
     run_lr_finder,
     train_flax,
 )
-from interp.train.schedule import pick_learning_rate
-from interp.train.steps import TrainState, make_optimizer
+from interp.core.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
+from interp.core.schema import ClusterSet
 
 TIMING_KEYS = ("epoch_time_s", "train_time_s", "samples_per_s")
 
@@ -82,7 +82,7 @@ def registry() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def events() -> tuple[ClusterSet, ClusterSet]:
     """Two simulated VTPC2 events of 6000 clusters each (train, test)."""
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", 2, seed=11, n_clusters=6000)
     ids = data.events()
@@ -212,7 +212,7 @@ def test_perceptron_matches_logistic_regression(tmp_path: Path) -> None:
     """
     from sklearn.linear_model import LogisticRegression
 
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     tr = simulate("VTPC2", 1, seed=11, n_clusters=15_000)
     te = simulate("VTPC2", 1, seed=11, first_event=1, n_clusters=6_000)
@@ -345,8 +345,8 @@ def test_classifier_save_load_exact_no_temp_files(
 def test_get_trainer_resolves_flax_models(
     small: tuple[ClusterSet, ClusterSet], tmp_path: Path
 ) -> None:
-    pytest.importorskip("interp.train.xgb")  # get_trainer imports every backend
-    from interp.classifier import get_trainer
+    pytest.importorskip("interp.backends.xgboost.classifier")  # get_trainer imports every backend
+    from interp.backends.classifier import get_trainer
 
     trainer = get_trainer("perceptron")
     clf = trainer(small[0], small[1], tmp_path, config=_smoke(max_epochs=1), progress=False)

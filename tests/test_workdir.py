@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 from test_cli_bad_inputs import run_cli
 
-from interp.fsutil import TEMP_NAME
-from interp.locking import LOCK_FILE, WorkdirBusyError, workdir_lock
-from interp.names import BadNameError, check_name, inside, name_folder
+from interp.core.fsutil import TEMP_NAME
+from interp.core.locking import LOCK_FILE, WorkdirBusyError, workdir_lock
+from interp.core.names import BadNameError, check_name, inside, name_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import interp.cli; interp.cli.app()"]
@@ -88,8 +88,8 @@ def test_cli_refuses_hostile_names(
 
 
 def test_study_and_preset_names_are_checked(tmp_path: Path) -> None:
-    from interp.chambers import load_chamber_preset
-    from interp.pipeline import MatrixConfig
+    from interp.data.chambers import load_chamber_preset
+    from interp.study.pipeline import MatrixConfig
 
     with pytest.raises(BadNameError, match=r"MatrixConfig\.chambers"):
         MatrixConfig.smoke(chambers=("VTPC2", "../x"))
@@ -104,7 +104,7 @@ def test_study_and_preset_names_are_checked(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ locks
 HOLDER = r"""
 import sys, time
-from interp.locking import workdir_lock
+from interp.core.locking import workdir_lock
 with workdir_lock(sys.argv[1]):
     print("HELD", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -194,7 +194,7 @@ def test_commands_refuse_a_busy_workdir(
 
 OUTPUT_HOLDER = r"""
 import sys, time
-from interp.locking import output_lock
+from interp.core.locking import output_lock
 with output_lock(sys.argv[1]):
     print("HELD", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -243,7 +243,7 @@ def test_predict_refuses_an_output_being_written(
     """Two ``predict`` into one file: the second refuses naming the first (instead of
     replacing its table while the first reports it as its own); the lock file beside the
     output is removed when the first is done, and the output is then written."""
-    from interp.locking import output_lock_path
+    from interp.core.locking import output_lock_path
 
     _cfg, d, _clf, _run = _train_xgb(tmp_path / "w")
     out = tmp_path / "scores.parquet"
@@ -272,7 +272,7 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
     The first is held inside its lock at its first write: its write log
     (``TPC_INTERP_WRITE_LOG``) is a FIFO nobody reads until the second has tried.
     """
-    from interp.fsutil import WRITE_LOG_ENV
+    from interp.core.fsutil import WRITE_LOG_ENV
 
     work = tmp_path / "work"
     fifo = tmp_path / "writes.fifo"
@@ -322,7 +322,7 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ corruption
 def _stage_ctx(tmp_path: Path, log: list[str]):
-    from interp.experiments import StageContext, load_study
+    from interp.study.experiments import StageContext, load_study
 
     return StageContext(
         study=load_study("within_chamber"),
@@ -369,7 +369,7 @@ STAGE_DAMAGE = [
 def test_damaged_stage_is_run_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
 ) -> None:
-    from interp.experiments import run_stage
+    from interp.study.experiments import run_stage
 
     calls: list[Path] = []
 
@@ -394,7 +394,7 @@ def test_damaged_stage_is_run_again(
 
 
 def _smoke_chamber(work: Path):
-    from interp.pipeline import MatrixConfig, load_chamber_data
+    from interp.study.pipeline import MatrixConfig, load_chamber_data
 
     cfg = MatrixConfig.smoke(chambers=("VTPC2",), n_events=3, clusters_per_event=200)
     return cfg, load_chamber_data("VTPC2", cfg, work)
@@ -403,7 +403,7 @@ def _smoke_chamber(work: Path):
 def test_cached_data_with_shuffled_charge_is_simulated_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from interp.pipeline import load_chamber_data
+    from interp.study.pipeline import load_chamber_data
 
     cfg, d = _smoke_chamber(tmp_path)
     with np.load(d.path) as z:
@@ -422,7 +422,7 @@ def test_cached_data_with_shuffled_charge_is_simulated_again(
 def _train_xgb(work: Path):
     import dataclasses
 
-    from interp.pipeline import train_cell
+    from interp.study.pipeline import train_cell
 
     cfg, d = _smoke_chamber(work)
     cfg = dataclasses.replace(cfg, train_overrides={"xgboost": {"n_estimators": 5}})
@@ -449,7 +449,7 @@ RUN_DAMAGE = {
 def test_damaged_run_is_trained_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
 ) -> None:
-    from interp.pipeline import train_cell
+    from interp.study.pipeline import train_cell
 
     cfg, d, clf, _run = _train_xgb(tmp_path)
     ref = clf.predict_proba(d.parts["test"].charge)
@@ -474,7 +474,7 @@ def test_truncated_booster_gives_one_line_in_train(
     code, again = run_cli(args, capsys)
     assert code == 0 and "Traceback" not in again, again
     assert again.splitlines()[-1] == out.splitlines()[-1]  # the same numbers
-    from interp.train.xgb import XGBoostClassifier
+    from interp.backends.xgboost.classifier import XGBoostClassifier
 
     booster.write_bytes(booster.read_bytes()[:100])
     with pytest.raises(Exception, match="corrupt booster") as info:
@@ -483,9 +483,9 @@ def test_truncated_booster_gives_one_line_in_train(
 
 
 def test_half_line_at_the_end_of_metrics_is_dropped_on_resume(tmp_path: Path) -> None:
-    from interp.simulator import simulate
-    from interp.train.config import TrainConfig
-    from interp.train.flax_trainer import train_flax
+    from interp.backends.flax.config import TrainConfig
+    from interp.backends.flax.trainer import train_flax
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", 2, seed=3, n_clusters=300)
     ids = data.events()
@@ -506,7 +506,7 @@ def test_damaged_plotly_js_is_written_again(tmp_path: Path, damage: str) -> None
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
-    from interp.figures.output import FigureWriter
+    from interp.plots.output import FigureWriter
     from interp.report.figures import write_figures
 
     fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
@@ -575,9 +575,9 @@ def test_full_disk_in_every_format(tmp_path: Path, ext: str) -> None:
 
 def test_full_disk_in_predict_h5(tmp_path: Path) -> None:
     """``predict`` writing .h5 used to print the error, then segfault (exit 139)."""
-    from interp.io import write_clusters
-    from interp.simulator import simulate
-    from interp.train.xgb import XGBConfig, train_xgboost
+    from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+    from interp.data.io import write_clusters
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", 2, seed=5, n_clusters=400)
     ids = data.events()

@@ -1,7 +1,7 @@
 """Resume from any kill point: a training run killed right after each of its writes.
 
 ``TPC_INTERP_ABORT_AFTER_WRITES=k`` makes the process ``os._exit`` right after its k-th
-completed write (:func:`interp.fsutil.count_write`: every atomic file and every log line), so
+completed write (:func:`interp.core.fsutil.count_write`: every atomic file and every log line), so
 no clean-up code runs, as with ``kill -9``. For every k of a small perceptron run (cached
 data, splits, run record, metrics lines, best/last checkpoints, the classifier, the
 pipeline's run record; the data writes once, in the XGBoost case) and of an XGBoost run
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from interp.fsutil import ABORT_ENV, ABORT_EXIT_CODE, TEMP_NAME, WRITE_LOG_ENV
+from interp.core.fsutil import ABORT_ENV, ABORT_EXIT_CODE, TEMP_NAME, WRITE_LOG_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("epoch_time_s", "train_time_s", "samples_per_s")
@@ -29,8 +29,8 @@ VICTIM = r"""
 import json, sys
 import jax
 jax.config.update("jax_disable_most_optimizations", True)
-from interp.fsutil import file_digest
-from interp.pipeline import MatrixConfig, evaluate_one, load_chamber_data, train_cell
+from interp.core.fsutil import file_digest
+from interp.study.pipeline import MatrixConfig, evaluate_one, load_chamber_data, train_cell
 
 model, workdir = sys.argv[1], sys.argv[2]
 over = {"n_estimators": 5} if model == "xgboost" else {
@@ -122,8 +122,8 @@ def test_kill_at_every_write_resumes_to_identical_numbers(tmp_path: Path, model:
 STAGE_VICTIM = r"""
 import json, sys
 from pathlib import Path
-from interp.experiments import StageContext, load_study, run_stage
-from interp.pipeline import MatrixConfig, run_matrix
+from interp.study.experiments import StageContext, load_study, run_stage
+from interp.study.pipeline import MatrixConfig, run_matrix
 
 work = Path(sys.argv[1])
 cfg = MatrixConfig.smoke(models=("xgboost",), chambers=("VTPC2",), n_events=3,
@@ -160,7 +160,7 @@ def _run_stage_victim(work: Path, abort_after: int | None = None, log: Path | No
 
 def _visible_stages(work: Path) -> list[tuple[str, str | None]]:
     """``(name, why not intact)`` of every published ``matrix/<key>`` folder."""
-    from interp.experiments import stage_record_problem
+    from interp.study.experiments import stage_record_problem
 
     root = work / "matrix"
     if not root.is_dir():

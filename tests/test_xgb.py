@@ -8,17 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.classifier import CLASSIFIER_FILE, Classifier, check_window
-from interp.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
-from interp.schema import ClusterSet
-from interp.splits import make_splits
-from interp.train.xgb import MODEL_FILE, XGBConfig, XGBoostClassifier, train_xgboost
+from interp.backends.classifier import CLASSIFIER_FILE, Classifier, check_window
+from interp.backends.xgboost.classifier import (
+    MODEL_FILE,
+    XGBConfig,
+    XGBoostClassifier,
+    train_xgboost,
+)
+from interp.core.errors import ClusterDataError, ShapeMismatchError, UnknownNameError
+from interp.core.schema import ClusterSet
+from interp.data.splits import make_splits
 
 
 @pytest.fixture(scope="module")
 def parts() -> dict[str, ClusterSet]:
     """Simulated VTPC2 clusters (8 events x 600) split by event."""
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", n_events=8, seed=11, n_clusters=600)
     return make_splits(data, (0.6, 0.2, 0.2), seed=0).apply(data)
@@ -48,7 +53,7 @@ def test_saved_natively_and_reloads_exactly(trained, parts) -> None:
 
 
 def test_registry_dispatch(trained) -> None:
-    from interp.classifier import get_trainer, load_classifier
+    from interp.backends.classifier import get_trainer, load_classifier
 
     _, out = trained
     assert get_trainer("xgboost") is train_xgboost
@@ -64,7 +69,7 @@ def test_deterministic_for_a_seed(trained, parts, tmp_path) -> None:
 
 
 def test_beats_chance_on_simulated_data(trained, parts) -> None:
-    from interp.metrics import evaluate_scores
+    from interp.evaluation.metrics import evaluate_scores
 
     clf, _ = trained
     test = parts["test"]

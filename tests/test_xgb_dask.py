@@ -14,15 +14,15 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("dask.array")
 
-from interp.classifier import load_classifier
-from interp.schema import ClusterSet
-from interp.train.xgb import XGBConfig, train_xgboost
-from interp.train.xgb_dask import local_client, train_xgboost_dask
+from interp.backends.classifier import load_classifier
+from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+from interp.backends.xgboost.dask import local_client, train_xgboost_dask
+from interp.core.schema import ClusterSet
 
 
 @pytest.fixture(scope="module")
 def splits() -> tuple[ClusterSet, ClusterSet]:
-    from interp.simulator import simulate
+    from interp.data.simulator import simulate
 
     data = simulate("VTPC2", 2, seed=21, n_clusters=3000)
     ids = data.events()

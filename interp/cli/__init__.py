@@ -1,7 +1,7 @@
 """Command-line interface: ``tpc-interp COMMAND``.
 
 Each module below registers its commands on the shared :data:`app`; user-facing errors
-(:class:`~interp.errors.TPCInterpError`) are printed as one clear line with exit code 2
+(:class:`~interp.core.errors.TPCInterpError`) are printed as one clear line with exit code 2
 instead of a traceback.
 """
 
@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from interp.cli.app import app as _typer_app
-from interp.errors import TPCInterpError
+from interp.core.errors import TPCInterpError
 
 _COMMAND_MODULES = (
     "interp.cli.data",
@@ -34,7 +34,7 @@ def app() -> None:
     """Console-script entry point with clean error reporting.
 
     Usage errors are reported by Typer itself (exit code 2); the toolkit's own errors on bad
-    input (:class:`~interp.errors.TPCInterpError`, missing or unwritable files) are printed as
+    input (:class:`~interp.core.errors.TPCInterpError`, missing or unwritable files) are printed as
     one line without a traceback, also with exit code 2.
     """
     try:

@@ -2,7 +2,7 @@
 
 Commands that read user files take the read options ``--chamber`` (for a file that names no
 chamber), ``--tree`` (ROOT TTree or HDF5 group) and ``--window`` (flat ``charge`` layouts);
-see :func:`interp.io.read_clusters`.
+see :func:`interp.data.io.read_clusters`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from interp.cli.app import app
 from interp.cli.outputs import output_folder
-from interp.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
+from interp.data.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
 
 ChamberOpt = Annotated[
     str | None,
@@ -40,8 +40,8 @@ WindowOpt = Annotated[
 
 
 def read_options(chamber: str | None, tree: str | None, window: str | None) -> dict:
-    """The ``chamber``/``tree``/``window`` keywords of :func:`interp.io.read_clusters`."""
-    from interp.io.registry import parse_window
+    """The ``chamber``/``tree``/``window`` keywords of :func:`interp.data.io.read_clusters`."""
+    from interp.data.io.registry import parse_window
 
     return {
         "chamber": chamber,
@@ -80,9 +80,9 @@ def simulate_to_file(
     Returns:
         ``{"path", "clusters", "noise_fraction", "seconds", "splits"}``.
     """
-    from interp.chambers import get_chamber
-    from interp.io import ClusterWriter
-    from interp.simulator import iter_events
+    from interp.data.chambers import get_chamber
+    from interp.data.io import ClusterWriter
+    from interp.data.simulator import iter_events
 
     preset = get_chamber(chamber)
     t0 = time.perf_counter()
@@ -134,8 +134,8 @@ def register_preset_file(path: Path) -> None:
     Raises:
         ClusterDataError: Missing, unreadable or invalid preset file.
     """
-    from interp.chambers import load_chamber_preset
-    from interp.errors import ClusterDataError, TPCInterpError
+    from interp.core.errors import ClusterDataError, TPCInterpError
+    from interp.data.chambers import load_chamber_preset
 
     if not path.is_file():
         raise ClusterDataError(str(path), None, "preset file not found (--preset-file)")
@@ -196,11 +196,11 @@ def inspect_files(
 ) -> dict:
     """Streams files chunk by chunk and returns their combined summary.
 
-    ``options`` are the read options of :func:`interp.io.iter_clusters` (``chamber``,
+    ``options`` are the read options of :func:`interp.data.io.iter_clusters` (``chamber``,
     ``tree``, ``window``); every file is checked before the first is read.
     """
-    from interp.io import count_clusters, iter_clusters
-    from interp.summary import SummaryAccumulator
+    from interp.data.io import count_clusters, iter_clusters
+    from interp.data.summary import SummaryAccumulator
 
     acc = SummaryAccumulator()
     total = sum(count_clusters(f, **options) for f in files)
@@ -225,7 +225,7 @@ def inspect(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Counts per class/chamber/event/noise kind and charge statistics of cluster files."""
-    from interp.summary import format_summary
+    from interp.data.summary import format_summary
 
     summary = inspect_files(
         files, chunk_size=chunk_size, progress=not quiet, **read_options(chamber, tree, window)
@@ -246,7 +246,7 @@ def split(
     window: WindowOpt = None,
 ) -> None:
     """(Re)make the event-wise, stratified splits of a cluster file and save them beside it."""
-    from interp.io import iter_clusters
+    from interp.data.io import iter_clusters
 
     labels, events = [], []
     for chunk in iter_clusters(file, **read_options(chamber, tree, window)):
@@ -282,9 +282,9 @@ def figures_clusters(
     window: WindowOpt = None,
 ) -> None:
     """Example windows per class and per noise kind for each file (HTML + PNG + PDF)."""
-    from interp.figures.clusters import example_clusters_figure
-    from interp.figures.output import FigureWriter
-    from interp.io import count_clusters, iter_clusters
+    from interp.data.io import count_clusters, iter_clusters
+    from interp.plots.clusters import example_clusters_figure
+    from interp.plots.output import FigureWriter
 
     options = read_options(chamber, tree, window)
     for f in files:  # every file is checked before the first figure is written
@@ -324,7 +324,7 @@ def import_(
 ) -> None:
     """Convert cluster files of another layout (names, axis order, label codes, per-event
     jagged trees) into the toolkit's schema, streaming with bounded memory."""
-    from interp.io.convert import ImportSpec, import_clusters, parse_axes, parse_label_map
+    from interp.data.io.convert import ImportSpec, import_clusters, parse_axes, parse_label_map
 
     spec = ImportSpec(
         charge=charge,

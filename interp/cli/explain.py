@@ -26,7 +26,7 @@ def explain(
     ] = False,
 ) -> None:
     """Weight maps, attributions, SHAP, confusion matrices, curves, rule and physics figures."""
-    from interp.explain.report import ExplainConfig, explain_run
+    from interp.study.explain_stage import ExplainConfig, explain_run
 
     out_dir = out if out is not None else run_workdir / "explain"
     chunk = 16 if ig_steps % 16 == 0 else ig_steps

@@ -38,9 +38,9 @@ def export(
     [N, 2] and ``p_signal`` [N]."""
     import numpy as np
 
-    from interp.classifier import load_classifier
-    from interp.errors import ClusterDataError
-    from interp.export.onnx import OPSET, export_onnx
+    from interp.backends.classifier import load_classifier
+    from interp.backends.onnx.export import OPSET, export_onnx
+    from interp.core.errors import ClusterDataError
 
     if quantize is not None and quantize not in ("int8",):
         raise ClusterDataError(str(out), "quantize", f"must be 'int8', got '{quantize}'")
@@ -51,11 +51,11 @@ def export(
         if quantize is None:
             path = export_onnx(clf, out)
         else:
-            from interp.export.quantize import export_int8
+            from interp.backends.onnx.quantize import export_int8
 
             windows = None
             if calibration is not None:
-                from interp.io import read_clusters
+                from interp.data.io import read_clusters
 
                 windows = read_clusters(calibration).charge[:4096]
             path = export_int8(clf, out, windows)
@@ -65,7 +65,7 @@ def export(
     )
     if not check:
         return
-    from interp.infer.onnx_backend import OnnxClassifier, ort_available
+    from interp.backends.onnx.runtime import OnnxClassifier, ort_available
 
     if not ort_available():
         typer.echo("parity check skipped: onnxruntime is not installed")

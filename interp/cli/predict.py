@@ -48,7 +48,7 @@ def predict(
 
     The table is written under a temporary name and renamed only when complete.
     """
-    from interp.predict import predict_files
+    from interp.evaluation.predict import predict_files
 
     with output_folder(out.parent):
         res = predict_files(

@@ -11,7 +11,7 @@ import typer
 
 from interp.cli.app import app
 from interp.cli.study import DataOpt, RenameOpt, parse_data_files
-from interp.names import check_name
+from interp.core.names import check_name
 
 
 @app.command()
@@ -51,16 +51,16 @@ def reproduce(
     stage is not re-run; an interrupted one resumes). The report goes to
     WORKDIR/report-<STUDY>-<PROFILE>/.
     """
-    from interp.errors import UnknownNameError
-    from interp.experiments import (
+    from interp.core.errors import UnknownNameError
+    from interp.core.locking import hold_workdir_lock
+    from interp.report import build_report
+    from interp.study.experiments import (
         PROFILES,
         StageContext,
         failed_stages,
         load_studies,
         run_study,
     )
-    from interp.locking import hold_workdir_lock
-    from interp.report import build_report
 
     if profile not in PROFILES:
         raise UnknownNameError("profile", profile, PROFILES)
@@ -112,7 +112,7 @@ def reproduce(
 
 def _print_data_commands(studies: list, profile: str) -> None:
     """Prints one ``tpc-interp simulate`` line per (matrix settings, chamber)."""
-    from interp.experiments import simulate_command
+    from interp.study.experiments import simulate_command
 
     seen = set()
     for s in studies:
@@ -140,9 +140,9 @@ def check_study_inputs(
 
     Raises:
         UnknownNameError, TPCInterpError, ClusterDataError, ShapeMismatchError: As
-        :func:`interp.pipeline.check_inputs`.
+        :func:`interp.study.pipeline.check_inputs`.
     """
-    from interp.pipeline import check_inputs, resolve_data_keys
+    from interp.study.pipeline import check_inputs, resolve_data_keys
 
     per_study = []
     used: list[str] = []

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from interp.cli.app import app
-from interp.errors import TPCInterpError, UnknownNameError
-from interp.names import check_name
+from interp.core.errors import TPCInterpError, UnknownNameError
+from interp.core.names import check_name
 
 DataOpt = Annotated[
     list[str] | None,
@@ -102,17 +102,17 @@ def _evaluate_and_save(
     """Evaluates on each chamber's test split; for other chambers than the training one also
     the feature shift, a warning for inverted/useless transfers and the recalibration curve
     (``eval_<CHAMBER>.json``, ``figures/shift_*.html`` in the run folder)."""
-    from interp.figures.shift import recalibration_figure, shift_figure
-    from interp.fsutil import atomic_write_text
-    from interp.pipeline import evaluate_one
-    from interp.shift import feature_shift
-    from interp.transfer import (
+    from interp.core.fsutil import atomic_write_text
+    from interp.evaluation.shift import feature_shift
+    from interp.evaluation.transfer import (
         pair_key,
         recalibrate,
         recalibration_line,
         shift_summary_line,
         transfer_warning,
     )
+    from interp.plots.shift import recalibration_figure, shift_figure
+    from interp.study.pipeline import evaluate_one
 
     train_data = data[train_chamber]
     val_scores = clf.predict_proba(train_data.parts["val"].charge)
@@ -147,7 +147,7 @@ def _evaluate_and_save(
         for line in lines:
             typer.echo(line)
     if figures:
-        from interp.figures.output import FigureWriter
+        from interp.plots.output import FigureWriter
 
         with FigureWriter(run_dir / "figures", png=png) as w:
             for name, fig in figures.items():
@@ -175,9 +175,9 @@ def train(
 
     Every input is checked (files, formats, chamber names, windows) before anything is
     trained or written. Chambers whose files share event ids get one shared split."""
-    from interp.classifier import get_trainer
-    from interp.locking import workdir_lock
-    from interp.pipeline import MatrixConfig, check_inputs, load_study_data, train_cell
+    from interp.backends.classifier import get_trainer
+    from interp.core.locking import workdir_lock
+    from interp.study.pipeline import MatrixConfig, check_inputs, load_study_data, train_cell
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
@@ -234,9 +234,9 @@ def evaluate(
     The classifier's own splits (``splits.json`` and the seed and fractions of its
     ``run.json``) are always used; evaluate never re-splits and never writes a splits file.
     """
-    from interp.classifier import load_classifier
-    from interp.locking import owner_workdir, workdir_locks
-    from interp.pipeline import (
+    from interp.backends.classifier import load_classifier
+    from interp.core.locking import owner_workdir, workdir_locks
+    from interp.study.pipeline import (
         MatrixConfig,
         check_fingerprint,
         check_inputs,
@@ -305,7 +305,7 @@ def matrix(
     quiet: QuietOpt = False,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
-    from interp.pipeline import PROFILES, MatrixConfig, run_matrix
+    from interp.study.pipeline import PROFILES, MatrixConfig, run_matrix
 
     if profile not in PROFILES:
         raise UnknownNameError("matrix profile", profile, PROFILES)
@@ -336,7 +336,7 @@ def matrix(
 
 def transfer_lines(result: dict[str, Any]) -> list[str]:
     """Split policy, warnings and recalibration lines of a ``matrix.json`` result."""
-    from interp.transfer import pair_key, recalibration_line
+    from interp.evaluation.transfer import pair_key, recalibration_line
 
     pol = result.get("splits_policy", {})
     lines = [

@@ -302,7 +302,7 @@ def confusion_groups(
 
 def noise_kind_groups(noise_kind: np.ndarray) -> dict[str, np.ndarray]:
     """Indices per simulator noise kind present (``signal`` for code 0)."""
-    from interp.schema import NOISE_KINDS
+    from interp.core.schema import NOISE_KINDS
 
     kinds = np.asarray(noise_kind)
     return {

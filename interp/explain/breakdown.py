@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.schema import NOISE_KINDS, ClusterSet
+from interp.core.schema import NOISE_KINDS, ClusterSet
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "crossing_angle": ("|crossing angle|", "deg"),

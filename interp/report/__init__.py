@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.fsutil import atomic_write_text
+from interp.core.fsutil import atomic_write_text
 from interp.report import sections_more, shift, tracking  # noqa: F401  (register more sections)
 from interp.report.html import report_html
 from interp.report.markdown import report_md
@@ -73,7 +73,7 @@ def build_report(
         (:mod:`interp.report.summary`: headline table, findings, key figures by question);
         every figure is listed under "All figures" at the end.
     """
-    from interp.experiments import failed_stages
+    from interp.study.experiments import failed_stages
 
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = failed_stages(runs)

@@ -8,8 +8,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from interp.figures.static import FORMATS
-from interp.published import citation, published_accuracy
+from interp.core.published import citation, published_accuracy
+from interp.plots.static import FORMATS
 
 
 def accuracy_bars(matrix: Mapping[str, Any], diagonal: bool) -> go.Figure:
@@ -66,12 +66,12 @@ def _fresh(folder: Path, name: str, png: bool, source: Path | None) -> bool:
 def write_figures(
     figs: Mapping[str, go.Figure], folder: Path, png: bool, source: Path | None = None
 ) -> list[Path]:
-    """Writes figures with :class:`~interp.figures.output.FigureWriter`; returns HTML paths.
+    """Writes figures with :class:`~interp.plots.output.FigureWriter`; returns HTML paths.
 
     Figures newer than ``source`` (the JSON they are drawn from) that have their static
     images are kept as they are; a figure missing its PNG or PDF is written again.
     """
-    from interp.figures.output import FigureWriter
+    from interp.plots.output import FigureWriter
 
     todo = {n: f for n, f in figs.items() if not _fresh(folder, n, png, source)}
     if todo:

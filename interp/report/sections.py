@@ -2,8 +2,9 @@
 
 Every section is a function ``(SectionInput) -> Section`` registered in :data:`SECTIONS`
 under the name a study file lists in ``sections``. Tables put the published figure (from
-``interp/data/published.json``; a balanced accuracy, see
-:data:`interp.metrics.PUBLISHED_METRIC_NOTE`), the toolkit's balanced accuracy with its 95 %
+``interp/core/published.json``; a balanced accuracy, see
+:data:`interp.evaluation.metrics.PUBLISHED_METRIC_NOTE`), the toolkit's balanced accuracy with its
+95 %
 interval (test events and training seeds resampled), the difference and the seed spread side
 by side; plain accuracy is a secondary column. Nothing here trains or evaluates: sections
 only read JSON.
@@ -17,13 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.metrics import PUBLISHED_METRIC_NOTE
-from interp.published import citation, load_published, published_accuracy, published_rates
-from interp.transfer import policy_line
+from interp.core.published import citation, load_published, published_accuracy, published_rates
+from interp.evaluation.metrics import PUBLISHED_METRIC_NOTE
+from interp.evaluation.transfer import policy_line
 
 CALIBRATION_NOTE: str = (
     "**What the simulator was tuned to.** Every preset value carries a source tag in "
-    "`interp/chambers.py` ([V] verified, [M] from a paper, [E] estimate); a few [E] fields were "
+    "`interp/data/chambers.py` ([V] verified, [M] from a paper, [E] estimate); a few [E] "
+    "fields were "
     "then set with `scripts/tune_simulator.py` against published figures. "
     "`weight_unreconstructed` (0.12 VTPC2 / 0.14 MTPCL: the share of noise that is kind (f), "
     "real tracks labelled noise) was set so that a linear model on the simulated data lands "
@@ -172,7 +174,7 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
 
 def retrained_text(matrix: Mapping[str, Any]) -> str:
     """A paragraph naming every cell retrained because its training config or data changed."""
-    from interp.pipeline import run_notes
+    from interp.study.pipeline import run_notes
 
     notes = run_notes(matrix)
     return "" if not notes else "\n\n" + " ".join(notes)
@@ -357,7 +359,7 @@ def xgboost(inp: SectionInput) -> Section:
         )
     ]
     if pairs:
-        from interp.pipeline import PAIRED_HEADER, paired_rows
+        from interp.study.pipeline import PAIRED_HEADER, paired_rows
 
         tables.append(
             Table(
@@ -386,7 +388,7 @@ def paired(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.pipeline import PAIRED_HEADER, paired_rows
+    from interp.study.pipeline import PAIRED_HEADER, paired_rows
 
     rows = paired_rows(matrix)
     missing = [] if rows else ["Fewer than two models in this matrix: nothing to compare."]
@@ -408,7 +410,7 @@ def per_kind(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.pipeline import CEILING_HEADER, PER_KIND_HEADER, ceiling_rows, per_kind_rows
+    from interp.study.pipeline import CEILING_HEADER, PER_KIND_HEADER, ceiling_rows, per_kind_rows
 
     rows = per_kind_rows(matrix)
     if not rows:
@@ -435,6 +437,8 @@ def per_kind(inp: SectionInput) -> Section:
 
 
 SectionFn = Callable[[SectionInput], Section]
+
+
 def figure_index(
     studies: Sequence[tuple[Any, list[Section]]],
 ) -> list[tuple[str, list[tuple[Path, Path | None]]]]:

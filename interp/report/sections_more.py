@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interp.published import load_published, published_accuracy
+from interp.core.published import load_published, published_accuracy
 from interp.report.sections import (
     CALIBRATION_NOTE,
     SECTIONS,

@@ -1,7 +1,7 @@
 """Report section ``shift``: domain shift and few-shot recalibration of every transfer.
 
 Reads the ``shift`` entry and each cell's ``transfer`` entry of ``matrix.json``
-(:func:`interp.pipeline.run_matrix`); draws the figures of :mod:`interp.figures.shift`.
+(:func:`interp.study.pipeline.run_matrix`); draws the figures of :mod:`interp.plots.shift`.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def _recal_table(key: str, cells: list[tuple[str, Mapping[str, Any]]]) -> Table:
 
 def shift(inp: SectionInput) -> Section:
     """Feature shift, transfer warnings and recalibration for every train -> test pair."""
-    from interp.figures.shift import recalibration_figure, shift_figure
+    from interp.evaluation.transfer import pair_key, policy_line
+    from interp.plots.shift import recalibration_figure, shift_figure
     from interp.report.figures import write_figures
-    from interp.transfer import pair_key, policy_line
 
     title = "Domain shift and recalibration"
     matrix = load_matrix(inp)

@@ -2,8 +2,8 @@
 the key figures grouped by question, each with a caption that carries its number.
 
 Nothing here is hard-coded text with numbers: every number is read from ``matrix.json``
-(:func:`interp.pipeline.run_matrix`) or the explain stage's ``explain_summary.json``
-(:mod:`interp.explain.report`). Accuracies and rates are fractions in the JSON and printed in
+(:func:`interp.study.pipeline.run_matrix`) or the explain stage's ``explain_summary.json``
+(:mod:`interp.study.explain_stage`). Accuracies and rates are fractions in the JSON and printed in
 percent (one decimal) or points (``+x.x``); weights are in units of the perceptron's input
 (normalised charge) and printed with three significant digits.
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.published import published_rates
+from interp.core.published import published_rates
 from interp.report.sections import (
     _ACC_HEADER,
     Table,
@@ -274,7 +274,7 @@ def _shift_finding(matrix: Mapping[str, Any], anchor: str) -> Finding | None:
 def recalibration(matrix: Mapping[str, Any]) -> dict[str, dict[str, int | None]]:
     """Labelled target clusters needed to recover the target's own operating point:
     ``{pair: {model: n or None}}`` (``None``: not within the sizes tried)."""
-    from interp.transfer import pair_key
+    from interp.evaluation.transfer import pair_key
 
     out: dict[str, dict[str, int | None]] = {}
     for cell in matrix["cells"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.report.sections import SECTIONS, Section, SectionInput, Table, pct
-from interp.tracking.study import RESULT_FILE
+from interp.study.tracking_stage import RESULT_FILE
 
 
 def _f(x: float | None, fmt: str = "{:.3f}") -> str:
@@ -19,7 +19,7 @@ def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from interp.figures.output import FigureWriter
+    from interp.plots.output import FigureWriter
 
     chambers = list(result["chambers"])
     fig = make_subplots(

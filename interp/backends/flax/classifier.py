@@ -1,0 +1,375 @@
+"""The trained Flax classifier: inference, saving (safetensors + JSON) and the ``flax`` loader.
+
+A saved classifier directory holds ``classifier.json`` (``kind``, ``name``, ``model_config``,
+``preprocessor``, ``window``, ``train_chamber``, ``train_config`` and run facts) and
+``params.safetensors`` (the parameter tree flattened with ``/``-joined keys).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+from flax import traverse_util
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from interp.backends.classifier import CLASSIFIER_FILE, register_loader
+from interp.backends.flax.batching import bucket_size, chunks, ladder_chunks, pad_to
+from interp.backends.flax.steps import make_forward
+from interp.core.errors import (
+    ClusterDataError,
+    ShapeMismatchError,
+    TPCInterpError,
+    UnknownNameError,
+)
+from interp.core.fsutil import atomic_write_bytes, atomic_write_text
+from interp.data.preprocess import Preprocessor
+
+PARAMS_FILE = "params.safetensors"
+
+
+def build_module(name: str, model_config: dict[str, Any] | None = None) -> nn.Module:
+    """``models.get_model(name, **model_config)``; raises ``UnknownNameError`` if unknown."""
+    import models
+
+    return models.get_model(name, **(model_config or {}))
+
+
+def resolved_model_config(module: nn.Module, given: dict[str, Any]) -> dict[str, Any]:
+    """Full JSON config of ``module`` (``models.model_config``), or ``given`` as a fallback."""
+    import models
+
+    fn = getattr(models, "model_config", None)
+    if fn is None:
+        return dict(given)
+    try:
+        config = fn(module)
+        json.dumps(config)
+    except (TypeError, ValueError):  # a field that is not JSON-serialisable
+        return dict(given)
+    return config
+
+
+def flatten_params(params: Any) -> dict[str, np.ndarray]:
+    """Parameter tree -> ``{"Dense_0/kernel": array}`` (host numpy, exact)."""
+    host = jax.device_get(params)
+    flat = traverse_util.flatten_dict(dict(host), sep="/")
+    return {k: np.ascontiguousarray(np.asarray(v)) for k, v in flat.items()}
+
+
+def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Inverse of :func:`flatten_params`."""
+    return traverse_util.unflatten_dict(dict(flat), sep="/")
+
+
+INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
+"""Values of :attr:`FlaxClassifier.precision` (``tpc-interp predict --precision``)."""
+
+
+ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
+"""Methods of :meth:`FlaxClassifier.attributions` (of :mod:`interp.explain.attribution`)."""
+
+
+class FlaxClassifier:
+    """A trained Flax model with its fitted preprocessing (implements ``Classifier``).
+
+    Attributes:
+        kind: ``"flax"``.
+        name: Model name in the ``models`` registry.
+        module: The linen module.
+        params: Parameter tree (best epoch).
+        preprocessor: Preprocessing fitted on the training split.
+        train_chamber: Chamber of the training data.
+        model_config: Keyword arguments of ``models.get_model``.
+        train_config: ``TrainConfig.to_dict()`` of the run (or ``{}``).
+        info: Extra run facts saved in ``classifier.json`` (best epoch, LR, ...).
+        backend: Inference backend of :meth:`logits`: ``"auto"`` (default; per-model choice
+            of :func:`interp.backends.flax.fast.preferred_backend`: ONNX Runtime for the ResNet when
+            installed, else JAX), ``"jax"`` or ``"onnx"``. Not saved.
+        precision: Inference precision of :meth:`logits` (:data:`INFERENCE_PRECISIONS`):
+            ``"float32"`` (default, on the backend above), ``"bfloat16"`` / ``"float16"``
+            (JAX backend, params and preprocessed inputs cast inside the compiled call) or
+            ``"int8"`` (ONNX Runtime, statically quantized, calibrated on simulated clusters
+            of the training chamber). Not saved.
+    """
+
+    kind = "flax"
+    threshold: float | None = None
+    """Validation operating point in P(signal) (see
+    :func:`interp.backends.classifier.load_classifier`)."""
+
+    def __init__(
+        self,
+        name: str,
+        module: nn.Module,
+        params: Any,
+        preprocessor: Preprocessor,
+        train_chamber: str,
+        model_config: dict[str, Any] | None = None,
+        train_config: dict[str, Any] | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.params = params
+        self.preprocessor = preprocessor
+        self.train_chamber = train_chamber
+        self.model_config = dict(model_config or {})
+        self.train_config = dict(train_config or {})
+        self.info = dict(info or {})
+        self._forward = make_forward(module)
+        self.backend = "auto"
+        self.precision = "float32"
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(pads, time bins) the model was trained on."""
+        return (int(self.preprocessor.window[0]), int(self.preprocessor.window[1]))
+
+    def _check(self, charge: np.ndarray) -> np.ndarray:
+        charge = np.asarray(charge)
+        if charge.ndim != 3 or tuple(charge.shape[1:]) != self.window:
+            raise ShapeMismatchError(
+                f"flax model '{self.name}' was trained on {self.window} windows (pads, time "
+                f"bins) but got charge of shape {charge.shape}; expected [N, {self.window[0]}, "
+                f"{self.window[1]}]"
+            )
+        return charge
+
+    def _fused_forward(self) -> tuple[Any, Any]:
+        """Jitted preprocessing+model forward and device-resident params (built lazily)."""
+        precision = getattr(self, "precision", "float32")
+        key = (id(self.params), id(self.preprocessor), precision)
+        if getattr(self, "_fused_key", None) != key:
+            from interp.backends.flax.fast import make_fused_forward
+
+            self._fused = make_fused_forward(self.module, self.preprocessor, precision=precision)
+            self._device_params = jax.device_put(self.params)
+            self._fused_key = key
+        return self._fused, self._device_params
+
+    def _onnx(self) -> Any:
+        """In-memory ONNX Runtime twin of this classifier (built lazily)."""
+        precision = "int8" if getattr(self, "precision", "float32") == "int8" else "float32"
+        key = (id(self.params), id(self.preprocessor), precision)
+        if getattr(self, "_onnx_key", None) != key:
+            from interp.backends.onnx.runtime import OnnxClassifier
+
+            self._onnx_clf = OnnxClassifier.from_classifier(self, precision=precision)
+            self._onnx_key = key
+        return self._onnx_clf
+
+    def logits(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Raw logits.
+
+        With the JAX backend, preprocessing and the model run as one compiled XLA call per
+        chunk (:func:`interp.backends.flax.fast.make_fused_forward`); with
+        the ONNX backend (see :attr:`backend`) the exported graph runs in ONNX Runtime.
+
+        Args:
+            charge: float [N, P, T], raw ADC.
+            batch_size: Clusters per forward pass; ``None`` uses the measured plan for the
+                model (:func:`interp.backends.flax.batching.ladder_chunks` with
+                :func:`interp.backends.flax.fast.preferred_chunk` / ``preferred_min_chunk``: exact
+                slices plus one zero-padded tail). Only a few shapes are ever compiled.
+
+        Returns:
+            float32 [N, 2] (column 0 noise, 1 signal).
+
+        Raises:
+            ShapeMismatchError: If (P, T) differs from :attr:`window`.
+        """
+        from interp.backends.flax.fast import (
+            BACKENDS,
+            as_model_input,
+            preferred_backend,
+            preferred_chunk,
+            preferred_min_chunk,
+        )
+
+        charge = self._check(charge)
+        n = charge.shape[0]
+        if n == 0:
+            return np.zeros((0, 2), np.float32)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got '{self.backend}'")
+        precision = getattr(self, "precision", "float32")
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got '{precision}'")
+        backend = preferred_backend(self.name) if self.backend == "auto" else self.backend
+        if precision == "int8":
+            backend = "onnx"  # int8 is ONNX Runtime's (interp.backends.onnx.quantize)
+        elif precision != "float32":
+            backend = "jax"  # reduced float precision is the JAX path's
+        if backend == "onnx":
+            return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
+        charge = as_model_input(charge)  # aligned: XLA reads the slices in place
+        if batch_size is None:  # measured per model: big exact slices, a small padded tail
+            plan = ladder_chunks(n, preferred_chunk(self.name), preferred_min_chunk(self.name))
+        else:
+            size = bucket_size(n, int(batch_size))
+            plan = ((start, stop, size) for start, stop in chunks(n, size))
+        forward, params = self._fused_forward()
+        out = np.empty((n, 2), np.float32)
+        for start, stop, size in plan:
+            # synchronous on purpose: overlapping chunks was 2x slower on the 2-core VM
+            z = forward(params, pad_to(charge[start:stop], size))
+            out[start:stop] = np.asarray(z)[: stop - start]
+        return out
+
+    def predict_proba(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """P(signal), float32 [N] in [0, 1], for raw windows float [N, P, T] (ADC)."""
+        z = self.logits(charge, batch_size)
+        # softmax over two classes = sigmoid of the logit difference (stable form)
+        d = (z[:, 1] - z[:, 0]).astype(np.float64)
+        return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
+
+    def weight_map(self) -> dict[str, np.ndarray]:
+        """The perceptron's weights as pictures over the window.
+
+        Returns:
+            ``{"noise neuron", "signal neuron", "signal - noise"}`` -> float64 [P, T], in
+            weight per unit of preprocessed (normalised) charge; ``signal - noise`` is what
+            the decision depends on.
+
+        Raises:
+            TPCInterpError: For models without a weight map (every model but ``perceptron``);
+                the message names :meth:`attributions`, which works for every Flax model.
+        """
+        kernel = self.params.get("dense", {}).get("kernel") if self.name == "perceptron" else None
+        if kernel is None:
+            raise TPCInterpError(
+                f"model '{self.name}' has no weight map (only 'perceptron' has one); use "
+                f"clf.attributions(charge_adc, method=...) with one of {ATTRIBUTION_METHODS}"
+            )
+        k = np.asarray(kernel, np.float64)
+        w0, w1 = k[:, 0].reshape(self.window), k[:, 1].reshape(self.window)
+        return {"noise neuron": w0, "signal neuron": w1, "signal - noise": w1 - w0}
+
+    def attributions(
+        self, charge: np.ndarray, method: str = "integrated_gradients", **options: Any
+    ) -> np.ndarray:
+        """Per-pixel attribution of the signal log-odds for raw-ADC windows.
+
+        The fitted preprocessing is applied inside; attributions are taken with respect to
+        the preprocessed window the network sees (as the ``explain`` stage does), in
+        log-odds (``logit_signal - logit_noise``). For integrated gradients (baseline: the
+        empty window) each map sums to about ``f(x) - f(0)``.
+
+        Args:
+            charge: float32 [N, P, T] raw ADC.
+            method: One of :data:`ATTRIBUTION_METHODS`.
+            **options: Keywords of the method in :mod:`interp.explain.attribution`
+                (e.g. ``steps`` for integrated gradients, ``patch`` for occlusion).
+
+        Returns:
+            float32 [N, P, T].
+
+        Raises:
+            UnknownNameError: Unknown ``method`` (lists the known ones).
+            ShapeMismatchError: If (P, T) differs from :attr:`window`.
+        """
+        from interp.explain import attribution as attr
+
+        if method not in ATTRIBUTION_METHODS:
+            raise UnknownNameError("attribution method", method, list(ATTRIBUTION_METHODS))
+        x = self.preprocessor(self._check(charge))
+        f = attr.logit_diff_fn(self.module, self.params)
+        return np.asarray(getattr(attr, method)(f, x, **options), np.float32)
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``classifier.json`` content."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "model_config": self.model_config,
+            "preprocessor": self.preprocessor.to_dict(),
+            "window": list(self.window),
+            "train_chamber": self.train_chamber,
+            "train_config": self.train_config,
+            "params_file": PARAMS_FILE,
+            **{k: v for k, v in self.info.items() if k not in ("kind", "name")},
+        }
+
+    def save(self, directory: str | Path) -> None:
+        """Writes ``params.safetensors`` then ``classifier.json``, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(directory / PARAMS_FILE, st_save(flatten_params(self.params)))
+        text = json.dumps(self.metadata(), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(directory / CLASSIFIER_FILE, text)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> FlaxClassifier:
+        """Reads a classifier written by :meth:`save` (see :func:`load_flax_classifier`)."""
+        return load_flax_classifier(directory)
+
+
+@register_loader("flax")
+def load_flax_classifier(directory: str | Path) -> FlaxClassifier:
+    """Loads a saved Flax classifier; the module is rebuilt from the ``models`` registry.
+
+    Raises:
+        ClusterDataError: If files are missing/corrupt or the weights do not fit the model.
+    """
+    directory = Path(directory)
+    meta_path = directory / CLASSIFIER_FILE
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ClusterDataError(str(meta_path), None, f"cannot read classifier: {exc}") from exc
+    params_path = directory / meta.get("params_file", PARAMS_FILE)
+    try:
+        params = unflatten_params(st_load(params_path.read_bytes()))
+    except Exception as exc:  # safetensors raises its own error types
+        raise ClusterDataError(str(params_path), None, f"cannot read weights: {exc}") from exc
+    module = build_module(meta["name"], meta.get("model_config"))
+    pre = Preprocessor.from_dict(meta["preprocessor"])
+    expected = jax.eval_shape(
+        lambda: module.init(jax.random.key(0), np.zeros((1, *pre.window), np.float32))
+    )["params"]
+    exp_flat = {k: v.shape for k, v in flatten_params_shapes(expected).items()}
+    got_flat = {k: v.shape for k, v in flatten_params(params).items()}
+    if exp_flat != got_flat:
+        missing = sorted(set(exp_flat) ^ set(got_flat))[:5]
+        raise ClusterDataError(
+            str(params_path),
+            None,
+            f"weights do not fit model '{meta['name']}' with config {meta.get('model_config')}"
+            f" (first differing arrays: {missing or 'shapes differ'})",
+        )
+    info = {
+        k: v
+        for k, v in meta.items()
+        if k
+        not in (
+            "kind",
+            "name",
+            "model_config",
+            "preprocessor",
+            "window",
+            "train_chamber",
+            "train_config",
+            "params_file",
+        )
+    }
+    return FlaxClassifier(
+        name=meta["name"],
+        module=module,
+        params=params,
+        preprocessor=pre,
+        train_chamber=meta["train_chamber"],
+        model_config=meta.get("model_config"),
+        train_config=meta.get("train_config"),
+        info=info,
+    )
+
+
+def flatten_params_shapes(tree: Any) -> dict[str, Any]:
+    """Flattens a tree of ``ShapeDtypeStruct`` (or arrays) with ``/`` keys."""
+    return traverse_util.flatten_dict(dict(tree), sep="/")

@@ -1,0 +1,1 @@
+"""Gradient-boosted trees (XGBoost) behind the classifier contract; optional Dask training."""

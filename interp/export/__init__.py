@@ -1,5 +1,0 @@
-"""Model export: ONNX (opset 17, preprocessing included, dynamic batch)."""
-
-from interp.export.onnx import OPSET, UnsupportedModelError, build_onnx, export_onnx
-
-__all__ = ["OPSET", "UnsupportedModelError", "build_onnx", "export_onnx"]

@@ -1,8 +1,0 @@
-"""Tracking stand-in for the physics-impact study: cluster finder, track finder, matching.
-
-:mod:`~interp.tracking.clusters` finds clusters (local maxima per pad row) in an event with
-geometry (:mod:`interp.simulator.geometry`) and cuts the schema's windows around them;
-:mod:`~interp.tracking.tracks` follows tracks through the pad rows and matches them to truth;
-:mod:`~interp.tracking.study` scores the filter thresholds of trained classifiers by what they
-do to the tracks.
-"""
