@@ -7,19 +7,18 @@ see :func:`interp.data.io.read_clusters`.
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
-from tqdm.auto import tqdm
 
 from interp.cli.app import app
 from interp.cli.outputs import output_folder
-from interp.data.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
+from interp.data.simulate_file import simulate_to_file
+from interp.data.splits import split_events, splits_path_for
+from interp.data.summary import inspect_files
 
 ChamberOpt = Annotated[
     str | None,
@@ -58,74 +57,6 @@ def _parse_fractions(text: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise typer.BadParameter(f"expected train,val,test fractions, got {text!r}")
     return parts  # type: ignore[return-value]
-
-
-def simulate_to_file(
-    chamber: str,
-    events: int,
-    seed: int,
-    out: Path,
-    first_event: int = 0,
-    clusters_per_event: int | None = None,
-    fractions: tuple[float, float, float] | None = DEFAULT_FRACTIONS,
-    split_seed: int = 0,
-    progress: bool = True,
-) -> dict:
-    """Simulates ``events`` events of ``chamber`` event by event into ``out``.
-
-    The file is written under a temporary name and renamed only when complete, so an
-    interrupted run leaves nothing under ``out``. Splits (grouped by event) are saved beside
-    the file when there are enough events.
-
-    Returns:
-        ``{"path", "clusters", "noise_fraction", "seconds", "splits"}``.
-    """
-    from interp.data.chambers import get_chamber
-    from interp.data.io import ClusterWriter
-    from interp.data.simulator import iter_events
-
-    preset = get_chamber(chamber)
-    t0 = time.perf_counter()
-    labels, event_ids = [], []
-    stream = iter_events(
-        preset, events, seed, first_event=first_event, n_clusters=clusters_per_event
-    )
-    first = next(stream, None)
-    if first is None:
-        raise typer.BadParameter("--events must be at least 1")
-    bar = tqdm(
-        total=events,
-        desc=f"simulate {preset.name}",
-        unit="event",
-        disable=None if progress else True,
-    )
-    with (
-        bar,
-        ClusterWriter(
-            out, chamber=first.chamber, window=first.window_shape, truth_fields=tuple(first.truth)
-        ) as writer,
-    ):
-        for ev in itertools.chain([first], stream):
-            writer.write(ev)
-            labels.append(ev.label)
-            event_ids.append(ev.event_id)
-            bar.update(1)
-            bar.set_postfix(clusters=sum(len(x) for x in labels))
-    label = np.concatenate(labels)
-    event_id = np.concatenate(event_ids)
-    result = {
-        "path": str(out),
-        "clusters": int(label.size),
-        "noise_fraction": float(np.mean(label == 0)),
-        "seconds": time.perf_counter() - t0,
-        "splits": None,
-    }
-    if fractions is not None:
-        n_active = sum(f > 0 for f in fractions)
-        if np.unique(event_id).size >= n_active:
-            splits = split_events(event_id, label, fractions, split_seed, source=str(out))
-            result["splits"] = str(splits.save(splits_path_for(out)))
-    return result
 
 
 def register_preset_file(path: Path) -> None:
@@ -189,29 +120,6 @@ def simulate(
         f"to {res['path']} in {res['seconds']:.1f} s"
         + (f"; splits in {res['splits']}" if res["splits"] else "")
     )
-
-
-def inspect_files(
-    files: list[Path], chunk_size: int = 65536, progress: bool = True, **options
-) -> dict:
-    """Streams files chunk by chunk and returns their combined summary.
-
-    ``options`` are the read options of :func:`interp.data.io.iter_clusters` (``chamber``,
-    ``tree``, ``window``); every file is checked before the first is read.
-    """
-    from interp.data.io import count_clusters, iter_clusters
-    from interp.data.summary import SummaryAccumulator
-
-    acc = SummaryAccumulator()
-    total = sum(count_clusters(f, **options) for f in files)
-    with tqdm(
-        total=total, desc="inspect", unit="cluster", disable=None if progress else True
-    ) as bar:
-        for f in files:
-            for chunk in iter_clusters(f, chunk_size=chunk_size, **options):
-                acc.update(chunk)
-                bar.update(len(chunk))
-    return acc.result()
 
 
 @app.command()

@@ -1,12 +1,15 @@
-"""Data summaries for ``tpc-interp inspect``: streamed, so files of any size fit in memory."""
+"""Data summaries (of cluster sets and, streamed, of whole files: :func:`inspect_files`, used by
+``tpc-interp inspect`` and the data stage), so files of any size fit in memory."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from interp.core.schema import NOISE_KINDS, ClusterSet
 from interp.data.features import occupancy, pad_rms, time_rms, total_charge
@@ -153,3 +156,25 @@ def format_summary(s: dict[str, Any], title: str = "") -> str:
         lines.append(row)
     lines.append("  units: ADC for peak/total, pads for pad_rms, time bins for time_rms")
     return "\n".join(lines)
+
+
+def inspect_files(
+    files: list[Path], chunk_size: int = 65536, progress: bool = True, **options
+) -> dict:
+    """Streams files chunk by chunk and returns their combined summary.
+
+    ``options`` are the read options of :func:`interp.data.io.iter_clusters` (``chamber``,
+    ``tree``, ``window``); every file is checked before the first is read.
+    """
+    from interp.data.io import count_clusters, iter_clusters
+
+    acc = SummaryAccumulator()
+    total = sum(count_clusters(f, **options) for f in files)
+    with tqdm(
+        total=total, desc="inspect", unit="cluster", disable=None if progress else True
+    ) as bar:
+        for f in files:
+            for chunk in iter_clusters(f, chunk_size=chunk_size, **options):
+                acc.update(chunk)
+                bar.update(len(chunk))
+    return acc.result()

@@ -63,8 +63,24 @@ def machine() -> dict[str, Any]:
     }
 
 
-def git_commit(repo: Path) -> str | None:
-    """``git rev-parse HEAD`` of ``repo`` plus ``-dirty`` if modified, or ``None``."""
+def source_checkout() -> Path | None:
+    """The project checkout the running package comes from, or ``None`` when it is installed.
+
+    A non-editable install (site-packages, ``pip install --target``) has no checkout beside it;
+    a folder counts as the checkout only when it holds this project's ``pyproject.toml`` and
+    ``.git``, so a venv or target folder inside some other repository is not mistaken for one.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / ".git").exists():
+        return root
+    return None
+
+
+def git_commit(repo: Path | None) -> str | None:
+    """``git rev-parse HEAD`` of ``repo`` plus ``-dirty`` if modified, or ``None`` (no repo,
+    no git, not a repository)."""
+    if repo is None:
+        return None
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],
@@ -101,7 +117,7 @@ def collect(
         "profile": profile,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_seconds_this_run": wall_seconds,
-        "git_commit": git_commit(Path(__file__).resolve().parents[2]),
+        "git_commit": git_commit(source_checkout()),
         "machine": machine(),
         "packages": package_versions(),
         "stages": dict(stages),
@@ -137,7 +153,7 @@ def provenance_md(prov: Mapping[str, Any]) -> str:
         f"- profile: `{prov['profile']}`; created {prov['created_utc']}; wall time of the "
         f"stages' original runs {_stage_total(prov['stages']):.1f} s (shared stages once); "
         f"this invocation until the report {prov['wall_seconds_this_run']:.1f} s",
-        f"- git commit: `{prov['git_commit']}`",
+        f"- git commit: `{prov['git_commit'] or 'none (installed package, no checkout)'}`",
         f"- machine: {m['cpu_count']} CPUs ({m['usable_cpus']} usable), load average "
         f"{m['load_average_1_5_15min']}, {m['platform']}, {m['processor']}, Python {m['python']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()),

@@ -72,7 +72,7 @@ def ensure_chamber_data(
     Returns:
         (path, reused).
     """
-    from interp.cli.data import simulate_to_file
+    from interp.data.simulate_file import simulate_to_file
 
     path = chamber_file(workdir, chamber, cfg)
     stamp = path.with_name(path.name + ".params.json")
@@ -107,10 +107,9 @@ def run_data_study(
     Returns:
         A JSON-serialisable summary (also saved as ``data_summary.json``).
     """
-    from interp.cli.data import inspect_files
     from interp.data.io import read_clusters
     from interp.data.splits import Splits, splits_path_for
-    from interp.data.summary import format_summary
+    from interp.data.summary import format_summary, inspect_files
     from interp.evaluation.baseline import logistic_baseline
     from interp.plots.clusters import example_clusters_figure
     from interp.plots.output import FigureWriter

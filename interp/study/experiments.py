@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import logging
 import os
@@ -54,7 +55,19 @@ from interp.core.fsutil import atomic_write_text
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 STAGE_FILE = "stage.json"
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments"
+
+
+def _experiments_dir() -> Path:
+    """Folder of the shipped study files: the ``experiments`` package's data (the checkout's
+    ``experiments/`` in a clone, site-packages after ``pip install .``)."""
+    folder = importlib.resources.files("experiments")
+    if not isinstance(folder, Path):  # a zipped install: study files need a real folder
+        raise TPCInterpError(f"study files are not in a folder ({folder}); install unzipped")
+    return folder
+
+
+EXPERIMENTS_DIR: Path = _experiments_dir()
+"""Folder of the shipped study files (``<name>.toml``, ``presets/*.toml``)."""
 _log = logging.getLogger(__name__)
 
 

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from interp.core.aligned import as_aligned
+from interp.data import preprocess
 from interp.data.preprocess import Preprocessor
 
 Params = Any
@@ -95,18 +96,12 @@ def preprocess_constants(pre: Preprocessor | None) -> dict[str, np.ndarray]:
     Passing them as arguments lets one compiled forward serve every classifier that shares a
     model config and preprocessing method (tests and studies build many of them).
     """
-    if pre is None:
-        return {}
-    if pre.method == "log":
-        return {"denom": np.asarray(np.log1p(pre.scale), np.float32)}
-    if pre.method == "standardise":
-        assert pre.mean is not None and pre.std is not None
-        return {"mean": np.asarray(pre.mean, np.float32), "std": np.asarray(pre.std, np.float32)}
-    return {}
+    return preprocess.float32_constants(pre)
 
 
 def jax_preprocess_method(method: str | None) -> Callable[[jax.Array, dict], jax.Array]:
-    """``jax.numpy`` twin of a preprocessing method, ``fn(raw, constants) -> inputs``.
+    """``jax.numpy`` form of a preprocessing method, ``fn(raw, constants) -> inputs``, rendered
+    from its steps (:data:`interp.data.preprocess.STEPS`).
 
     Args:
         method: One of :data:`interp.data.preprocess.PREPROCESSORS`, or ``None`` (identity).
@@ -116,29 +111,9 @@ def jax_preprocess_method(method: str | None) -> Callable[[jax.Array, dict], jax
         [B, P, T]``.
 
     Raises:
-        ValueError: Unknown method.
+        UnknownNameError: Unknown method.
     """
-
-    def identity(x: jax.Array, c: dict) -> jax.Array:
-        return x.astype(jnp.float32)
-
-    def by_max(x: jax.Array, c: dict) -> jax.Array:
-        x = x.astype(jnp.float32)
-        return x / jnp.maximum(jnp.max(x, axis=(1, 2), keepdims=True), _EPS)
-
-    def by_log(x: jax.Array, c: dict) -> jax.Array:
-        return jnp.log1p(jnp.maximum(x.astype(jnp.float32), 0.0)) / c["denom"]
-
-    def by_std(x: jax.Array, c: dict) -> jax.Array:
-        return (x.astype(jnp.float32) - c["mean"]) / c["std"]
-
-    def by_adc(x: jax.Array, c: dict) -> jax.Array:
-        return x.astype(jnp.float32) / np.float32(255.0)
-
-    table = {None: identity, "max": by_max, "log": by_log, "standardise": by_std, "none": by_adc}
-    if method not in table:
-        raise ValueError(f"no jax preprocessing for method '{method}'")
-    return table[method]
+    return preprocess.array_function(method, jnp)
 
 
 def jax_preprocess(pre: Preprocessor | None) -> Callable[[jax.Array], jax.Array]:

@@ -28,13 +28,13 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from interp.backends.flax.fast import same_pads
+from interp.backends.onnx.preprocess import preprocess_nodes
 from interp.core.errors import TPCInterpError
 from interp.data.preprocess import Preprocessor
 
 OPSET = 17
 INPUT = "charge"
 OUTPUTS = ("logits", "p_signal")
-_EPS = 1e-6  # same as interp.data.preprocess
 
 
 class UnsupportedModelError(TPCInterpError):
@@ -75,20 +75,7 @@ def _arr(tree: Any, *path: str) -> np.ndarray:
 
 def _preprocess(g: _Graph, x: str, pre: Preprocessor) -> str:
     """Preprocessing nodes: [N, P, T] raw ADC -> [N, P, T] model input."""
-    if pre.method == "max":
-        peak = g.op("ReduceMax", [x], "peak", axes=[1, 2], keepdims=1)
-        return g.op("Div", [x, g.op("Max", [peak, g.const(_EPS)])], "pre")
-    if pre.method == "log":
-        pos = g.op("Max", [x, g.const(0.0)])
-        log1p = g.op("Log", [g.op("Add", [pos, g.const(1.0)])])
-        return g.op("Div", [log1p, g.const(np.log1p(pre.scale))], "pre")
-    if pre.method == "standardise":
-        assert pre.mean is not None and pre.std is not None
-        centred = g.op("Sub", [x, g.const(pre.mean)])
-        return g.op("Div", [centred, g.const(pre.std)], "pre")
-    if pre.method == "none":
-        return g.op("Div", [x, g.const(255.0)], "pre")
-    raise UnsupportedModelError(f"no ONNX preprocessing for method '{pre.method}'")
+    return preprocess_nodes(g, x, pre)
 
 
 def _dense(g: _Graph, x2d: str, p: Any, kernel: np.ndarray | None = None) -> str:

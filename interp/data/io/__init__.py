@@ -24,7 +24,6 @@ convert with :func:`import_clusters` (``tpc-interp import``, :mod:`interp.data.i
 from __future__ import annotations
 
 from interp.data.io import hdf5, npz, parquet, root  # noqa: F401  (register the formats)
-from interp.data.io.atomic import ClusterWriteError, ClusterWriter, write_clusters
 from interp.data.io.convert import ImportSpec, import_clusters
 from interp.data.io.registry import (
     FORMATS,
@@ -40,6 +39,7 @@ from interp.data.io.registry import (
     read_info,
     register_format,
 )
+from interp.data.io.writer import ClusterWriteError, ClusterWriter, write_clusters
 
 __all__ = [
     "FORMATS",

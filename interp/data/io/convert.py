@@ -34,8 +34,8 @@ import numpy as np
 
 from interp.core.errors import ClusterDataError
 from interp.core.schema import ClusterSet
-from interp.data.io.atomic import ClusterWriter
 from interp.data.io.registry import DEFAULT_CHUNK_SIZE, PathLike, _existing, format_for_path
+from interp.data.io.writer import ClusterWriter
 
 AXES: tuple[str, ...] = ("pad", "time")
 """Names of the two window axes accepted by ``axes=`` (the schema order)."""

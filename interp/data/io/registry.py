@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -51,6 +51,7 @@ DEFAULT_CHUNK_SIZE: int = 65536
 """Default number of clusters per chunk for :func:`iter_clusters` and for writer buffers."""
 
 PathLike = str | os.PathLike[str]
+T = TypeVar("T")
 
 
 class ClusterFileNotFoundError(ClusterDataError, FileNotFoundError):
@@ -267,10 +268,30 @@ def format_for_path(path: PathLike, format: str | None = None) -> Format:
     """The format named by ``format`` or, if ``None``, by the extension of ``path``."""
     if format is not None:
         return get_format(format, source=str(path))
+    return _FORMATS[lookup_suffix(path, _EXTENSIONS, format_names())]
+
+
+def lookup_suffix(
+    path: PathLike, table: Mapping[str, T], known: list[str], reason: str | None = None
+) -> T:
+    """Format dispatch by file extension: ``table[lower-case suffix of path]``.
+
+    Args:
+        path: The file.
+        table: Lower-case extension including the dot (``".h5"``) -> format or writer.
+        known: Format names listed in the error.
+        reason: Replaces the default error text (e.g. for score files).
+
+    Raises:
+        UnknownFormatError: The extension is not in ``table`` (naming ``path``).
+    """
     suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise UnknownFormatError(str(path), suffix or "(no extension)", format_names())
-    return _FORMATS[_EXTENSIONS[suffix]]
+    if suffix not in table:
+        err = UnknownFormatError(str(path), suffix or "(no extension)", known)
+        if reason is not None:
+            err.reason = reason
+        raise err
+    return table[suffix]
 
 
 # ----------------------------------------------------------------------------- metadata

@@ -1,38 +1,31 @@
 """Atomic, chunked writing of per-cluster score tables (Parquet, HDF5, ROOT).
 
 A score table is a handful of 1-D columns (``event_id``, ``cluster_index``,
-``p_signal`` ...). :class:`ScoreWriter` appends chunks to a temporary file in the
-destination folder and, on a clean exit, flushes, fsyncs and renames it onto the final name
-with :func:`os.replace`; on any exception (or if the process dies) nothing appears under the
-final name. Formats come from the extension through :data:`SCORE_SINKS`.
+``p_signal`` ...). :class:`ScoreWriter` is the cluster files' writer stack
+(:class:`~interp.data.io.writer.AtomicTableWriter`: temporary file, fsync, :func:`os.replace`,
+one-line errors naming the file) with the score sinks below; on any exception (or if the
+process dies) nothing appears under the final name. Formats come from the extension through
+:data:`SCORE_SINKS` (:func:`~interp.data.io.registry.lookup_suffix`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from interp.core.fsutil import AtomicFile
-from interp.data.io import ClusterWriteError, UnknownFormatError
-from interp.data.io.atomic import as_write_error
+from interp.data.io.registry import Sink, lookup_suffix
+from interp.data.io.writer import AtomicTableWriter, ClusterWriteError
 
 TREE = "scores"
 """Name of the ROOT TTree / HDF5 group-less datasets' logical table."""
 META_KEY = "tpc_interp_scores"
 """Key of the JSON metadata (Parquet schema metadata, HDF5 attribute, ROOT TObjString)."""
-
-
-class _Sink(Protocol):
-    def append(self, columns: Mapping[str, np.ndarray]) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class _ParquetSink:
@@ -52,6 +45,9 @@ class _ParquetSink:
         self.writer.write_table(self._pa.Table.from_arrays(arrays, schema=self.schema))
 
     def close(self) -> None:
+        self.writer.close()
+
+    def abort(self) -> None:
         self.writer.close()
 
 
@@ -115,8 +111,11 @@ class _RootSink:
     def close(self) -> None:
         self.file.close()
 
+    def abort(self) -> None:
+        self.file.close()
 
-SCORE_SINKS: dict[str, Callable[[Path, Mapping[str, np.dtype], str], _Sink]] = {
+
+SCORE_SINKS: dict[str, Callable[[Path, Mapping[str, np.dtype], str], Sink]] = {
     ".parquet": _ParquetSink,
     ".h5": _Hdf5Sink,
     ".hdf5": _Hdf5Sink,
@@ -134,13 +133,11 @@ def check_score_path(path: str | os.PathLike[str]) -> Path:
             path is an existing directory.
     """
     p = Path(path)
-    if p.suffix.lower() not in SCORE_SINKS:
-        err = UnknownFormatError(str(p), p.suffix or "(no extension)", ["parquet", "hdf5", "root"])
-        err.reason = (
-            f"unsupported score file extension '{p.suffix or '(none)'}'; use one of "
-            f"{', '.join(SCORE_SINKS)}"
-        )
-        raise err
+    reason = (
+        f"unsupported score file extension '{p.suffix or '(none)'}'; use one of "
+        f"{', '.join(SCORE_SINKS)}"
+    )
+    lookup_suffix(p, SCORE_SINKS, ["parquet", "hdf5", "root"], reason)
     folder = p.parent
     if not folder.is_dir():
         raise ClusterWriteError(str(p), None, f"output folder '{folder}' does not exist")
@@ -151,7 +148,7 @@ def check_score_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-class ScoreWriter:
+class ScoreWriter(AtomicTableWriter):
     """Context manager writing one score table atomically, chunk by chunk.
 
     Args:
@@ -168,22 +165,16 @@ class ScoreWriter:
     def __init__(
         self, path: str | os.PathLike[str], fields: Mapping[str, Any], meta: Mapping[str, Any]
     ) -> None:
-        self.path = check_score_path(path)
+        super().__init__(
+            check_score_path(path), "the score file", "; nothing was written under this name"
+        )
         self.fields = {k: np.dtype(v) for k, v in fields.items()}
         self._meta = json.dumps(dict(meta), sort_keys=True, default=str)
-        self._file: AtomicFile | None = None
-        self._sink: _Sink | None = None
+        self._open_sink = lookup_suffix(self.path, SCORE_SINKS, ["parquet", "hdf5", "root"])
         self.n_written = 0
 
     def __enter__(self) -> ScoreWriter:
-        try:
-            self._file = AtomicFile(self.path)
-            self._sink = SCORE_SINKS[self.path.suffix.lower()](
-                self._file.tmp, self.fields, self._meta
-            )
-        except BaseException as exc:
-            self._cleanup()
-            raise self._error(exc, "create") from exc
+        self.start(lambda tmp: self._open_sink(tmp, self.fields, self._meta))
         return self
 
     def write(self, columns: Mapping[str, np.ndarray]) -> None:
@@ -195,10 +186,7 @@ class ScoreWriter:
             raise ValueError(f"score columns have different lengths {sorted(lengths)}")
         if not lengths.pop():
             return
-        try:
-            self._sink.append(cols)
-        except BaseException as exc:
-            raise self._error(exc, "write") from exc
+        self.append_columns(cols)
         self.n_written += len(cols[next(iter(cols))])
 
     def __exit__(
@@ -208,25 +196,6 @@ class ScoreWriter:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None:
-            self._cleanup()
+            self.discard()
             return
-        try:
-            assert self._sink is not None and self._file is not None
-            self._sink.close()
-            self._sink = None
-            self._file.commit()
-        except BaseException as err:
-            self._cleanup()
-            raise self._error(err, "finish") from err
-
-    def _cleanup(self) -> None:
-        if self._sink is not None:
-            with contextlib.suppress(Exception):
-                getattr(self._sink, "abort", self._sink.close)()
-            self._sink = None
-        if self._file is not None:
-            self._file.discard()
-
-    def _error(self, exc: BaseException, what: str) -> BaseException:
-        note = "; nothing was written under this name"
-        return as_write_error(self.path, exc, f"{what} the score file", note)
+        self.commit()

@@ -1,10 +1,17 @@
-"""Atomic, chunked writing of cluster files.
+"""The one writer stack of the toolkit: atomic, chunked writing of tables (cluster and score files).
 
-:class:`ClusterWriter` appends validated :class:`~interp.core.schema.ClusterSet` chunks (e.g. one
-simulated event at a time) into a temporary file in the destination folder, buffering at most
-``buffer_rows`` clusters in memory. On a clean exit the temporary file is flushed, fsynced and
-renamed onto the final name with :func:`os.replace`; on any exception it is deleted, so the
-final name either holds a complete file or is untouched (a pre-existing file stays as it was).
+:class:`AtomicTableWriter` is the shared machinery: it creates a temporary file beside the
+final name (:class:`~interp.core.fsutil.AtomicFile`), opens a format's sink on it, appends
+chunks, and on :meth:`~AtomicTableWriter.commit` closes the sink, fsyncs and renames the file
+onto the final name with :func:`os.replace`; on any failure it aborts the sink and deletes the
+temporary file, so the final name either holds a complete file or is untouched (a
+pre-existing file stays as it was). Every I/O failure becomes one :class:`ClusterWriteError`
+line naming the file (:func:`as_write_error`). Formats are chosen by suffix through
+:func:`~interp.data.io.registry.lookup_suffix`.
+
+On top of it: :class:`ClusterWriter` appends validated :class:`~interp.core.schema.ClusterSet`
+chunks (e.g. one simulated event at a time), buffering at most ``buffer_rows`` clusters in
+memory; score tables use :class:`interp.data.io.scores.ScoreWriter`.
 
 The output directory must already exist. Write failures (missing or unwritable directory,
 disk full) raise :class:`ClusterWriteError`, which is both a
@@ -14,7 +21,7 @@ disk full) raise :class:`ClusterWriteError`, which is both a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -57,7 +64,90 @@ def as_write_error(path: Path, exc: BaseException, action: str, note: str = "") 
     )
 
 
-class ClusterWriter:
+class AtomicTableWriter:
+    """Shared lifecycle of a table written atomically, chunk by chunk (no validation).
+
+    Subclasses call :meth:`start` with a function that opens the format's sink on the
+    temporary path, :meth:`append_columns` for every chunk, then :meth:`commit` (or
+    :meth:`discard` on an error).
+
+    Args:
+        path: Final file name.
+        what: What the file is, for errors, e.g. ``"hdf5 file"`` or ``"the score file"``.
+        note: Appended to every write error, e.g. ``"; nothing was written under this name"``.
+    """
+
+    def __init__(self, path: PathLike, what: str, note: str = "") -> None:
+        self.path = Path(path)
+        self._what = what
+        self._note = note
+        self._file: AtomicFile | None = None
+        self._sink: Sink | None = None
+
+    def write_error(self, exc: BaseException, action: str) -> BaseException:
+        """The one-line :class:`ClusterWriteError` for ``exc`` during ``action`` (see
+        :func:`as_write_error`)."""
+        return as_write_error(self.path, exc, f"{action} {self._what}", self._note)
+
+    def start(self, open_sink: Callable[[Path], Sink]) -> None:
+        """Creates the temporary file and opens the sink on it (no-op when started).
+
+        Raises:
+            ClusterWriteError: The temporary file or the sink cannot be created (the
+                temporary file is removed).
+        """
+        if self._sink is not None:
+            return
+        try:
+            self._file = AtomicFile(self.path)
+        except OSError as exc:
+            raise ClusterWriteError(
+                str(self.path),
+                None,
+                f"cannot create a file in directory '{self.path.parent}' "
+                f"({type(exc).__name__}: {exc.strerror or exc}){self._note}",
+            ) from exc
+        try:
+            self._sink = open_sink(self._file.tmp)
+        except BaseException as exc:
+            self.discard()
+            raise self.write_error(exc, "create") from exc
+
+    def append_columns(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Appends rows to the sink (every column the same number of rows)."""
+        assert self._sink is not None, "start() the writer first"
+        try:
+            self._sink.append(columns)
+        except BaseException as exc:
+            raise self.write_error(exc, "write") from exc
+
+    def commit(self) -> Path:
+        """Closes the sink, fsyncs and renames the temporary file onto the final name.
+
+        Raises:
+            ClusterWriteError: Closing or renaming failed (the temporary file is removed).
+        """
+        try:
+            assert self._sink is not None and self._file is not None
+            self._sink.close()
+            self._sink = None
+            self._file.commit()
+        except BaseException as exc:
+            self.discard()
+            raise self.write_error(exc, "finish") from exc
+        return self.path
+
+    def discard(self) -> None:
+        """Aborts the sink and deletes the temporary file; the final name is left untouched."""
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.abort()
+            self._sink = None
+        if self._file is not None:
+            self._file.discard()
+
+
+class ClusterWriter(AtomicTableWriter):
     """Context manager that writes one cluster file atomically, chunk by chunk.
 
     Example::
@@ -94,11 +184,11 @@ class ClusterWriter:
         compression: str | None = "default",
         buffer_rows: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
-        self.path = Path(path)
+        self._fmt: Format = format_for_path(path, format)
+        super().__init__(path, f"{self._fmt.name} file")
         self.chamber = chamber
         self.window = (int(window[0]), int(window[1]))
         src = str(self.path)
-        self._fmt: Format = format_for_path(self.path, format)
         truth = list(truth_fields)
         for name in truth:
             if name not in TRUTH_FIELDS:
@@ -113,8 +203,6 @@ class ClusterWriter:
         self._buffer_rows = int(buffer_rows)
         self._buffer: list[Mapping[str, np.ndarray]] = []
         self._buffered = 0
-        self._file: AtomicFile | None = None
-        self._sink: Sink | None = None
         self._closed = False
         self.n_written = 0
 
@@ -142,33 +230,18 @@ class ClusterWriter:
         if self._sink is not None:
             return
         try:
-            self._file = AtomicFile(self.path)
-        except OSError as exc:
-            raise ClusterWriteError(
-                str(self.path),
-                None,
-                f"cannot create a file in directory '{self.path.parent}' "
-                f"({type(exc).__name__}: {exc.strerror or exc})",
-            ) from exc
-        try:
-            self._sink = self._fmt.open_sink(
-                self._file.tmp, self.chamber, self.window, self.fields, self._compression
+            self.start(
+                lambda tmp: self._fmt.open_sink(
+                    tmp, self.chamber, self.window, self.fields, self._compression
+                )
             )
-        except BaseException as exc:
+        except BaseException:
             self.abort()
-            raise self._as_write_error(exc, "create") from exc
-
-    def _as_write_error(self, exc: BaseException, what: str) -> BaseException:
-        return as_write_error(self.path, exc, f"{what} {self._fmt.name} file")
+            raise
 
     def abort(self) -> None:
         """Discards everything written so far; the final name is left untouched."""
-        if self._sink is not None:
-            with contextlib.suppress(Exception):
-                self._sink.abort()
-            self._sink = None
-        if self._file is not None:
-            self._file.discard()
+        self.discard()
         self._buffer.clear()
         self._buffered = 0
         self._closed = True
@@ -193,13 +266,10 @@ class ClusterWriter:
                     "charge",
                     "no clusters were written; refusing to create an empty file",
                 )
-            assert self._sink is not None and self._file is not None
-            self._sink.close()
-            self._sink = None
-            self._file.commit()
+            self.commit()
         except BaseException as exc:
             self.abort()
-            raise self._as_write_error(exc, "finish") from exc
+            raise self.write_error(exc, "finish") from exc
         self._closed = True
         return self.path
 
@@ -273,13 +343,10 @@ class ClusterWriter:
         n = self._buffered
         step = self._buffer_rows
         stop = n if final else n - n % step
-        try:
-            for start in range(0, stop, step):
-                end = min(start + step, stop)
-                self._sink.append({k: cols[k][start:end] for k in self.fields})
-                self.n_written += end - start
-        except BaseException as exc:
-            raise self._as_write_error(exc, "write") from exc
+        for start in range(0, stop, step):
+            end = min(start + step, stop)
+            self.append_columns({k: cols[k][start:end] for k in self.fields})
+            self.n_written += end - start
         rest = n - stop
         self._buffered = rest
         if rest:
