@@ -49,15 +49,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.backends.flax.batching import bucket_size, chunks, pad_to  # noqa: E402
+from interp.backends.flax.adc import compact_adc  # noqa: E402
+from interp.backends.flax.chunking import bucket_size, chunks, pad_to  # noqa: E402
 from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
-from interp.backends.flax.fast import (  # noqa: E402
-    compact_adc,
-    make_fused_forward,
-    preferred_backend,
-    random_params,
-)
+from interp.backends.flax.fused import make_fused_forward  # noqa: E402
+from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.backends.flax.steps import make_forward  # noqa: E402
+from interp.backends.flax.tuning import preferred_backend  # noqa: E402
 from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
@@ -377,7 +375,7 @@ def bench_xgboost(
 def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int = 256) -> dict:
     """Training samples/s of the trainer's step (``formulation="auto"``) and of the same step
     differentiating ``module.apply`` (``"apply"``, the reference), where they differ."""
-    from interp.backends.flax.fast import rewritten_logits_fn
+    from interp.backends.flax.formulation import rewritten_logits_fn
     from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)

@@ -9,7 +9,7 @@ import pytest
 
 import models
 from interp.backends.flax.classifier import FlaxClassifier
-from interp.backends.flax.fast import random_params
+from interp.backends.flax.random_params import random_params
 from interp.data.preprocess import fit_preprocessor
 
 onnx = pytest.importorskip("onnx")

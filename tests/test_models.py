@@ -31,10 +31,10 @@ def _init(name: str, window: tuple[int, int] = (11, 20)):
 
 def test_builtins_registered() -> None:
     assert set(EXPECTED_PARAMS) <= set(model_names())
-    assert models.model_names() == sorted(models.model_names())
+    assert models.model_names("flax") == sorted(models.model_names("flax"))
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 @pytest.mark.parametrize("window", [(11, 20), (9, 16)])
 def test_forward_shape_finite_and_params_only(name: str, window: tuple[int, int]) -> None:
     module, variables = _init(name, window)
@@ -48,7 +48,7 @@ def test_forward_shape_finite_and_params_only(name: str, window: tuple[int, int]
     assert logits_train.shape == (4, 2)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_param_counts(name: str) -> None:
     _, variables = _init(name)
     n = param_count(variables["params"])
@@ -61,7 +61,7 @@ def test_param_counts(name: str) -> None:
         assert n == expected
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_intermediates(name: str) -> None:
     module, variables = _init(name)
     x = jnp.ones((3, 11, 20))
@@ -78,7 +78,7 @@ def test_intermediates(name: str) -> None:
         assert inter["features"][0].shape == (3, 11 * 20 * 10)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_config_round_trip(name: str) -> None:
     module, variables = _init(name)
     record = json.loads(json.dumps({"name": name, "config": model_config(module)}))
