@@ -10,7 +10,7 @@ Paths per Flax model:
 
 * ``toolkit``: ``FlaxClassifier.logits`` with its default backend (fused jitted
   preprocessing + model in the fastest formulation per model, per-model chunk plan on the
-  64-byte aligned ``ClusterSet.charge``; :mod:`interp.backends.flax.fast`), and ``toolkit_jax`` the
+  64-byte aligned ``ClusterSet.charge``; :mod:`interp.backends.flax.fused`), and ``toolkit_jax`` the
   same forced to the JAX backend where the default is ONNX Runtime;
 * ``reference``: the previous implementation (numpy preprocessing, ``module.apply`` via
   ``interp.backends.flax.steps.make_forward``, zero-padded batches of 4,096);
@@ -61,7 +61,8 @@ from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
 CLUSTERS_PER_EVENT = 28763.75
-FLAX_MODELS = ("perceptron", "split_conv", "resnet")
+FLAX_MODELS = tuple(models.model_names("flax"))
+"""Every Flax model of the registry (a new ``models/<name>.py`` is benchmarked as it is)."""
 INPUT_BYTES = 11 * 20 * 4 + 2 * 4  # float32 window in, two logits out (minimal traffic)
 
 

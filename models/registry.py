@@ -3,8 +3,9 @@
 A name is one of:
 
 * a built-in model: the file ``models/<name>.py`` exporting ``SPEC`` (and ``Model`` for a Flax
-  model), found with ``importlib.import_module``; :func:`model_names` lists them from the
-  package folder, so a new model is one new file;
+  model; a file exporting only ``Model`` gets the plain Flax defaults), found with
+  ``importlib.import_module``; :func:`model_names` lists them from the package folder, so a
+  new model is one new file;
 * an external model: ``"my_pkg.my_model:Model"`` (a linen class, or a :class:`ModelSpec`,
   in an importable module; the module's ``SPEC`` describes it, a plain Flax default if it has
   none);
@@ -58,10 +59,23 @@ def model_names(backend: str | None = None) -> list[str]:
     for info in pkgutil.iter_modules([str(_package_dir())]):
         if info.name.startswith("_") or info.ispkg:
             continue
-        spec = getattr(importlib.import_module(f"{PACKAGE}.{info.name}"), "SPEC", None)
-        if isinstance(spec, ModelSpec) and (backend is None or spec.backend == backend):
+        spec = _builtin_spec(importlib.import_module(f"{PACKAGE}.{info.name}"), info.name)
+        if spec is not None and (backend is None or spec.backend == backend):
             names.append(info.name)
     return sorted(names)
+
+
+def _is_module_class(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, nn.Module)
+
+
+def _builtin_spec(module: ModuleType, name: str) -> ModelSpec | None:
+    """A model file's ``SPEC``; a plain Flax default if it exports only ``Model``; else
+    ``None`` (a helper file such as ``ops.py``)."""
+    spec = getattr(module, "SPEC", None)
+    if isinstance(spec, ModelSpec):
+        return spec
+    return ModelSpec(name=name) if _is_module_class(getattr(module, "Model", None)) else None
 
 
 def _entry_point(name: str) -> importlib.metadata.EntryPoint | None:
@@ -92,9 +106,9 @@ def _resolve(name: str) -> tuple[ModelSpec, type[nn.Module] | None]:
         module, obj = _import_external(name, name)
     elif name.isidentifier() and (_package_dir() / f"{name}.py").is_file():
         module = importlib.import_module(f"{PACKAGE}.{name}")
-        if not isinstance(getattr(module, "SPEC", None), ModelSpec):
+        obj = _builtin_spec(module, name)
+        if obj is None:
             raise UnknownNameError("model", name, model_names())
-        obj = getattr(module, "Model", None)
     elif (ep := _entry_point(name)) is not None:
         module, obj = _import_external(ep.value, name)
     else:
@@ -105,7 +119,7 @@ def _resolve(name: str) -> tuple[ModelSpec, type[nn.Module] | None]:
         spec, cls = getattr(module, "SPEC", None), obj
         if not isinstance(spec, ModelSpec):
             spec = ModelSpec(name=name)
-    if cls is not None and not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+    if cls is not None and not _is_module_class(cls):
         raise ModelLoadError(f"model '{name}': {cls!r} is not a flax.linen.Module class")
     if spec.backend == "flax" and cls is None:
         raise ModelLoadError(f"model '{name}': a Flax model's file must export 'Model'")
@@ -169,7 +183,7 @@ def spec_of(module: nn.Module) -> ModelSpec:
     cls = type(module)
     source = sys.modules.get(cls.__module__)
     spec = getattr(source, "SPEC", None)
-    if isinstance(spec, ModelSpec) and getattr(source, "Model", None) is cls:
+    if isinstance(spec, ModelSpec) and getattr(source, "Model", cls) is cls:
         return spec
     return ModelSpec(name=f"{cls.__module__}:{cls.__name__}")
 
