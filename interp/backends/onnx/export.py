@@ -59,11 +59,13 @@ def _preprocess(g: _Graph, x: str, pre: Preprocessor) -> str:
     raise UnsupportedModelError(f"no ONNX preprocessing for method '{pre.method}'")
 
 
-def build_onnx(classifier: Any) -> onnx.ModelProto:
+def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
     """Builds the ONNX model of a trained Flax classifier (preprocessing included).
 
     Args:
         classifier: A :class:`~interp.backends.flax.classifier.FlaxClassifier`.
+        generic: Use the generic converter (:mod:`interp.backends.onnx.jaxpr`) even when the
+            model's file declares its own graph (to test one against the other).
 
     Returns:
         A checked ``onnx.ModelProto`` (opset 17, dynamic batch ``N``).
@@ -80,7 +82,7 @@ def build_onnx(classifier: Any) -> onnx.ModelProto:
         )
     pt = classifier.window
     params = _host_tree(classifier.params)
-    builder = models.spec_of(classifier.module).onnx_graph
+    builder = None if generic else models.spec_of(classifier.module).onnx_graph
     g = _Graph()
     x = _preprocess(g, INPUT, classifier.preprocessor)
     try:
