@@ -286,7 +286,7 @@ def bench_gpu(
     """GPU seconds per event of one Flax model, per formulation and precision.
 
     Rows: ``toolkit`` (``FlaxClassifier.logits`` with the JAX backend under
-    ``jax.default_device(gpu)``: the formulation ``PLATFORM_FORMULATION`` picks for
+    ``jax.default_device(gpu)``: the formulation the model spec (``SPEC.formulation``) picks for
     ``gpu``, its chunk plan, numpy in and out), and for each formulation (``apply``,
     ``rewrite``) and precision (``float32``, ``bfloat16``, ``float16``) one call on the whole
     event padded to :data:`GPU_CHUNK`: ``host`` (float32 numpy in, numpy logits out),

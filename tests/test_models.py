@@ -157,3 +157,33 @@ def test_perceptron_logit_difference_is_linear() -> None:
     # Exact linear decomposition: diff(x) = sum(w * x) + (b1 - b0), same gradient everywhere.
     np.testing.assert_allclose(diff(x), jnp.sum(w * x) + bias[1] - bias[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(jax.grad(diff)(2.0 * x + 1.0), grad, rtol=1e-6)
+
+
+def test_builtin_specs_keep_their_choices() -> None:
+    """The per-model facts that used to live in name tables elsewhere, now in each file."""
+    spec = models.model_spec
+    assert [n for n in model_names() if spec(n).gradient_attributions] == ["resnet", "split_conv"]
+    assert [n for n in model_names() if spec(n).weight_map] == ["perceptron"]
+    assert [n for n in model_names() if spec(n).kernel_figures] == ["split_conv"]
+    assert [n for n in model_names() if spec(n).shap] == ["xgboost"]
+    assert (spec("perceptron").chunk, spec("perceptron").min_chunk) == (8192, 512)
+    assert spec("split_conv").chunk == spec("resnet").chunk == 1024
+    assert [n for n in model_names() if spec(n).inference_backend == "onnx"] == ["resnet"]
+    assert spec("xgboost").backend == "xgboost" and spec("xgboost").onnx_graph is None
+    with pytest.raises(models.registry.ModelLoadError, match="no linen module"):
+        get_model("xgboost")
+
+
+def test_a_file_with_only_model_gets_flax_defaults() -> None:
+    """A plain linen module with no spec: attributions yes, no rewrite, default chunking."""
+    import flax.linen as nn
+
+    class Plain(nn.Module):
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            return nn.Dense(2)(x.reshape(x.shape[0], -1))
+
+    spec = models.spec_of(Plain())
+    assert spec.backend == "flax" and spec.gradient_attributions
+    assert spec.fast_forward is None and spec.onnx_graph is None and spec.chunk is None
+    assert not (spec.weight_map or spec.kernel_figures or spec.shap)
