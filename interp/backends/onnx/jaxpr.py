@@ -3,8 +3,9 @@
 ``module.apply`` is traced with a symbolic batch dimension (``jax.make_jaxpr`` with
 ``jax.export.symbolic_shape("N")``) and each primitive of the jaxpr becomes standard ONNX
 nodes; the parameters become initialisers. Covered: dense and ``einsum``-like products
-(``dot_general`` as ``Einsum``), convolutions (``conv_general_dilated`` with any layout,
-strides, explicit padding, dilation and groups), elementwise arithmetic and activations
+(``dot_general`` as ``MatMul``, else ``Einsum``), convolutions (``conv_general_dilated`` with
+any layout, strides, explicit padding, dilation and groups), elementwise arithmetic and
+activations
 (relu, sigmoid, tanh, exp, log, ...), reshapes, transposes, broadcasts, slices, concatenation,
 reductions and casts; nested calls (``jit``, ``custom_jvp_call``) are inlined. Anything else
 raises :class:`~models.onnx_graph.UnsupportedModelError` naming the primitive (nothing wrong
@@ -160,6 +161,8 @@ class _Converter:
     def _dot(self, eqn: Any, ins: list[str]) -> str:
         (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
         nl, nr = len(eqn.invars[0].aval.shape), len(eqn.invars[1].aval.shape)
+        if not lb and tuple(lc) == (nl - 1,) and tuple(rc) == (0,) and nr == 2:
+            return self.g.op("MatMul", ins, "dot")  # a dense layer (quantizable as int8)
         letters = iter(string.ascii_letters)
         lhs, rhs = [""] * nl, [""] * nr
         for a, b in zip(lb, rb, strict=True):
