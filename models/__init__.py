@@ -2,6 +2,12 @@
 
 One file per model (``models/<name>.py``: ``Model`` and ``SPEC``), found by name through
 :mod:`models.registry`; importing this package imports no model file.
+
+Adding a model is one file: a linen ``Model`` taking float32 [B, P, T] and returning logits
+[B, 2], and optionally a :class:`~models.contract.ModelSpec` ``SPEC`` (capabilities, a fast
+forward, chunk sizes, an ONNX graph). With no spec it trains, evaluates, gets gradient
+attributions, runs ``module.apply`` and exports to ONNX through the generic converter.
+Shared kernels: :mod:`models.ops`; ONNX graph helpers: :mod:`models.onnx_graph`.
 """
 
 from models.contract import CAPABILITIES, ModelSpec

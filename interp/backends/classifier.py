@@ -37,8 +37,9 @@ class Classifier(Protocol):
     """A trained noise/signal classifier.
 
     Attributes:
-        kind: Loader key (``"flax"`` or ``"xgboost"``).
-        name: Model name (``"perceptron"``, ``"split_conv"``, ``"resnet"``, ``"xgboost"``).
+        kind: Backend (a key of :data:`BACKEND_MODULES`: ``"flax"`` or ``"xgboost"``).
+        name: Model name (``models.model_spec(name)``: a file of the ``models`` package such
+            as ``"resnet"``, or an external ``module:attr`` string or entry point name).
         window: (pads, time bins) the model was trained on.
         train_chamber: Chamber of the training data.
         threshold: Validation operating point in P(signal) (``None`` if never evaluated);
