@@ -10,7 +10,7 @@ Paths per Flax model:
 
 * ``toolkit``: ``FlaxClassifier.logits`` with its default backend (fused jitted
   preprocessing + model in the fastest formulation per model, per-model chunk plan on the
-  64-byte aligned ``ClusterSet.charge``; :mod:`interp.backends.flax.fast`), and ``toolkit_jax`` the
+  64-byte aligned ``ClusterSet.charge``; :mod:`interp.backends.flax.fused`), and ``toolkit_jax`` the
   same forced to the JAX backend where the default is ONNX Runtime;
 * ``reference``: the previous implementation (numpy preprocessing, ``module.apply`` via
   ``interp.backends.flax.steps.make_forward``, zero-padded batches of 4,096);
@@ -49,21 +49,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.backends.flax.batching import bucket_size, chunks, pad_to  # noqa: E402
+from interp.backends.flax.adc import compact_adc  # noqa: E402
+from interp.backends.flax.chunking import bucket_size, chunks, pad_to  # noqa: E402
 from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
-from interp.backends.flax.fast import (  # noqa: E402
-    compact_adc,
-    make_fused_forward,
-    preferred_backend,
-    random_params,
-)
+from interp.backends.flax.fused import make_fused_forward  # noqa: E402
+from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.backends.flax.steps import make_forward  # noqa: E402
+from interp.backends.flax.tuning import preferred_backend  # noqa: E402
 from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
 CLUSTERS_PER_EVENT = 28763.75
-FLAX_MODELS = ("perceptron", "split_conv", "resnet")
+FLAX_MODELS = tuple(models.model_names("flax"))
+"""Every Flax model of the registry (a new ``models/<name>.py`` is benchmarked as it is)."""
 INPUT_BYTES = 11 * 20 * 4 + 2 * 4  # float32 window in, two logits out (minimal traffic)
 
 
@@ -287,7 +286,7 @@ def bench_gpu(
     """GPU seconds per event of one Flax model, per formulation and precision.
 
     Rows: ``toolkit`` (``FlaxClassifier.logits`` with the JAX backend under
-    ``jax.default_device(gpu)``: the formulation ``PLATFORM_FORMULATION`` picks for
+    ``jax.default_device(gpu)``: the formulation the model spec (``SPEC.formulation``) picks for
     ``gpu``, its chunk plan, numpy in and out), and for each formulation (``apply``,
     ``rewrite``) and precision (``float32``, ``bfloat16``, ``float16``) one call on the whole
     event padded to :data:`GPU_CHUNK`: ``host`` (float32 numpy in, numpy logits out),
@@ -377,7 +376,7 @@ def bench_xgboost(
 def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int = 256) -> dict:
     """Training samples/s of the trainer's step (``formulation="auto"``) and of the same step
     differentiating ``module.apply`` (``"apply"``, the reference), where they differ."""
-    from interp.backends.flax.fast import rewritten_logits_fn
+    from interp.backends.flax.formulation import rewritten_logits_fn
     from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)

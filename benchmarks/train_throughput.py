@@ -34,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
 from interp.backends.flax.config import TrainConfig  # noqa: E402
-from interp.backends.flax.fast import current_platform, platform_formulation, random_params  # noqa: E402
+from interp.backends.flax.formulation import platform_formulation  # noqa: E402
+from interp.backends.flax.platform import current_platform  # noqa: E402
+from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 

@@ -6,15 +6,24 @@ Default widths (10; 16, 32, 76) give exactly 95,170 params independent of the wi
 so the only collection is ``params``; the second conv of every residual branch is
 zero-initialised (SkipInit-style) so each block starts as its shortcut, which keeps the
 un-normalised network well conditioned at initialisation.
+
+Fast forward (CPU): every convolution in the form measured fastest for its shape
+(:func:`models.ops.conv_hybrid`; 2.9x faster than ``module.apply``); GPU/TPU run
+``module.apply``. Inference: ONNX Runtime when installed (2.5-3x faster than XLA:CPU's
+convolutions on the 2-core VM), 1,024 clusters per call (flat between 1k and 8k).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.registry import register_model
+from models import onnx_graph as og
+from models.contract import ModelSpec
+from models.ops import conv_hybrid
 
 
 class ResidualBlock(nn.Module):
@@ -46,7 +55,6 @@ class ResidualBlock(nn.Module):
         return nn.relu(h + shortcut)
 
 
-@register_model("resnet")
 class ResNet(nn.Module):
     """Stem conv -> 3 residual blocks -> global average pool -> Dense(2).
 
@@ -74,3 +82,64 @@ class ResNet(nn.Module):
         pooled = jnp.mean(h, axis=(1, 2))
         self.sow("intermediates", "pooled", pooled)
         return nn.Dense(self.num_classes, name="dense")(pooled)
+
+
+Model = ResNet
+
+
+def fast_forward(module: nn.Module) -> Any:
+    """``ResNet`` forward with every convolution in its fastest form (:func:`conv_hybrid`).
+
+    Args:
+        module: A :class:`ResNet` (any ``stem_features``/``block_*`` config).
+
+    Returns:
+        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
+    """
+    strides = tuple(int(s) for s in module.block_strides)
+    features = tuple(int(f) for f in module.block_features)
+
+    def fn(params: Any, x: jax.Array) -> jax.Array:
+        def conv(h: jax.Array, p: Any, s: int = 1) -> jax.Array:
+            return conv_hybrid(h, p["kernel"], p["bias"], s)
+
+        h = nn.relu(conv(x[..., None], params["stem_conv"]))
+        for i, (f, s) in enumerate(zip(features, strides, strict=True)):
+            bp = params[f"res_block{i + 1}"]
+            a = conv(nn.relu(conv(h, bp["conv1"], s)), bp["conv2"])
+            short = conv(h, bp["proj"], s) if (s != 1 or h.shape[-1] != f) else h
+            h = nn.relu(a + short)
+        return jnp.mean(h, axis=(1, 2)) @ params["dense"]["kernel"] + params["dense"]["bias"]
+
+    return fn
+
+
+def onnx_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int]) -> str:
+    """Stem Conv -> residual blocks (Conv, Relu, Conv, Add) -> GlobalAveragePool -> Gemm."""
+    h = og.unsqueeze_channel(g, x)
+    h, hw = og.conv(g, h, params["stem_conv"], pt)
+    h = g.op("Relu", [h])
+    c_in = int(og.arr(params, "stem_conv", "kernel").shape[-1])
+    for i, (f, s) in enumerate(zip(module.block_features, module.block_strides, strict=True)):
+        bp = params.get(f"res_block{i + 1}")
+        if bp is None:
+            raise og.UnsupportedModelError(f"resnet params lack 'res_block{i + 1}'")
+        a, hw2 = og.conv(g, h, bp["conv1"], hw, int(s))
+        a, _ = og.conv(g, g.op("Relu", [a]), bp["conv2"], hw2)
+        short = h
+        if int(s) != 1 or c_in != int(f):
+            short, _ = og.conv(g, h, bp["proj"], hw, int(s))
+        h, hw, c_in = g.op("Relu", [g.op("Add", [a, short])]), hw2, int(f)
+    pooled = g.op("Flatten", [g.op("GlobalAveragePool", [h])], "pooled", axis=1)
+    return og.dense(g, pooled, params["dense"])
+
+
+SPEC = ModelSpec(
+    name="resnet",
+    fast_forward=fast_forward,
+    formulation={"cpu": "rewrite", "gpu": "apply", "tpu": "apply"},
+    chunk=1024,
+    inference_backend="onnx",
+    onnx_graph=onnx_graph,
+    description="lean residual network (95,170 params)",
+)

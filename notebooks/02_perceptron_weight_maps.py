@@ -31,6 +31,7 @@ import numpy as np
 
 from interp.backends.classifier import load_classifier
 from interp.data.simulator import simulate
+from interp.explain.attribution import attributions
 from interp.explain.rule import region_masks
 from interp.plots import weights as fw
 from interp.study.pipeline import MatrixConfig, run_matrix
@@ -103,5 +104,5 @@ clf = load_classifier(WORKDIR / "runs" / "perceptron" / "VTPC2")
 p_signal = clf.predict_proba(charge_adc)
 print(f"threshold {clf.threshold:.3f}: {np.mean(p_signal >= clf.threshold):.1%} called signal")
 weights = clf.weight_map()["signal - noise"]
-ig = clf.attributions(charge_adc[:16], method="integrated_gradients")
+ig = attributions(clf, charge_adc[:16], method="integrated_gradients")
 print("weight map", weights.shape, "| IG maps", ig.shape, "sum of first", f"{ig[0].sum():+.2f}")

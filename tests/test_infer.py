@@ -8,17 +8,14 @@ import pytest
 
 import models
 from interp.backends.flax.classifier import FlaxClassifier
-from interp.backends.flax.fast import (
-    conv_same_1ch,
-    jax_preprocess,
-    make_fused_forward,
-    model_logits_fn,
-    preferred_chunk,
-    random_params,
-    same_pads,
-)
+from interp.backends.flax.fast import jax_preprocess
+from interp.backends.flax.formulation import model_logits_fn
+from interp.backends.flax.fused import make_fused_forward
+from interp.backends.flax.random_params import random_params
 from interp.backends.flax.steps import make_forward
+from interp.backends.flax.tuning import preferred_chunk
 from interp.data.preprocess import PREPROCESSORS, fit_preprocessor
+from models.ops import conv_same_1ch, same_pads
 
 RTOL = 1e-5
 
@@ -111,7 +108,7 @@ def test_classifier_logits_match_reference(name: str) -> None:
 def test_conv_hybrid_matches_flax_conv(hw, c_in, stride, kernel) -> None:
     import flax.linen as nn
 
-    from interp.backends.flax.fast import conv_hybrid
+    from models.ops import conv_hybrid
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((17, *hw, c_in)).astype(np.float32)
@@ -166,18 +163,18 @@ def test_split_conv_nondefault_config() -> None:
 
 
 def test_preferred_chunk() -> None:
-    from interp.backends.flax.fast import preferred_min_chunk
+    from interp.backends.flax.tuning import preferred_min_chunk
 
     assert preferred_chunk("split_conv") == 1024
     assert preferred_chunk("anything") >= 1024
-    for name in [*models.model_names(), "anything"]:
+    for name in [*models.model_names("flax"), "anything"]:
         assert 64 <= preferred_min_chunk(name) <= preferred_chunk(name)
 
 
 @pytest.mark.parametrize("n", [0, 1, 63, 64, 511, 512, 513, 1700, 4096, 8192 + 3 * 512 + 97])
 @pytest.mark.parametrize(("max_size", "min_size"), [(4096, 512), (1024, 1024), (8192, 64)])
 def test_ladder_chunks_cover_each_item_once(n: int, max_size: int, min_size: int) -> None:
-    from interp.backends.flax.batching import ladder_chunks
+    from interp.backends.flax.chunking import ladder_chunks
 
     pieces = list(ladder_chunks(n, max_size, min_size))
     covered = np.concatenate([np.arange(a, b) for a, b, _ in pieces] or [np.zeros(0, int)])
@@ -192,7 +189,7 @@ def test_ladder_chunks_cover_each_item_once(n: int, max_size: int, min_size: int
         list(ladder_chunks(n, 32, 32))
 
 
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 @pytest.mark.parametrize("n", [1, 511, 513, 1700])
 def test_default_chunk_plan_matches_reference(name: str, n: int) -> None:
     module = models.get_model(name)
@@ -208,9 +205,9 @@ def test_default_chunk_plan_matches_reference(name: str, n: int) -> None:
 
 def _rewritten_models() -> list[str]:
     """Models whose "auto" formulation is a rewrite (for the others "auto" *is* "apply")."""
-    from interp.backends.flax.fast import rewritten_logits_fn
+    from interp.backends.flax.formulation import rewritten_logits_fn
 
-    names = [n for n in models.model_names() if rewritten_logits_fn(models.get_model(n))]
+    names = [n for n in models.model_names("flax") if rewritten_logits_fn(models.get_model(n))]
     assert {"split_conv", "resnet"} <= set(names)
     return names
 

@@ -33,17 +33,6 @@ package ``interp`` (re-exports of core names) counts as ``core``."""
 PACKAGES: tuple[str, ...] = ("interp", "models")
 
 KNOWN_CYCLES: tuple[frozenset[str], ...] = (
-    # issue 13 item 1 (helper A): the classifier contract imports the Flax and XGBoost
-    # classifiers so that they register themselves back into it
-    frozenset(
-        {
-            "interp.backends.classifier",
-            "interp.backends.flax",
-            "interp.backends.flax.classifier",
-            "interp.backends.flax.trainer",
-            "interp.backends.xgboost.classifier",
-        }
-    ),
     # issue 13 item 5 (helper B): the study pipeline writes Markdown through the report
     frozenset(
         {
@@ -61,8 +50,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         # the study <-> report cycle above (helper B): pipeline writes Markdown itself
         ("interp.study.pipeline", "interp.report.markdown"),
-        # FlaxClassifier.attributions calls the explain layer (helper A moves it to explain)
-        ("interp.backends.flax.classifier", "interp.explain.attribution"),
     }
 )
 """Upward imports (importer, imported) other branches remove; emptied with KNOWN_CYCLES."""

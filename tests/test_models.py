@@ -30,11 +30,12 @@ def _init(name: str, window: tuple[int, int] = (11, 20)):
 
 
 def test_builtins_registered() -> None:
-    assert set(EXPECTED_PARAMS) <= set(model_names())
+    assert set(EXPECTED_PARAMS) <= set(model_names("flax"))
     assert models.model_names() == sorted(models.model_names())
+    assert "xgboost" in models.model_names("xgboost")
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 @pytest.mark.parametrize("window", [(11, 20), (9, 16)])
 def test_forward_shape_finite_and_params_only(name: str, window: tuple[int, int]) -> None:
     module, variables = _init(name, window)
@@ -48,11 +49,14 @@ def test_forward_shape_finite_and_params_only(name: str, window: tuple[int, int]
     assert logits_train.shape == (4, 2)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_param_counts(name: str) -> None:
     _, variables = _init(name)
     n = param_count(variables["params"])
-    expected = EXPECTED_PARAMS[name]
+    expected = EXPECTED_PARAMS.get(name)
+    if expected is None:  # a model added after these counts were written: only sanity
+        assert n > 0
+        return
     if name == "resnet":
         assert n == expected
         _, v916 = _init(name, (9, 16))
@@ -61,14 +65,14 @@ def test_param_counts(name: str) -> None:
         assert n == expected
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_intermediates(name: str) -> None:
     module, variables = _init(name)
     x = jnp.ones((3, 11, 20))
     logits, state = module.apply(variables, x, mutable=["intermediates"])
-    assert set(state) == {"intermediates"}
-    inter = state["intermediates"]
-    for key in INTERMEDIATES[name]:
+    assert set(state) == ({"intermediates"} if name in INTERMEDIATES else set(state))
+    inter = state.get("intermediates", {})
+    for key in INTERMEDIATES.get(name, []):
         assert key in inter, key
         assert inter[key][0].shape[0] == 3
     assert logits.shape == (3, 2)
@@ -78,7 +82,7 @@ def test_intermediates(name: str) -> None:
         assert inter["features"][0].shape == (3, 11 * 20 * 10)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("flax"))
 def test_config_round_trip(name: str) -> None:
     module, variables = _init(name)
     record = json.loads(json.dumps({"name": name, "config": model_config(module)}))
@@ -153,3 +157,33 @@ def test_perceptron_logit_difference_is_linear() -> None:
     # Exact linear decomposition: diff(x) = sum(w * x) + (b1 - b0), same gradient everywhere.
     np.testing.assert_allclose(diff(x), jnp.sum(w * x) + bias[1] - bias[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(jax.grad(diff)(2.0 * x + 1.0), grad, rtol=1e-6)
+
+
+def test_builtin_specs_keep_their_choices() -> None:
+    """The per-model facts that used to live in name tables elsewhere, now in each file."""
+    spec = models.model_spec
+    assert [n for n in model_names() if spec(n).gradient_attributions] == ["resnet", "split_conv"]
+    assert [n for n in model_names() if spec(n).weight_map] == ["perceptron"]
+    assert [n for n in model_names() if spec(n).kernel_figures] == ["split_conv"]
+    assert [n for n in model_names() if spec(n).shap] == ["xgboost"]
+    assert (spec("perceptron").chunk, spec("perceptron").min_chunk) == (8192, 512)
+    assert spec("split_conv").chunk == spec("resnet").chunk == 1024
+    assert [n for n in model_names() if spec(n).inference_backend == "onnx"] == ["resnet"]
+    assert spec("xgboost").backend == "xgboost" and spec("xgboost").onnx_graph is None
+    with pytest.raises(models.registry.ModelLoadError, match="no linen module"):
+        get_model("xgboost")
+
+
+def test_a_file_with_only_model_gets_flax_defaults() -> None:
+    """A plain linen module with no spec: attributions yes, no rewrite, default chunking."""
+    import flax.linen as nn
+
+    class Plain(nn.Module):
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            return nn.Dense(2)(x.reshape(x.shape[0], -1))
+
+    spec = models.spec_of(Plain())
+    assert spec.backend == "flax" and spec.gradient_attributions
+    assert spec.fast_forward is None and spec.onnx_graph is None and spec.chunk is None
+    assert not (spec.weight_map or spec.kernel_figures or spec.shap)

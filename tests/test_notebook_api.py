@@ -17,6 +17,7 @@ from interp.backends.classifier import OPERATING_POINT_FILE, load_classifier
 from interp.core.errors import TPCInterpError, UnknownNameError
 from interp.core.schema import ClusterSet
 from interp.evaluation.metrics import choose_threshold
+from interp.explain.attribution import attributions
 from interp.study.pipeline import MAX_SIGNAL_LOSS, train_one
 
 
@@ -85,7 +86,7 @@ def test_weight_map_and_attributions(run_dir: Path, data: ClusterSet) -> None:
         maps["signal - noise"].ravel(), kernel[:, 1] - kernel[:, 0], rtol=1e-6
     )
     x = data.charge[:8]
-    ig = clf.attributions(x, method="integrated_gradients", steps=32)
+    ig = attributions(clf, x, method="integrated_gradients", steps=32)
     assert ig.shape == x.shape
     # completeness on raw ADC input: sum of IG = f(x) - f(empty window) (a linear model: exact)
     z = np.asarray(clf.logits(x))
@@ -95,7 +96,7 @@ def test_weight_map_and_attributions(run_dir: Path, data: ClusterSet) -> None:
     np.testing.assert_allclose(ig.sum(axis=(1, 2)), (z[:, 1] - z[:, 0]) - f0, atol=1e-3)
     assert w.shape == tuple(clf.window)
     with pytest.raises(UnknownNameError, match="saliency"):
-        clf.attributions(x, method="shap")
+        attributions(clf, x, method="shap")
 
 
 def test_weight_map_refused_for_models_without_one(data: ClusterSet, tmp_path: Path) -> None:

@@ -12,14 +12,14 @@ import pytest
 
 import models
 from interp.backends.flax.classifier import FlaxClassifier
-from interp.backends.flax.fast import (
-    PLATFORM_FORMULATION,
-    current_platform,
-    make_fused_forward,
+from interp.backends.flax.formulation import (
     platform_formulation,
-    random_params,
+    platform_table,
     rewritten_logits_fn,
 )
+from interp.backends.flax.fused import make_fused_forward
+from interp.backends.flax.platform import current_platform
+from interp.backends.flax.random_params import random_params
 from interp.backends.flax.steps import make_forward
 from interp.data.preprocess import fit_preprocessor
 
@@ -39,22 +39,23 @@ def _gpu() -> jax.Device | None:
     return devs[0] if devs else None
 
 
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 @pytest.mark.parametrize("platform", ["cpu", "gpu", "tpu", "METAL_OR_OTHER"])
 def test_auto_formulation_follows_the_platform_table(name: str, platform: str) -> None:
     module = models.get_model(name)
-    want = PLATFORM_FORMULATION.get(platform, {}).get(name, "apply")
+    want = platform_table().get(platform, {}).get(name, "apply")
     assert platform_formulation(module, platform) == want
     has_rewrite = rewritten_logits_fn(module, "auto", platform) is not None
-    # the perceptron's rewrite lives in the fused forward (it needs the raw input)
-    assert has_rewrite == (want == "rewrite" and name != "perceptron")
+    # a rewrite on raw input (the perceptron's) lives in the fused forward
+    assert has_rewrite == (want == "rewrite" and models.model_spec(name).fast_forward is not None)
 
 
 def test_table_choices() -> None:
     # CPU: every registered model has its rewrite; GPU: the convolutions run as convolutions
-    assert set(PLATFORM_FORMULATION["cpu"].values()) == {"rewrite"}
-    assert PLATFORM_FORMULATION["gpu"]["resnet"] == PLATFORM_FORMULATION["gpu"]["split_conv"]
-    assert PLATFORM_FORMULATION["gpu"]["resnet"] == "apply"
+    table = platform_table()
+    assert set(table["cpu"].values()) == {"rewrite"}
+    assert table["gpu"]["resnet"] == table["gpu"]["split_conv"]
+    assert table["gpu"]["resnet"] == "apply"
 
 
 def test_current_platform_follows_default_device() -> None:
@@ -63,7 +64,7 @@ def test_current_platform_follows_default_device() -> None:
         assert current_platform() == "cpu"
 
 
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_gpu_formulation_on_cpu_equals_reference(name: str, precision: str) -> None:
     """The forward a GPU runs (platform forced to "gpu"), executed on the CPU."""
@@ -105,7 +106,7 @@ def test_speed_gpu_rows_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(_gpu() is None, reason="no GPU visible to JAX (install '.[cuda]')")
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 def test_gpu_smoke(name: str) -> None:
     gpu = _gpu()
     x = _charge(3000)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import models
+from interp.backends.flax.adc import as_model_input, compact_adc
 from interp.backends.flax.classifier import FlaxClassifier
-from interp.backends.flax.fast import as_model_input, compact_adc, random_params
+from interp.backends.flax.random_params import random_params
 from interp.data.preprocess import PREPROCESSORS, fit_preprocessor
 
 RTOL = 1e-5  # float32 summation order; the integer -> float32 conversion itself is exact
@@ -36,7 +37,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / max(float(np.abs(b).max()), 1e-30))
 
 
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 @pytest.mark.parametrize("method", PREPROCESSORS)
 def test_integer_adc_input_equals_float32(name: str, method: str) -> None:
     x = _charge()
@@ -61,7 +62,7 @@ def test_compact_adc() -> None:
     assert compact_adc(u8) is u8
 
 
-@pytest.mark.parametrize("name", models.model_names())
+@pytest.mark.parametrize("name", models.model_names("flax"))
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_reduced_precision_jax(name: str, precision: str) -> None:
     x = _charge()

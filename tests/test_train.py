@@ -22,7 +22,6 @@ from interp.backends.flax.schedule import pick_learning_rate
 from interp.backends.flax.steps import TrainState, make_optimizer
 from interp.backends.flax.trainer import (
     METRICS_FILE,
-    _resolve_trainer,
     class_weights,
     run_lr_finder,
     train_flax,
@@ -270,8 +269,11 @@ def test_empty_split_and_unknown_model(
         train_flax("perceptron", tr.subset(slice(0, 0)), va, tmp_path, _smoke(), progress=False)
     with pytest.raises(UnknownNameError, match="no_such_model"):
         train_flax("no_such_model", tr, va, tmp_path, _smoke(), progress=False)
-    assert _resolve_trainer("no_such_model") is None
-    assert _resolve_trainer("perceptron") is not None
+    from interp.backends.classifier import get_trainer
+
+    with pytest.raises(UnknownNameError, match="no_such_model"):
+        get_trainer("no_such_model")
+    assert get_trainer("perceptron").func is train_flax
 
 
 # --------------------------------------------------------------------------- (f) LR finder
@@ -345,7 +347,6 @@ def test_classifier_save_load_exact_no_temp_files(
 def test_get_trainer_resolves_flax_models(
     small: tuple[ClusterSet, ClusterSet], tmp_path: Path
 ) -> None:
-    pytest.importorskip("interp.backends.xgboost.classifier")  # get_trainer imports every backend
     from interp.backends.classifier import get_trainer
 
     trainer = get_trainer("perceptron")

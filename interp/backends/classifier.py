@@ -1,13 +1,18 @@
 """The one interface every trained model (Flax or XGBoost) offers the pipeline.
 
-A trained classifier lives in a directory with a ``classifier.json`` that names its ``kind``;
-:func:`load_classifier` dispatches on it through :data:`LOADERS`. Trainers are found by model
-name through :func:`get_trainer`, so a new model family is one new module that registers a
-trainer and a loader.
+A trained classifier lives in a directory with a ``classifier.json`` that names its ``kind``
+(its backend). Backends are found by name through the explicit table :data:`BACKEND_MODULES`
+(resolved with ``importlib.import_module``, no registration side effects); a model's backend
+is its spec's (``models.model_spec(name).backend``). Each backend module offers:
+
+* ``trainer(name) -> TrainerFn``: the training function of one model name;
+* ``load(directory) -> Classifier``: the loader of its saved classifiers;
+* ``CONFIG_CLASS``: its training config dataclass (``smoke``/``quick``/``full`` profiles).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +37,9 @@ class Classifier(Protocol):
     """A trained noise/signal classifier.
 
     Attributes:
-        kind: Loader key (``"flax"`` or ``"xgboost"``).
-        name: Model name (``"perceptron"``, ``"split_conv"``, ``"resnet"``, ``"xgboost"``).
+        kind: Backend (a key of :data:`BACKEND_MODULES`: ``"flax"`` or ``"xgboost"``).
+        name: Model name (``models.model_spec(name)``: a file of the ``models`` package such
+            as ``"resnet"``, or an external ``module:attr`` string or entry point name).
         window: (pads, time bins) the model was trained on.
         train_chamber: Chamber of the training data.
         threshold: Validation operating point in P(signal) (``None`` if never evaluated);
@@ -68,65 +74,50 @@ class Classifier(Protocol):
 TrainerFn = Callable[..., Classifier]
 """``trainer(train: ClusterSet, val: ClusterSet, workdir: Path, config: Any, **kw)``."""
 
-LOADERS: dict[str, Callable[[Path], Classifier]] = {}
-_TRAINERS: dict[str, TrainerFn] = {}
-_TRAINER_RESOLVERS: list[Callable[[str], TrainerFn | None]] = []
+BACKEND_MODULES: dict[str, str] = {
+    "flax": "interp.backends.flax.trainer",
+    "xgboost": "interp.backends.xgboost.classifier",
+}
+"""Backend name (``classifier.json`` ``kind``, ``ModelSpec.backend``) -> its module."""
 
 
-def register_loader(kind: str) -> Callable[[Callable[[Path], Classifier]], Callable]:
-    """Decorator registering the loader for classifiers of ``kind``."""
+def backend_module(kind: str) -> Any:
+    """The module of a backend (see :data:`BACKEND_MODULES`), imported on first use.
 
-    def deco(fn: Callable[[Path], Classifier]) -> Callable[[Path], Classifier]:
-        LOADERS[kind] = fn
-        return fn
-
-    return deco
-
-
-def register_trainer(name: str) -> Callable[[TrainerFn], TrainerFn]:
-    """Decorator registering a trainer for one model name."""
-
-    def deco(fn: TrainerFn) -> TrainerFn:
-        _TRAINERS[name] = fn
-        return fn
-
-    return deco
+    Raises:
+        UnknownNameError: Unknown backend.
+    """
+    if kind not in BACKEND_MODULES:
+        raise UnknownNameError("classifier kind", str(kind), list(BACKEND_MODULES))
+    return importlib.import_module(BACKEND_MODULES[kind])
 
 
-def register_trainer_resolver(fn: Callable[[str], TrainerFn | None]) -> None:
-    """Registers a function mapping a family of names to a trainer (e.g. all Flax models)."""
-    _TRAINER_RESOLVERS.append(fn)
+def model_backend(name: str) -> Any:
+    """The backend module that trains model ``name`` (from its spec)."""
+    import models
 
-
-def _import_builtin_backends() -> None:
-    # Importing the backends registers their trainers and loaders.
-    import interp.backends.flax.trainer
-    import interp.backends.xgboost.classifier  # noqa: F401
+    return backend_module(models.model_spec(name).backend)
 
 
 def get_trainer(name: str) -> TrainerFn:
     """Trainer for a model name; raises :class:`UnknownNameError` listing known names."""
-    _import_builtin_backends()
-    if name in _TRAINERS:
-        return _TRAINERS[name]
-    for resolver in _TRAINER_RESOLVERS:
-        fn = resolver(name)
-        if fn is not None:
-            return fn
-    raise UnknownNameError("model", name, trainable_model_names())
+    return model_backend(name).trainer(name)
+
+
+def train_config_class(name: str) -> type:
+    """The training config dataclass of a model's backend (``TrainConfig``, ``XGBConfig``)."""
+    return model_backend(name).CONFIG_CLASS
 
 
 def trainable_model_names() -> list[str]:
-    """All names :func:`get_trainer` accepts (Flax registry plus XGBoost)."""
-    _import_builtin_backends()
+    """All built-in model names :func:`get_trainer` accepts (besides external models)."""
     import models
 
-    return sorted(set(models.model_names()) | set(_TRAINERS))
+    return models.model_names()
 
 
 def load_classifier(directory: str | Path) -> Classifier:
     """Loads a saved classifier of any kind from its directory."""
-    _import_builtin_backends()
     directory = Path(directory)
     meta_path = directory / CLASSIFIER_FILE
     if not meta_path.is_file():
@@ -137,10 +128,7 @@ def load_classifier(directory: str | Path) -> Classifier:
         raise ClusterDataError(str(meta_path), None, f"corrupt JSON: {exc}") from exc
     if not isinstance(meta, dict):
         raise ClusterDataError(str(meta_path), None, "corrupt JSON: not an object")
-    kind = meta.get("kind")
-    if kind not in LOADERS:
-        raise UnknownNameError("classifier kind", str(kind), list(LOADERS))
-    clf = LOADERS[kind](directory)
+    clf = backend_module(str(meta.get("kind"))).load(directory)
     clf.threshold = read_operating_point(directory)
     return clf
 

@@ -155,9 +155,15 @@ def _evaluate_and_save(
         typer.echo(f"shift and recalibration figures: {run_dir / 'figures'}")
 
 
+MODEL_HELP = (
+    "Model: a file of the models package (perceptron, split_conv, resnet, xgboost...), an "
+    "external my_pkg.my_model:Model, or a tpc_interp.models entry point"
+)
+
+
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="perceptron | split_conv | resnet | xgboost")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     train_on: Annotated[str, typer.Option("--train-on", help="Training chamber")],
     eval_on: Annotated[
         list[str] | None, typer.Option("--eval-on", help="Further test chamber (repeatable)")
@@ -296,7 +302,7 @@ def matrix(
     workdir: WorkdirOpt = Path("out/study"),
     data: DataOpt = None,
     models: Annotated[
-        str | None, typer.Option(help="Comma-separated models (default: all 4)")
+        str | None, typer.Option(help="Comma-separated models (default: the profile's)")
     ] = None,
     chambers: Annotated[str | None, typer.Option(help="Comma-separated chambers")] = None,
     n_boot: Annotated[int | None, typer.Option(min=0, help="Bootstrap replicates")] = None,

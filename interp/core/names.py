@@ -26,6 +26,8 @@ MAX_NAME_LENGTH = 64
 
 _SAFE = re.compile(r"[A-Za-z0-9_+\-]+")
 ALLOWED = "letters A-Z/a-z, digits, '_', '-', '+'"
+_EXTERNAL_MODEL = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+"""A model named by ``module.path:attr`` (see ``models.registry``) is also a safe folder name."""
 
 
 class BadNameError(TPCInterpError, ValueError):
@@ -54,6 +56,8 @@ def check_name(name: object, kind: str = "chamber", source: str | None = None) -
             f"{where}{kind} name {shown!r} is {len(name)} characters long; at most "
             f"{MAX_NAME_LENGTH} are allowed"
         )
+    if kind == "model" and _EXTERNAL_MODEL.fullmatch(name):
+        return name  # an external model, ``my_pkg.my_model:Model`` (no separator, never "..")
     if not _SAFE.fullmatch(name):
         bad = sorted({c for c in name if not _SAFE.fullmatch(c)})
         raise BadNameError(

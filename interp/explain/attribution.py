@@ -282,6 +282,58 @@ def occlusion(
 
 
 # ----------------------------------------------------------------------------- grouping
+ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
+"""Methods of :func:`attributions`."""
+
+
+def attributions(
+    clf: Any, charge: np.ndarray, method: str = "integrated_gradients", **options: Any
+) -> np.ndarray:
+    """Per-pixel attribution of the signal log-odds of a Flax classifier, for raw-ADC windows.
+
+    The classifier's fitted preprocessing is applied inside; attributions are taken with
+    respect to the preprocessed window the network sees (as the ``explain`` stage does), in
+    log-odds (``logit_signal - logit_noise``). For integrated gradients (baseline: the empty
+    window) each map sums to about ``f(x) - f(0)``.
+
+    Args:
+        clf: A Flax classifier (``module``, ``params``, ``preprocessor``, ``window``), e.g.
+            ``interp.backends.classifier.load_classifier(run_dir)``.
+        charge: float32 [N, P, T] raw ADC.
+        method: One of :data:`ATTRIBUTION_METHODS`.
+        **options: Keywords of the method (e.g. ``steps`` for :func:`integrated_gradients`,
+            ``patch`` for :func:`occlusion`).
+
+    Returns:
+        float32 [N, P, T].
+
+    Raises:
+        UnknownNameError: Unknown ``method`` (lists the known ones).
+        ShapeMismatchError: If (P, T) differs from the classifier's window.
+        TPCInterpError: A classifier without a differentiable linen module (e.g. XGBoost).
+    """
+    from interp.core.errors import ShapeMismatchError, TPCInterpError, UnknownNameError
+
+    if method not in ATTRIBUTION_METHODS:
+        raise UnknownNameError("attribution method", method, list(ATTRIBUTION_METHODS))
+    if getattr(clf, "module", None) is None:
+        raise TPCInterpError(
+            f"model '{getattr(clf, 'name', clf)}' has no differentiable module; gradient "
+            "attributions need a Flax classifier"
+        )
+    charge = np.asarray(charge)
+    window = tuple(clf.window)
+    if charge.ndim != 3 or tuple(charge.shape[1:]) != window:
+        raise ShapeMismatchError(
+            f"model '{clf.name}' was trained on {window} windows (pads, time bins) but got "
+            f"charge of shape {charge.shape}; expected [N, {window[0]}, {window[1]}]"
+        )
+    x = clf.preprocessor(charge)
+    f = logit_diff_fn(clf.module, clf.params)
+    fn = {"integrated_gradients": integrated_gradients, "saliency": saliency}.get(method)
+    return np.asarray((fn or occlusion)(f, x, **options), np.float32)
+
+
 def confusion_groups(
     labels: np.ndarray, scores: np.ndarray, threshold: float
 ) -> dict[str, np.ndarray]:

@@ -315,13 +315,21 @@ def rates(inp: SectionInput) -> Section:
     )
 
 
+def _has_capability(model: str, capability: str) -> bool:
+    """Whether a matrix cell's model has a capability of its spec (``False`` if the name no
+    longer resolves, e.g. an external model not importable here)."""
+    import models
+
+    return models.is_model(model) and models.model_spec(model).has(capability)
+
+
 def xgboost(inp: SectionInput) -> Section:
     """Gradient-boosted trees beside the networks on every matrix cell."""
     title = "XGBoost comparison"
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    has_xgb = any(c["model"] == "xgboost" for c in matrix["cells"])
+    has_xgb = any(_has_capability(c["model"], "shap") for c in matrix["cells"])
     rows = []
     for cell in matrix["cells"]:
         for t, ev in cell["evaluations"].items():

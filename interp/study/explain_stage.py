@@ -28,14 +28,15 @@ from typing import Any
 
 import numpy as np
 
+import models
 from interp.backends.classifier import CLASSIFIER_FILE, load_classifier
-from interp.core.errors import ClusterDataError
+from interp.core.errors import ClusterDataError, TPCInterpError
 from interp.core.fsutil import atomic_write_text
 from interp.core.schema import ClusterSet
+from models.contract import ModelSpec
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTION_MODELS: tuple[str, ...] = ("split_conv", "resnet")
 SUMMARY_FILE = "explain_summary.json"
 
 
@@ -60,6 +61,18 @@ class ExplainConfig:
     shap_clusters: int = 2000
     train_clusters: int = 20000
     seed: int = 0
+
+
+def classifier_spec(clf: Any) -> ModelSpec:
+    """The spec of a loaded classifier's model (by its saved name; a Flax classifier whose
+    name no longer resolves falls back to the spec in its module's file)."""
+    try:
+        return models.model_spec(clf.name)
+    except TPCInterpError:
+        module = getattr(clf, "module", None)
+        if module is not None:
+            return models.spec_of(module)
+        return ModelSpec(name=str(clf.name), backend=str(getattr(clf, "kind", "xgboost")))
 
 
 def _sample(n: int, k: int, seed: int) -> np.ndarray:
@@ -230,13 +243,14 @@ def _explain_run(
                 test_scores={t: clf.predict_proba(parts[t]["test"].charge) for t in parts},
             )
             _common_section(cell, write, summary, physics, max_loss)
-            if model == "perceptron":
+            spec = classifier_spec(clf)  # the sections are chosen by capability
+            if spec.weight_map:
                 perceptron_diff[chamber] = _perceptron_section(cell, write, summary)
-            if model == "split_conv":
+            if spec.kernel_figures:
                 _split_conv_section(cell, write)
-            if model in ATTRIBUTION_MODELS:
+            if spec.gradient_attributions:
                 _attribution_section(cell, write, summary, cfg)
-            if hasattr(clf, "pred_contribs"):
+            if spec.shap:
                 _shap_section(cell, write, cfg)
 
         if len(perceptron_diff) >= 2:

@@ -662,24 +662,18 @@ def make_train_config(
 ) -> Any:
     """The config object of a model's trainer for a profile name.
 
-    XGBoost uses :class:`interp.backends.xgboost.classifier.XGBConfig`; every Flax model uses
-    :class:`interp.backends.flax.config.TrainConfig`.
+    The class is the model's backend's (:func:`interp.backends.classifier.train_config_class`:
+    ``XGBConfig`` for XGBoost, ``TrainConfig`` for every Flax model).
 
     Raises:
-        UnknownNameError: Unknown profile.
+        UnknownNameError: Unknown profile or model.
         TypeError: An override names a field the config class does not have.
     """
+    from interp.backends.classifier import train_config_class
+
     if profile not in PROFILES:
         raise UnknownNameError("training profile", profile, PROFILES)
-    cls: type
-    if model == "xgboost":
-        from interp.backends.xgboost.classifier import XGBConfig
-
-        cls = XGBConfig
-    else:
-        from interp.backends.flax.config import TrainConfig
-
-        cls = TrainConfig
+    cls: type = train_config_class(model)
     cfg = getattr(cls, profile)()
     changes = dict(overrides or {})
     if seed is not None:
@@ -950,8 +944,10 @@ def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet
 def cell_overrides(model: str, config: MatrixConfig) -> dict[str, Any]:
     """Training overrides of a model in the matrix: the config's own, and the Flax profiles'
     cluster cap switched off (the matrix applies :attr:`MatrixConfig.max_train_clusters`)."""
+    from interp.backends.classifier import train_config_class
+
     out = dict(config.train_overrides.get(model) or {})
-    if model != "xgboost":
+    if "max_train_clusters" in {f.name for f in dataclasses.fields(train_config_class(model))}:
         out["max_train_clusters"] = None
     return out
 

@@ -8,8 +8,15 @@ Importing this package is cheap (no jax import). Modules:
 * :mod:`interp.backends.flax.steps`: pure jitted ``train_step``/``eval_step``.
 * :mod:`interp.backends.flax.batching`: deterministic (seed, epoch) shuffling.
 * :mod:`interp.backends.flax.checkpoint`: msgpack checkpoints, atomic, no pickle.
-* :mod:`interp.backends.flax.trainer`: :func:`train_flax`, :class:`FlaxClassifier`, the
-  ``"flax"`` loader and the trainer resolver for every name in ``models.model_names()``.
+* :mod:`interp.backends.flax.trainer`: :func:`train_flax`, and the backend contract of
+  :mod:`interp.backends.classifier` (``trainer``, ``load``, ``CONFIG_CLASS``).
+* :mod:`interp.backends.flax.classifier`: :class:`FlaxClassifier` (saved, loaded, scored).
+* Inference: :mod:`~interp.backends.flax.fused` (preprocessing + model in one jitted call),
+  :mod:`~interp.backends.flax.formulation` (the model spec's rewrite or ``module.apply``),
+  :mod:`~interp.backends.flax.tuning` (chunk sizes and backend from the spec),
+  :mod:`~interp.backends.flax.chunking` (the chunk plan), :mod:`~interp.backends.flax.adc`,
+  :mod:`~interp.backends.flax.platform`, :mod:`~interp.backends.flax.fast` (JAX
+  preprocessing).
 
 Compilation cache: :func:`enable_compilation_cache` points JAX's persistent compilation cache
 at ``$TPC_INTERP_JAX_CACHE`` (default ``~/.cache/tpc-interp/jax``); :func:`train_flax` calls

@@ -18,14 +18,13 @@ from flax import traverse_util
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from interp.backends.classifier import CLASSIFIER_FILE, register_loader
-from interp.backends.flax.batching import bucket_size, chunks, ladder_chunks, pad_to
+from interp.backends.classifier import CLASSIFIER_FILE
+from interp.backends.flax.chunking import bucket_size, chunks, ladder_chunks, pad_to
 from interp.backends.flax.steps import make_forward
 from interp.core.errors import (
     ClusterDataError,
     ShapeMismatchError,
     TPCInterpError,
-    UnknownNameError,
 )
 from interp.core.fsutil import atomic_write_bytes, atomic_write_text
 from interp.data.preprocess import Preprocessor
@@ -71,10 +70,6 @@ INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
 """Values of :attr:`FlaxClassifier.precision` (``tpc-interp predict --precision``)."""
 
 
-ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
-"""Methods of :meth:`FlaxClassifier.attributions` (of :mod:`interp.explain.attribution`)."""
-
-
 class FlaxClassifier:
     """A trained Flax model with its fitted preprocessing (implements ``Classifier``).
 
@@ -89,8 +84,9 @@ class FlaxClassifier:
         train_config: ``TrainConfig.to_dict()`` of the run (or ``{}``).
         info: Extra run facts saved in ``classifier.json`` (best epoch, LR, ...).
         backend: Inference backend of :meth:`logits`: ``"auto"`` (default; per-model choice
-            of :func:`interp.backends.flax.fast.preferred_backend`: ONNX Runtime for the ResNet when
-            installed, else JAX), ``"jax"`` or ``"onnx"``. Not saved.
+            of :func:`interp.backends.flax.tuning.preferred_backend`, the model spec's
+            ``inference_backend``: ONNX Runtime for the ResNet when installed, else JAX),
+            ``"jax"`` or ``"onnx"``. Not saved.
         precision: Inference precision of :meth:`logits` (:data:`INFERENCE_PRECISIONS`):
             ``"float32"`` (default, on the backend above), ``"bfloat16"`` / ``"float16"``
             (JAX backend, params and preprocessed inputs cast inside the compiled call) or
@@ -146,7 +142,7 @@ class FlaxClassifier:
         precision = getattr(self, "precision", "float32")
         key = (id(self.params), id(self.preprocessor), precision)
         if getattr(self, "_fused_key", None) != key:
-            from interp.backends.flax.fast import make_fused_forward
+            from interp.backends.flax.fused import make_fused_forward
 
             self._fused = make_fused_forward(self.module, self.preprocessor, precision=precision)
             self._device_params = jax.device_put(self.params)
@@ -168,14 +164,14 @@ class FlaxClassifier:
         """Raw logits.
 
         With the JAX backend, preprocessing and the model run as one compiled XLA call per
-        chunk (:func:`interp.backends.flax.fast.make_fused_forward`); with
+        chunk (:func:`interp.backends.flax.fused.make_fused_forward`); with
         the ONNX backend (see :attr:`backend`) the exported graph runs in ONNX Runtime.
 
         Args:
             charge: float [N, P, T], raw ADC.
             batch_size: Clusters per forward pass; ``None`` uses the measured plan for the
-                model (:func:`interp.backends.flax.batching.ladder_chunks` with
-                :func:`interp.backends.flax.fast.preferred_chunk` / ``preferred_min_chunk``: exact
+                model (:func:`interp.backends.flax.chunking.ladder_chunks` with
+                :func:`interp.backends.flax.tuning.preferred_chunk` / ``preferred_min_chunk``: exact
                 slices plus one zero-padded tail). Only a few shapes are ever compiled.
 
         Returns:
@@ -184,9 +180,9 @@ class FlaxClassifier:
         Raises:
             ShapeMismatchError: If (P, T) differs from :attr:`window`.
         """
-        from interp.backends.flax.fast import (
+        from interp.backends.flax.adc import as_model_input
+        from interp.backends.flax.tuning import (
             BACKENDS,
-            as_model_input,
             preferred_backend,
             preferred_chunk,
             preferred_min_chunk,
@@ -230,7 +226,7 @@ class FlaxClassifier:
         return (0.5 * (1.0 + np.tanh(0.5 * d))).astype(np.float32)
 
     def weight_map(self) -> dict[str, np.ndarray]:
-        """The perceptron's weights as pictures over the window.
+        """A linear model's (the perceptron's) weights as pictures over the window.
 
         Returns:
             ``{"noise neuron", "signal neuron", "signal - noise"}`` -> float64 [P, T], in
@@ -238,49 +234,24 @@ class FlaxClassifier:
             the decision depends on.
 
         Raises:
-            TPCInterpError: For models without a weight map (every model but ``perceptron``);
-                the message names :meth:`attributions`, which works for every Flax model.
+            TPCInterpError: For models without a weight map (capability ``weight_map`` of the
+                model's spec: only the perceptron has one); the message names
+                :func:`interp.explain.attribution.attributions`, which works for every Flax model.
         """
-        kernel = self.params.get("dense", {}).get("kernel") if self.name == "perceptron" else None
+        import models
+
+        has_map = models.spec_of(self.module).weight_map
+        kernel = self.params.get("dense", {}).get("kernel") if has_map else None
         if kernel is None:
             raise TPCInterpError(
-                f"model '{self.name}' has no weight map (only 'perceptron' has one); use "
-                f"clf.attributions(charge_adc, method=...) with one of {ATTRIBUTION_METHODS}"
+                f"model '{self.name}' has no weight map (only linear models such as "
+                "'perceptron' have one); use interp.explain.attribution.attributions(clf, "
+                "charge_adc, method=...) with one of ('integrated_gradients', 'saliency', "
+                "'occlusion')"
             )
         k = np.asarray(kernel, np.float64)
         w0, w1 = k[:, 0].reshape(self.window), k[:, 1].reshape(self.window)
         return {"noise neuron": w0, "signal neuron": w1, "signal - noise": w1 - w0}
-
-    def attributions(
-        self, charge: np.ndarray, method: str = "integrated_gradients", **options: Any
-    ) -> np.ndarray:
-        """Per-pixel attribution of the signal log-odds for raw-ADC windows.
-
-        The fitted preprocessing is applied inside; attributions are taken with respect to
-        the preprocessed window the network sees (as the ``explain`` stage does), in
-        log-odds (``logit_signal - logit_noise``). For integrated gradients (baseline: the
-        empty window) each map sums to about ``f(x) - f(0)``.
-
-        Args:
-            charge: float32 [N, P, T] raw ADC.
-            method: One of :data:`ATTRIBUTION_METHODS`.
-            **options: Keywords of the method in :mod:`interp.explain.attribution`
-                (e.g. ``steps`` for integrated gradients, ``patch`` for occlusion).
-
-        Returns:
-            float32 [N, P, T].
-
-        Raises:
-            UnknownNameError: Unknown ``method`` (lists the known ones).
-            ShapeMismatchError: If (P, T) differs from :attr:`window`.
-        """
-        from interp.explain import attribution as attr
-
-        if method not in ATTRIBUTION_METHODS:
-            raise UnknownNameError("attribution method", method, list(ATTRIBUTION_METHODS))
-        x = self.preprocessor(self._check(charge))
-        f = attr.logit_diff_fn(self.module, self.params)
-        return np.asarray(getattr(attr, method)(f, x, **options), np.float32)
 
     def metadata(self) -> dict[str, Any]:
         """The ``classifier.json`` content."""
@@ -310,7 +281,6 @@ class FlaxClassifier:
         return load_flax_classifier(directory)
 
 
-@register_loader("flax")
 def load_flax_classifier(directory: str | Path) -> FlaxClassifier:
     """Loads a saved Flax classifier; the module is rebuilt from the ``models`` registry.
 

@@ -262,7 +262,8 @@ class ShardedScorer:
     """
 
     def __init__(self, clf: Any, devices: DevicesArg = None, batch_size: int = 4096) -> None:
-        from interp.backends.flax.fast import fused_jit, preprocess_constants
+        from interp.backends.flax.fast import preprocess_constants
+        from interp.backends.flax.fused import fused_jit
 
         self.clf = clf
         self.window = tuple(clf.window)
@@ -282,8 +283,8 @@ class ShardedScorer:
         Raises:
             ShapeMismatchError: If (P, T) differs from the model's window.
         """
-        from interp.backends.flax.batching import bucket_size, chunks, pad_to
-        from interp.backends.flax.fast import as_model_input
+        from interp.backends.flax.adc import as_model_input
+        from interp.backends.flax.chunking import bucket_size, chunks, pad_to
 
         charge = np.asarray(charge)
         if charge.ndim != 3 or tuple(charge.shape[1:]) != self.window:

@@ -111,14 +111,14 @@ def logits_fn(module: nn.Module, train: bool, formulation: str = "auto") -> Logi
         module: Linen model.
         train: Passed to ``module.apply`` (dropout on, with the given key).
         formulation: ``"auto"`` uses the model's fast rewrite where one exists
-            (:func:`interp.backends.flax.fast.rewritten_logits_fn`: banded-matmul split conv, 5x
-            faster to train on the 2-core VM; hybrid-convolution ResNet, 1.3x);
+            (:func:`interp.backends.flax.formulation.rewritten_logits_fn`: banded-matmul split
+            conv, 5x faster to train on the 2-core VM; hybrid-convolution ResNet, 1.3x);
             ``"apply"`` always runs ``module.apply`` (the reference).
 
     Returns:
         A traceable :data:`LogitsFn`.
     """
-    from interp.backends.flax.fast import rewritten_logits_fn
+    from interp.backends.flax.formulation import rewritten_logits_fn
 
     rewrite = rewritten_logits_fn(module, formulation)
     if rewrite is not None:

@@ -32,22 +32,15 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from interp.backends.classifier import register_trainer_resolver
 from interp.backends.flax import enable_compilation_cache
-from interp.backends.flax.batching import (
-    LR_FINDER_STREAM,
-    bucket_size,
-    chunks,
-    epoch_batches,
-    pad_to,
-    steps_per_epoch,
-)
+from interp.backends.flax.batching import LR_FINDER_STREAM, epoch_batches, steps_per_epoch
 from interp.backends.flax.checkpoint import (
     STATE_FILE,
     read_checkpoint,
     restore_into,
     save_checkpoint,
 )
+from interp.backends.flax.chunking import bucket_size, chunks, pad_to
 from interp.backends.flax.classifier import (
     FlaxClassifier,
     build_module,
@@ -551,28 +544,16 @@ def train_flax(
     return clf
 
 
-# --------------------------------------------------------------------------- registry hook
-def _flax_trainer(
-    name: str,
-    train: ClusterSet,
-    val: ClusterSet,
-    workdir: str | Path,
-    config: TrainConfig | None = None,
-    **kw: Any,
-) -> FlaxClassifier:
-    return train_flax(name, train, val, workdir, config, **kw)
+# --------------------------------------------------------------------------- backend contract
+CONFIG_CLASS = TrainConfig
+"""Training config of every Flax model (see :mod:`interp.backends.classifier`)."""
 
 
-def _resolve_trainer(name: str) -> Callable[..., FlaxClassifier] | None:
-    try:
-        import models
-
-        names = models.model_names()
-    except (ImportError, AttributeError):  # model registry not available
-        return None
-    if name in names:
-        return functools.partial(_flax_trainer, name)
-    return None
+def trainer(name: str) -> Callable[..., FlaxClassifier]:
+    """``fn(train, val, workdir, config=None, **kw)`` training Flax model ``name``."""
+    return functools.partial(train_flax, name)
 
 
-register_trainer_resolver(_resolve_trainer)
+def load(directory: str | Path) -> FlaxClassifier:
+    """Loads a saved Flax classifier (``kind`` ``"flax"``)."""
+    return load_flax_classifier(directory)

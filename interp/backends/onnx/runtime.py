@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.backends.flax.batching import chunks
+from interp.backends.flax.chunking import chunks
 from interp.backends.onnx.export import INPUT, OUTPUTS, build_onnx
 from interp.core.errors import ShapeMismatchError
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from interp.backends.classifier import CLASSIFIER_FILE, register_loader, register_trainer
+from interp.backends.classifier import CLASSIFIER_FILE
 from interp.core.errors import ClusterDataError, UnknownNameError
 from interp.core.fsutil import atomic_write_bytes, atomic_write_text, digest_problem, file_digest
 from interp.core.schema import ClusterSet
@@ -254,7 +254,6 @@ class XGBoostClassifier:
         )
 
 
-@register_loader(KIND)
 def load_xgboost(directory: Path) -> XGBoostClassifier:
     """Loader registered for ``kind == "xgboost"``."""
     return XGBoostClassifier.load(directory)
@@ -288,7 +287,6 @@ def resolve_config(
     return cfg
 
 
-@register_trainer("xgboost")
 def train_xgboost(
     train: ClusterSet,
     val: ClusterSet,
@@ -364,3 +362,19 @@ def finish_training(
     if workdir is not None:
         clf.save(Path(workdir))
     return clf
+
+
+# --------------------------------------------------------------------------- backend contract
+CONFIG_CLASS = XGBConfig
+"""Training config of XGBoost models (see :mod:`interp.backends.classifier`)."""
+
+
+def trainer(name: str) -> Any:
+    """The training function of an XGBoost model (:func:`train_xgboost`)."""
+    del name
+    return train_xgboost
+
+
+def load(directory: str | Path) -> XGBoostClassifier:
+    """Loads a saved XGBoost classifier (``kind`` ``"xgboost"``)."""
+    return load_xgboost(Path(directory))

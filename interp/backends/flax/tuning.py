@@ -1,0 +1,52 @@
+"""Measured per-model inference choices, read from the model's spec: clusters per compiled
+call and the inference backend (``benchmarks/speed.py`` measures them).
+
+The numbers live in each model's file (``SPEC.chunk``, ``SPEC.min_chunk``,
+``SPEC.inference_backend``; see e.g. ``models/split_conv.py`` for why 1,024); a model that
+declares none gets :data:`DEFAULT_CHUNK` and JAX.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import models
+from interp.core.errors import TPCInterpError
+from models.contract import ModelSpec
+
+DEFAULT_CHUNK = 4096
+"""Clusters per compiled call (see ``benchmarks/speed.py``: 2k-8k are within noise)."""
+
+BACKENDS = ("auto", "jax", "onnx")
+"""Values of ``FlaxClassifier.backend``; ``auto`` is :func:`preferred_backend`."""
+
+
+def _spec(name: str) -> ModelSpec:
+    try:
+        return models.model_spec(name)
+    except TPCInterpError:  # not a model (e.g. an unloadable external one): the defaults
+        return ModelSpec(name=str(name))
+
+
+def preferred_chunk(name: str) -> int:
+    """Measured best clusters per call for a model (``SPEC.chunk``, else
+    :data:`DEFAULT_CHUNK`)."""
+    return int(_spec(name).chunk or DEFAULT_CHUNK)
+
+
+def preferred_min_chunk(name: str) -> int:
+    """Smallest unpadded call for a model (see
+    :func:`interp.backends.flax.chunking.ladder_chunks`): ``SPEC.min_chunk``, else
+    :func:`preferred_chunk` (one padded tail call)."""
+    spec = _spec(name)
+    return int(spec.min_chunk or spec.chunk or DEFAULT_CHUNK)
+
+
+def preferred_backend(name: str) -> str:
+    """Inference backend ``"jax"`` or ``"onnx"`` chosen by ``backend="auto"`` for a model:
+    ``SPEC.inference_backend``, ``"jax"`` when ONNX Runtime is not installed."""
+    choice = _spec(name).inference_backend
+    if choice == "onnx":
+        if any(importlib.util.find_spec(m) is None for m in ("onnxruntime", "onnx")):
+            return "jax"
+    return choice

@@ -1,0 +1,93 @@
+"""The model contract: what a model file declares about itself, as data.
+
+Every model file ``models/<name>.py`` (or a user's module, ``my_pkg.my_model:Model``) exports
+``SPEC``, a :class:`ModelSpec`, and, for a Flax model, ``Model`` (the linen module class).
+Nothing outside the model file knows a model by its name: the pipeline, the explain stage,
+the report, the ONNX exporter, the fast inference path and the benchmarks read the spec.
+
+Callables in a spec take and return plain arrays (no imports of ``interp.backends``):
+
+* ``fast_forward(module) -> fn(params, x [B, P, T] float32 preprocessed) -> [B, C]``: a rewrite
+  of ``module.apply`` (same parameter tree, equal up to float32 summation order).
+* ``raw_forwards[method](params, raw [B, P, T] ADC) -> [B, C]``: a rewrite that also absorbs
+  the preprocessing ``method`` (float32 only), e.g. the perceptron's max moved after its matmul.
+* ``onnx_graph(graph, x, params, module, (P, T)) -> logits name``: the ONNX nodes of the model
+  on the preprocessed input ``x`` (see :mod:`models.onnx_graph`); ``None``: the generic path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+BACKENDS = ("flax", "xgboost")
+"""Values of :attr:`ModelSpec.backend` (keys of ``interp.backends.classifier.BACKEND_MODULES``)."""
+
+CAPABILITIES = ("weight_map", "kernel_figures", "gradient_attributions", "shap")
+"""Boolean fields of :class:`ModelSpec` naming what the explain stage and report can draw."""
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Everything model-specific outside the linen module, declared as data.
+
+    Attributes:
+        name: Registry name (the file name for built-in models; a ``module:attr`` string or an
+            entry point name for external ones, set by :func:`models.registry.model_spec`).
+        backend: ``"flax"`` (a linen ``Model``) or ``"xgboost"`` (no module).
+        weight_map: The explain stage draws the weights over the window (a linear model).
+        kernel_figures: The explain stage draws the split-conv kernels and branch
+            contributions.
+        gradient_attributions: The explain stage draws saliency / integrated gradients /
+            occlusion (any differentiable Flax model; default ``True`` for ``"flax"``).
+        shap: The model gives per-pixel SHAP values (``pred_contribs``).
+        fast_forward: Rewrite factory (see the module docstring), or ``None``.
+        raw_forwards: Preprocessing method -> rewrite on raw ADC (see the module docstring).
+        formulation: Platform (``"cpu"``, ``"gpu"``, ``"tpu"``) -> ``"rewrite"`` or ``"apply"``,
+            what ``formulation="auto"`` runs; platforms not listed run ``"apply"``.
+        chunk: Measured best clusters per compiled inference call (``None``: the default).
+        min_chunk: Smallest unpadded call of the chunk ladder (``None``: :attr:`chunk`).
+        inference_backend: ``"jax"`` or ``"onnx"``: what ``backend="auto"`` runs.
+        onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
+        description: One line for help texts.
+    """
+
+    name: str
+    backend: str = "flax"
+    weight_map: bool = False
+    kernel_figures: bool = False
+    gradient_attributions: bool | None = None
+    shap: bool = False
+    fast_forward: Callable[[Any], Callable[..., Any]] | None = None
+    raw_forwards: Mapping[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
+    formulation: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    chunk: int | None = None
+    min_chunk: int | None = None
+    inference_backend: str = "jax"
+    onnx_graph: Callable[..., str] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"model '{self.name}': backend must be one of {BACKENDS}")
+        if self.inference_backend not in ("jax", "onnx"):
+            raise ValueError(f"model '{self.name}': inference_backend must be 'jax' or 'onnx'")
+        bad = {v for v in self.formulation.values()} - {"rewrite", "apply"}
+        if bad:
+            raise ValueError(f"model '{self.name}': formulation values {sorted(bad)} unknown")
+        if self.gradient_attributions is None:
+            object.__setattr__(self, "gradient_attributions", self.backend == "flax")
+        object.__setattr__(self, "raw_forwards", _frozen(self.raw_forwards))
+        object.__setattr__(self, "formulation", _frozen(self.formulation))
+
+    def has(self, capability: str) -> bool:
+        """Whether the model has one of :data:`CAPABILITIES`."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability '{capability}'; known: {CAPABILITIES}")
+        return bool(getattr(self, capability))
