@@ -32,7 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from interp.backends.flax import enable_compilation_cache
 from interp.backends.flax.batching import LR_FINDER_STREAM, epoch_batches, steps_per_epoch
 from interp.backends.flax.checkpoint import (
     STATE_FILE,
@@ -47,6 +46,7 @@ from interp.backends.flax.classifier import (
     load_flax_classifier,
     resolved_model_config,
 )
+from interp.backends.flax.compile_cache import enable_compilation_cache
 from interp.backends.flax.config import TrainConfig
 from interp.backends.flax.schedule import LRFinderResult, find_learning_rate, one_cycle_lr
 from interp.backends.flax.steps import (
