@@ -51,19 +51,12 @@ def reproduce(
     stage is not re-run; an interrupted one resumes). The report goes to
     WORKDIR/report-<STUDY>-<PROFILE>/.
     """
-    from interp.core.errors import UnknownNameError
     from interp.core.locking import hold_workdir_lock
+    from interp.core.profiles import check_profile
     from interp.report import build_report
-    from interp.study.experiments import (
-        PROFILES,
-        StageContext,
-        failed_stages,
-        load_studies,
-        run_study,
-    )
+    from interp.study.experiments import StageContext, failed_stages, load_studies, run_study
 
-    if profile not in PROFILES:
-        raise UnknownNameError("profile", profile, PROFILES)
+    check_profile(profile, "profile")
     t0 = time.perf_counter()
     files = parse_data_files(data)
     studies = load_studies(study)
@@ -140,9 +133,9 @@ def check_study_inputs(
 
     Raises:
         UnknownNameError, TPCInterpError, ClusterDataError, ShapeMismatchError: As
-        :func:`interp.study.pipeline.check_inputs`.
+        :func:`interp.study.inputs.check_inputs`.
     """
-    from interp.study.pipeline import check_inputs, resolve_data_keys
+    from interp.study.inputs import check_inputs, resolve_data_keys
 
     per_study = []
     used: list[str] = []

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from interp.cli.app import app
-from interp.core.errors import TPCInterpError, UnknownNameError
+from interp.core.errors import TPCInterpError
 from interp.core.names import check_name
 
 DataOpt = Annotated[
@@ -112,7 +112,7 @@ def _evaluate_and_save(
         transfer_warning,
     )
     from interp.plots.shift import recalibration_figure, shift_figure
-    from interp.study.pipeline import evaluate_one
+    from interp.study.scoring import evaluate_one
 
     train_data = data[train_chamber]
     val_scores = clf.predict_proba(train_data.parts["val"].charge)
@@ -177,7 +177,9 @@ def train(
     trained or written. Chambers whose files share event ids get one shared split."""
     from interp.backends.classifier import get_trainer
     from interp.core.locking import workdir_lock
-    from interp.study.pipeline import MatrixConfig, check_inputs, load_study_data, train_cell
+    from interp.study.config import MatrixConfig
+    from interp.study.inputs import check_inputs, load_study_data
+    from interp.study.training import train_cell
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
@@ -236,13 +238,9 @@ def evaluate(
     """
     from interp.backends.classifier import load_classifier
     from interp.core.locking import owner_workdir, workdir_locks
-    from interp.study.pipeline import (
-        MatrixConfig,
-        check_fingerprint,
-        check_inputs,
-        load_study_data,
-        recorded_splits,
-    )
+    from interp.study.config import MatrixConfig
+    from interp.study.identity import check_fingerprint, recorded_splits
+    from interp.study.inputs import check_inputs, load_study_data
 
     clf = load_classifier(run_dir)
     splits, info = recorded_splits(run_dir)
@@ -305,10 +303,11 @@ def matrix(
     quiet: QuietOpt = False,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
-    from interp.study.pipeline import PROFILES, MatrixConfig, run_matrix
+    from interp.core.profiles import check_profile
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
 
-    if profile not in PROFILES:
-        raise UnknownNameError("matrix profile", profile, PROFILES)
+    check_profile(profile, "matrix profile")
     changes: dict[str, Any] = {"seed": seed}
     if (m := _split_names(models)) is not None:
         changes["models"] = m

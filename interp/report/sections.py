@@ -174,7 +174,7 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
 
 def retrained_text(matrix: Mapping[str, Any]) -> str:
     """A paragraph naming every cell retrained because its training config or data changed."""
-    from interp.study.pipeline import run_notes
+    from interp.study.matrix_tables import run_notes
 
     notes = run_notes(matrix)
     return "" if not notes else "\n\n" + " ".join(notes)
@@ -359,7 +359,7 @@ def xgboost(inp: SectionInput) -> Section:
         )
     ]
     if pairs:
-        from interp.study.pipeline import PAIRED_HEADER, paired_rows
+        from interp.study.matrix_tables import PAIRED_HEADER, paired_rows
 
         tables.append(
             Table(
@@ -388,7 +388,7 @@ def paired(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.pipeline import PAIRED_HEADER, paired_rows
+    from interp.study.matrix_tables import PAIRED_HEADER, paired_rows
 
     rows = paired_rows(matrix)
     missing = [] if rows else ["Fewer than two models in this matrix: nothing to compare."]
@@ -410,7 +410,12 @@ def per_kind(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.pipeline import CEILING_HEADER, PER_KIND_HEADER, ceiling_rows, per_kind_rows
+    from interp.study.matrix_tables import (
+        CEILING_HEADER,
+        PER_KIND_HEADER,
+        ceiling_rows,
+        per_kind_rows,
+    )
 
     rows = per_kind_rows(matrix)
     if not rows:

@@ -1,7 +1,7 @@
 """Report section ``shift``: domain shift and few-shot recalibration of every transfer.
 
 Reads the ``shift`` entry and each cell's ``transfer`` entry of ``matrix.json``
-(:func:`interp.study.pipeline.run_matrix`); draws the figures of :mod:`interp.plots.shift`.
+(:func:`interp.study.matrix.run_matrix`); draws the figures of :mod:`interp.plots.shift`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the key figures grouped by question, each with a caption that carries its number.
 
 Nothing here is hard-coded text with numbers: every number is read from ``matrix.json``
-(:func:`interp.study.pipeline.run_matrix`) or the explain stage's ``explain_summary.json``
+(:func:`interp.study.matrix.run_matrix`) or the explain stage's ``explain_summary.json``
 (:mod:`interp.study.explain_stage`). Accuracies and rates are fractions in the JSON and printed in
 percent (one decimal) or points (``+x.x``); weights are in units of the perceptron's input
 (normalised charge) and printed with three significant digits.
