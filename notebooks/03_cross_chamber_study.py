@@ -30,7 +30,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from interp.core.published import citation, published_accuracy
-from interp.report.figures import accuracy_bars
+from interp.report.accuracy_bars import accuracy_bars
 from interp.report.markdown import table_md
 from interp.report.sections import SectionInput, cross_chamber
 from interp.study.config import MatrixConfig

@@ -508,7 +508,7 @@ def test_damaged_plotly_js_is_written_again(tmp_path: Path, damage: str) -> None
     from plotly.offline import get_plotlyjs
 
     from interp.plots.output import FigureWriter
-    from interp.report.figures import write_figures
+    from interp.report.figure_writer import write_figures
 
     fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
     with FigureWriter(tmp_path, png=False) as w:

@@ -15,6 +15,7 @@ import typer
 
 from interp.cli.app import app
 from interp.core.errors import TPCInterpError
+from interp.core.formatting import with_ci
 from interp.core.names import check_name
 
 DataOpt = Annotated[
@@ -62,12 +63,7 @@ def _summary_line(chamber: str, ev: dict[str, Any]) -> str:
     mo = op["metrics"]
 
     def pct(x: dict[str, Any]) -> str:
-        v = x["value"]
-        if v is None:
-            return "n/a"
-        if x["lo"] is None:
-            return f"{100 * v:.1f} %"
-        return f"{100 * v:.1f} % [{100 * x['lo']:.1f}, {100 * x['hi']:.1f}]"
+        return with_ci(x, " %")
 
     return (
         f"test {chamber}: balanced accuracy {pct(m['balanced_accuracy'])} (the published "
