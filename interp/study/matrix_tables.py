@@ -288,3 +288,21 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
     if "total_seconds" in result:
         lines += ["", f"Total wall time of this run: {result['total_seconds']:.1f} s."]
     return "\n".join(lines) + "\n"
+
+
+def transfer_lines(result: Mapping[str, Any]) -> list[str]:
+    """Split policy, warnings and recalibration lines of a ``matrix.json`` result."""
+    from interp.evaluation.transfer import pair_key, recalibration_line
+
+    pol = result.get("splits_policy", {})
+    lines = [
+        f"splits: {pol.get('policy', 'independent')}"
+        + "".join(f"; shared by {', '.join(g)}" for g in pol.get("groups", []))
+    ]
+    for cell in result["cells"]:
+        for t, tr in cell.get("transfer", {}).items():
+            key = f"{cell['model']} {pair_key(cell['train_chamber'], t)}"
+            if tr.get("warning"):
+                lines.append(f"WARNING {key}: {tr['warning']}")
+            lines.append(f"{key} {recalibration_line(tr['recalibration'])}")
+    return lines
