@@ -22,6 +22,15 @@ from interp.core.formatting import diff_pts, pct, seed_spread, with_ci
 from interp.core.published import citation, load_published, published_accuracy, published_rates
 from interp.evaluation.metrics import PUBLISHED_METRIC_NOTE
 from interp.evaluation.transfer import policy_line
+from interp.study.matrix_tables import (
+    CEILING_HEADER,
+    PAIRED_HEADER,
+    PER_KIND_HEADER,
+    ceiling_rows,
+    paired_rows,
+    per_kind_rows,
+    run_notes,
+)
 
 CALIBRATION_NOTE: str = (
     "**What the simulator was tuned to.** Every preset value carries a source tag in "
@@ -146,7 +155,6 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
 
 def retrained_text(matrix: Mapping[str, Any]) -> str:
     """A paragraph naming every cell retrained because its training config or data changed."""
-    from interp.study.matrix_tables import run_notes
 
     notes = run_notes(matrix)
     return "" if not notes else "\n\n" + " ".join(notes)
@@ -332,8 +340,6 @@ def xgboost(inp: SectionInput) -> Section:
         )
     ]
     if pairs:
-        from interp.study.matrix_tables import PAIRED_HEADER, paired_rows
-
         tables.append(
             Table(
                 "Paired differences with XGBoost (balanced accuracy, points)",
@@ -361,7 +367,6 @@ def paired(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.matrix_tables import PAIRED_HEADER, paired_rows
 
     rows = paired_rows(matrix)
     missing = [] if rows else ["Fewer than two models in this matrix: nothing to compare."]
@@ -383,12 +388,6 @@ def per_kind(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.matrix_tables import (
-        CEILING_HEADER,
-        PER_KIND_HEADER,
-        ceiling_rows,
-        per_kind_rows,
-    )
 
     rows = per_kind_rows(matrix)
     if not rows:

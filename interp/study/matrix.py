@@ -1,7 +1,12 @@
 """The train-on-one-chamber / test-on-both study, as in the published NA61/SHINE analysis.
 
-Writes ``matrix.json`` and ``matrix.md`` (:mod:`interp.study.matrix_tables`) into the work
-directory.
+Layout of a study directory (``workdir``)::
+
+    data/...                                  cached data and splits (:mod:`interp.study.inputs`)
+    runs/<model>/<CHAMBER>/...                the cell's classifier, first training seed
+                                              (:mod:`interp.study.training`)
+    seeds/<model>/<CHAMBER>/seed<k>/...       further training seeds of the cell
+    matrix.json, matrix.md                    results (tables: :mod:`interp.study.matrix_tables`)
 
 Every cell of the matrix is one model trained on one chamber's *train* split (early stopping /
 model selection on that chamber's *val* split) and evaluated on the *test* split of every
@@ -9,15 +14,17 @@ chamber: the diagonal is the within-chamber result, the off-diagonal the cross-c
 The operating point (threshold) is chosen on the training chamber's validation split, as a
 deployed model would be tuned, then applied unchanged to every test chamber.
 
-Every model of a cell trains on the same clusters (one cap, :attr:`MatrixConfig.max_train_clusters`)
-with :attr:`MatrixConfig.train_seeds` training seeds; the headline metric is balanced accuracy
-(the published one), with intervals over test events and seeds, and every model pair of a cell
-gets a paired difference (:func:`paired_differences`).
+Every model of a cell trains on the same clusters (one cap,
+:attr:`~interp.study.config.MatrixConfig.max_train_clusters`) with
+:attr:`~interp.study.config.MatrixConfig.train_seeds` training seeds; the headline metric is
+balanced accuracy (the published one), with intervals over test events and seeds, and every
+model pair of a cell gets a paired difference (:func:`paired_differences`).
 
-Re-running a study reuses the cached data, the saved splits and every finished classifier whose
-``run.json`` records the same training identity (:func:`training_identity`: model, profile,
-resolved config with overrides and seed, data fingerprint), so an interrupted matrix continues
-where it stopped; a cell whose identity changed is retrained and ``matrix.md`` says why.
+Re-running a study reuses the cached data, the saved splits and every finished classifier
+whose ``run.json`` records the same training identity
+(:func:`interp.study.identity.training_identity`: model, profile, resolved config with
+overrides and seed, data fingerprint), so an interrupted matrix continues where it stopped; a
+cell whose identity changed is retrained and ``matrix.md`` says why.
 """
 
 from __future__ import annotations
