@@ -155,7 +155,6 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
 
 def retrained_text(matrix: Mapping[str, Any]) -> str:
     """A paragraph naming every cell retrained because its training config or data changed."""
-
     notes = run_notes(matrix)
     return "" if not notes else "\n\n" + " ".join(notes)
 

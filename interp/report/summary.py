@@ -17,14 +17,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from interp.core.formatting import pts
+from interp.core.formatting import pct, pts
 from interp.core.published import published_rates
 from interp.report.sections import (
     _ACC_HEADER,
     Table,
     _acc,
     _accuracy_rows,
-    pct,
 )
 
 
