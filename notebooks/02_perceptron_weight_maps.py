@@ -34,7 +34,8 @@ from interp.data.simulator import simulate
 from interp.explain.attribution import attributions
 from interp.explain.rule import region_masks
 from interp.plots import weights as fw
-from interp.study.pipeline import MatrixConfig, run_matrix
+from interp.study.config import MatrixConfig
+from interp.study.matrix import run_matrix
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"02_{PROFILE}"

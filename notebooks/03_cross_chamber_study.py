@@ -30,10 +30,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from interp.core.published import citation, published_accuracy
-from interp.report.figures import accuracy_bars
+from interp.report.accuracy_bars import accuracy_bars
 from interp.report.markdown import table_md
 from interp.report.sections import SectionInput, cross_chamber
-from interp.study.pipeline import MatrixConfig, run_matrix
+from interp.study.config import MatrixConfig
+from interp.study.matrix import run_matrix
 
 PROFILE = os.environ.get("TPC_INTERP_PROFILE", "quick")
 WORKDIR = Path(os.environ.get("TPC_INTERP_WORKDIR", "out/notebooks")) / f"03_{PROFILE}"

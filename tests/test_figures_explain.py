@@ -134,7 +134,8 @@ def test_physics_figures() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interp.study.pipeline import MatrixConfig, run_matrix
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
 
     workdir = tmp_path_factory.mktemp("explain_run")
     cfg = MatrixConfig.smoke(

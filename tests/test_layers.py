@@ -32,28 +32,6 @@ package ``interp`` (re-exports of core names) counts as ``core``."""
 
 PACKAGES: tuple[str, ...] = ("interp", "models")
 
-KNOWN_CYCLES: tuple[frozenset[str], ...] = (
-    # issue 13 item 5 (helper B): the study pipeline writes Markdown through the report
-    frozenset(
-        {
-            "interp.report.markdown",
-            "interp.report.sections",
-            "interp.report.summary",
-            "interp.study.pipeline",
-        }
-    ),
-)
-"""Import cycles other branches remove. The lead empties this after merging them; an entry
-that no longer matches a cycle fails the test, so it cannot outlive its fix."""
-
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
-    {
-        # the study <-> report cycle above (helper B): pipeline writes Markdown itself
-        ("interp.study.pipeline", "interp.report.markdown"),
-    }
-)
-"""Upward imports (importer, imported) other branches remove; emptied with KNOWN_CYCLES."""
-
 
 def package_root(name: str) -> Path:
     """Folder of an importable package (installed or in the checkout)."""
@@ -169,10 +147,8 @@ def test_every_module_is_in_a_layer(graph: dict[str, set[str]]) -> None:
 
 def test_no_import_cycle(graph: dict[str, set[str]]) -> None:
     found = cycles(graph)
-    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
+    new = [sorted(c) for c in found]
     assert not new, f"import cycles: {new}"
-    stale = [sorted(c) for c in KNOWN_CYCLES if c not in found]
-    assert not stale, f"KNOWN_CYCLES entries that are fixed (remove them): {stale}"
 
 
 def test_no_upward_import(graph: dict[str, set[str]]) -> None:
@@ -180,12 +156,10 @@ def test_no_upward_import(graph: dict[str, set[str]]) -> None:
     upward = {
         (m, d) for m, deps in graph.items() for d in deps if rank[layer_of(d)] > rank[layer_of(m)]
     }
-    new = sorted(upward - KNOWN_UPWARD)
+    new = sorted(upward)
     assert not new, "upward imports (importer -> imported): " + ", ".join(
         f"{m} ({layer_of(m)}) -> {d} ({layer_of(d)})" for m, d in new
     )
-    stale = sorted(KNOWN_UPWARD - upward)
-    assert not stale, f"KNOWN_UPWARD entries that are fixed (remove them): {stale}"
 
 
 def test_library_never_imports_the_cli(graph: dict[str, set[str]]) -> None:

@@ -18,7 +18,8 @@ from interp.core.errors import TPCInterpError, UnknownNameError
 from interp.core.schema import ClusterSet
 from interp.evaluation.metrics import choose_threshold
 from interp.explain.attribution import attributions
-from interp.study.pipeline import MAX_SIGNAL_LOSS, train_one
+from interp.study.config import MAX_SIGNAL_LOSS
+from interp.study.training import train_one
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,14 @@ from interp.core.errors import (
     UnknownChamberError,
     UnknownNameError,
 )
+from interp.core.profiles import PROFILES
 from interp.core.schema import ClusterSet
-from interp.study.pipeline import (
-    PROFILES,
-    MatrixConfig,
-    evaluate_one,
-    load_chamber_data,
-    make_train_config,
-    matrix_markdown,
-    run_matrix,
-    train_one,
-)
+from interp.study.config import MatrixConfig
+from interp.study.inputs import load_chamber_data
+from interp.study.matrix import run_matrix
+from interp.study.matrix_tables import matrix_markdown
+from interp.study.scoring import evaluate_one
+from interp.study.training import make_train_config, train_one
 
 
 def _available_models() -> tuple[str, ...]:

@@ -105,7 +105,8 @@ def test_train_uses_one_split_for_chambers_sharing_events(tmp_path, files, capsy
 
 
 def test_matrix_and_reproduce_share_splits(tmp_path, files, capsys) -> None:
-    from interp.study.pipeline import MatrixConfig, run_matrix
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
 
     events = _event_ids(files)
     res = run_matrix(
@@ -181,7 +182,8 @@ def test_evaluate_never_resplits_under_a_model(tmp_path, files, capsys) -> None:
 
 def test_same_base_name_in_two_folders_gets_own_splits(tmp_path) -> None:
     """Two user inputs called clusters.h5 must not share one cached splits file (issue 17)."""
-    from interp.study.pipeline import MatrixConfig, load_chamber_data
+    from interp.study.config import MatrixConfig
+    from interp.study.inputs import load_chamber_data
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -89,7 +89,7 @@ def test_cli_refuses_hostile_names(
 
 def test_study_and_preset_names_are_checked(tmp_path: Path) -> None:
     from interp.data.chambers import load_chamber_preset
-    from interp.study.pipeline import MatrixConfig
+    from interp.study.config import MatrixConfig
 
     with pytest.raises(BadNameError, match=r"MatrixConfig\.chambers"):
         MatrixConfig.smoke(chambers=("VTPC2", "../x"))
@@ -394,7 +394,8 @@ def test_damaged_stage_is_run_again(
 
 
 def _smoke_chamber(work: Path):
-    from interp.study.pipeline import MatrixConfig, load_chamber_data
+    from interp.study.config import MatrixConfig
+    from interp.study.inputs import load_chamber_data
 
     cfg = MatrixConfig.smoke(chambers=("VTPC2",), n_events=3, clusters_per_event=200)
     return cfg, load_chamber_data("VTPC2", cfg, work)
@@ -403,7 +404,7 @@ def _smoke_chamber(work: Path):
 def test_cached_data_with_shuffled_charge_is_simulated_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from interp.study.pipeline import load_chamber_data
+    from interp.study.inputs import load_chamber_data
 
     cfg, d = _smoke_chamber(tmp_path)
     with np.load(d.path) as z:
@@ -422,7 +423,7 @@ def test_cached_data_with_shuffled_charge_is_simulated_again(
 def _train_xgb(work: Path):
     import dataclasses
 
-    from interp.study.pipeline import train_cell
+    from interp.study.training import train_cell
 
     cfg, d = _smoke_chamber(work)
     cfg = dataclasses.replace(cfg, train_overrides={"xgboost": {"n_estimators": 5}})
@@ -449,7 +450,7 @@ RUN_DAMAGE = {
 def test_damaged_run_is_trained_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
 ) -> None:
-    from interp.study.pipeline import train_cell
+    from interp.study.training import train_cell
 
     cfg, d, clf, _run = _train_xgb(tmp_path)
     ref = clf.predict_proba(d.parts["test"].charge)
@@ -507,7 +508,7 @@ def test_damaged_plotly_js_is_written_again(tmp_path: Path, damage: str) -> None
     from plotly.offline import get_plotlyjs
 
     from interp.plots.output import FigureWriter
-    from interp.report.figures import write_figures
+    from interp.report.figure_writer import write_figures
 
     fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
     with FigureWriter(tmp_path, png=False) as w:

@@ -30,7 +30,10 @@ import json, sys
 import jax
 jax.config.update("jax_disable_most_optimizations", True)
 from interp.core.fsutil import file_digest
-from interp.study.pipeline import MatrixConfig, evaluate_one, load_chamber_data, train_cell
+from interp.study.config import MatrixConfig
+from interp.study.scoring import evaluate_one
+from interp.study.inputs import load_chamber_data
+from interp.study.training import train_cell
 
 model, workdir = sys.argv[1], sys.argv[2]
 over = {"n_estimators": 5} if model == "xgboost" else {
@@ -123,7 +126,8 @@ STAGE_VICTIM = r"""
 import json, sys
 from pathlib import Path
 from interp.study.experiments import StageContext, load_study, run_stage
-from interp.study.pipeline import MatrixConfig, run_matrix
+from interp.study.config import MatrixConfig
+from interp.study.matrix import run_matrix
 
 work = Path(sys.argv[1])
 cfg = MatrixConfig.smoke(models=("xgboost",), chambers=("VTPC2",), n_events=3,

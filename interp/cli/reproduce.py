@@ -51,19 +51,13 @@ def reproduce(
     stage is not re-run; an interrupted one resumes). The report goes to
     WORKDIR/report-<STUDY>-<PROFILE>/.
     """
-    from interp.core.errors import UnknownNameError
     from interp.core.locking import hold_workdir_lock
+    from interp.core.profiles import check_profile
     from interp.report import build_report
-    from interp.study.experiments import (
-        PROFILES,
-        StageContext,
-        failed_stages,
-        load_studies,
-        run_study,
-    )
+    from interp.study.experiments import StageContext, failed_stages, load_studies, run_study
+    from interp.study.study_inputs import check_study_inputs, simulate_lines
 
-    if profile not in PROFILES:
-        raise UnknownNameError("profile", profile, PROFILES)
+    check_profile(profile, "profile")
     t0 = time.perf_counter()
     files = parse_data_files(data)
     studies = load_studies(study)
@@ -73,7 +67,8 @@ def reproduce(
             check_name(c, "chamber", "--chambers")
         studies = [s.with_chambers(names) for s in studies]
     if data_commands:
-        _print_data_commands(studies, profile)
+        for name, line in simulate_lines(studies, profile):
+            typer.echo(f"# {name}\n{line}")
         return
     check_study_inputs(studies, profile, files, rename_chamber)  # before any stage runs
     hold_workdir_lock(workdir)  # one writer per work directory: a second reproduce refuses
@@ -108,52 +103,3 @@ def reproduce(
         typer.echo(f"reproduce finished with {len(failures)} failed stage(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"reproduce done in {time.perf_counter() - t0:.1f} s")
-
-
-def _print_data_commands(studies: list, profile: str) -> None:
-    """Prints one ``tpc-interp simulate`` line per (matrix settings, chamber)."""
-    from interp.study.experiments import simulate_command
-
-    seen = set()
-    for s in studies:
-        if "matrix" not in s.stages:
-            continue
-        s.register_presets()
-        cfg = s.matrix_config(profile)
-        for chamber in cfg.chambers:
-            args = simulate_command(chamber, cfg, f"{chamber}_{profile}.h5")
-            line = " ".join(["tpc-interp", *args])
-            if s.presets:
-                line += " " + " ".join(f"--preset-file {p}" for p in s.presets)
-            if line not in seen:
-                seen.add(line)
-                typer.echo(f"# {s.name}\n{line}")
-
-
-def check_study_inputs(
-    studies: list, profile: str, files: dict[str, Path], rename_chamber: bool
-) -> None:
-    """Checks every ``--data`` file against the studies before any stage runs.
-
-    Each key must name a chamber of some study's matrix (exact spelling); each study's files
-    must exist, be readable cluster files of that chamber and share the study's window.
-
-    Raises:
-        UnknownNameError, TPCInterpError, ClusterDataError, ShapeMismatchError: As
-        :func:`interp.study.pipeline.check_inputs`.
-    """
-    from interp.study.pipeline import check_inputs, resolve_data_keys
-
-    per_study = []
-    used: list[str] = []
-    for s in studies:
-        if "matrix" not in s.stages:
-            continue
-        s.register_presets()
-        chambers = list(s.matrix_config(profile).chambers)
-        per_study.append(chambers)
-        used += [c for c in chambers if c not in used]
-    resolve_data_keys(used, files)  # unknown or mis-cased keys
-    for chambers in per_study:
-        mine = {c: f for c, f in files.items() if c in chambers}
-        check_inputs(chambers, mine, rename_chamber=rename_chamber)

@@ -7,14 +7,13 @@ and are reused by later commands.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from interp.cli.app import app
-from interp.core.errors import TPCInterpError, UnknownNameError
+from interp.core.errors import TPCInterpError
 from interp.core.names import check_name
 
 DataOpt = Annotated[
@@ -56,30 +55,6 @@ def _split_names(text: str | None) -> tuple[str, ...] | None:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def _summary_line(chamber: str, ev: dict[str, Any]) -> str:
-    m = ev["at_0.5"]["metrics"]
-    op = ev["operating_point"]
-    mo = op["metrics"]
-
-    def pct(x: dict[str, Any]) -> str:
-        v = x["value"]
-        if v is None:
-            return "n/a"
-        if x["lo"] is None:
-            return f"{100 * v:.1f} %"
-        return f"{100 * v:.1f} % [{100 * x['lo']:.1f}, {100 * x['hi']:.1f}]"
-
-    return (
-        f"test {chamber}: balanced accuracy {pct(m['balanced_accuracy'])} (the published "
-        f"metric), noise removed {pct(m['noise_removed'])}, signal lost "
-        f"{pct(m['signal_lost'])}, AUC {pct(m['roc_auc'])}, plain accuracy (secondary) "
-        f"{pct(m['accuracy'])}; at threshold "
-        f"{op['threshold']:.3f}: noise removed {pct(mo['noise_removed'])}, "
-        f"signal lost {pct(mo['signal_lost'])}"
-        + ("" if ev["at_0.5"]["ci_reliable"] else " (intervals unreliable: < 3 test events)")
-    )
-
-
 RenameOpt = Annotated[
     bool,
     typer.Option(
@@ -88,71 +63,6 @@ RenameOpt = Annotated[
     ),
 ]
 PngOpt = Annotated[bool, typer.Option(help="Also write PNG figures (needs Chromium)")]
-
-
-def _evaluate_and_save(
-    clf: Any,
-    data: dict[str, Any],
-    train_chamber: str,
-    chambers: list[str],
-    config: Any,
-    run_dir: Path,
-    png: bool,
-) -> None:
-    """Evaluates on each chamber's test split; for other chambers than the training one also
-    the feature shift, a warning for inverted/useless transfers and the recalibration curve
-    (``eval_<CHAMBER>.json``, ``figures/shift_*.html`` in the run folder)."""
-    from interp.core.fsutil import atomic_write_text
-    from interp.evaluation.shift import feature_shift
-    from interp.evaluation.transfer import (
-        pair_key,
-        recalibrate,
-        recalibration_line,
-        shift_summary_line,
-        transfer_warning,
-    )
-    from interp.plots.shift import recalibration_figure, shift_figure
-    from interp.study.pipeline import evaluate_one
-
-    train_data = data[train_chamber]
-    val_scores = clf.predict_proba(train_data.parts["val"].charge)
-    figures = {}
-    for chamber in chambers:
-        ev = evaluate_one(
-            clf,
-            train_data.parts["val"],
-            data[chamber].parts["test"],
-            n_boot=config.n_boot,
-            seed=config.seed,
-            max_signal_loss=config.max_signal_loss,
-            val_scores=val_scores,
-        )
-        lines = [_summary_line(chamber, ev)]
-        if chamber != train_chamber:
-            shift = feature_shift(train_data.parts["train"], data[chamber].parts["test"])
-            recal = recalibrate(
-                clf, data[chamber], ev, max_signal_loss=config.max_signal_loss, seed=config.seed
-            )
-            warning = transfer_warning(ev)
-            ev["transfer"] = {"warning": warning, "shift": shift, "recalibration": recal}
-            lines += [shift_summary_line(shift), recalibration_line(recal)]
-            if warning:
-                lines.append(f"WARNING {pair_key(train_chamber, chamber)}: {warning}")
-            key = f"{train_chamber}_to_{chamber}"
-            figures[f"shift_{key}"] = shift_figure(shift)
-            figures[f"recalibration_{key}"] = recalibration_figure(
-                {clf.name: recal}, train_chamber, chamber
-            )
-        atomic_write_text(run_dir / f"eval_{chamber}.json", json.dumps(ev, indent=1))
-        for line in lines:
-            typer.echo(line)
-    if figures:
-        from interp.plots.output import FigureWriter
-
-        with FigureWriter(run_dir / "figures", png=png) as w:
-            for name, fig in figures.items():
-                w.write(fig, name, width=1100, height=650)
-        typer.echo(f"shift and recalibration figures: {run_dir / 'figures'}")
 
 
 MODEL_HELP = (
@@ -181,40 +91,30 @@ def train(
 
     Every input is checked (files, formats, chamber names, windows) before anything is
     trained or written. Chambers whose files share event ids get one shared split."""
-    from interp.backends.classifier import get_trainer
-    from interp.core.locking import workdir_lock
-    from interp.study.pipeline import MatrixConfig, check_inputs, load_study_data, train_cell
+    from interp.study.saved_runs import train_and_evaluate
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
     for c in eval_on or []:
         check_name(c, "chamber", "--eval-on")
-    get_trainer(model)  # unknown model: fail before loading data
-    files = parse_data_files(data)
-    chambers = [train_on, *dict.fromkeys(c for c in (eval_on or []) if c != train_on)]
-    cfg = MatrixConfig.from_profile(
-        profile, models=(model,), chambers=tuple(chambers), n_boot=n_boot, seed=seed
+    train_and_evaluate(
+        model,
+        train_on,
+        eval_on or [],
+        parse_data_files(data),
+        profile,
+        workdir,
+        n_boot,
+        seed,
+        rename_chamber,
+        png,
+        progress=not quiet,
+        log=typer.echo,
     )
-    check_inputs(chambers, files, rename_chamber=rename_chamber)  # before the lock makes workdir
-    with workdir_lock(workdir):  # one writer: a second train/matrix/reproduce here refuses
-        d = load_study_data(
-            chambers, cfg, workdir, files, progress=not quiet, rename_chamber=rename_chamber
-        )
-        clf, run = train_cell(model, d[train_on], cfg, workdir, progress=not quiet)
-        run_dir = workdir / "runs" / model / train_on
-        how = "reused" if run["reused"] else "trained"
-        secs = run.get("train_seconds", 0)
-        typer.echo(f"{how} {model} on {train_on} ({secs:.1f} s): {run_dir}")
-        chambers_line = ", ".join(run["splits"]["chambers"])
-        typer.echo(
-            f"splits: {run['splits']['policy']}"
-            + (f" across {chambers_line}" if run["splits"]["chambers"] else "")
-        )
-        _evaluate_and_save(clf, d, train_on, chambers, cfg, run_dir, png)
 
 
-@app.command()
-def evaluate(
+@app.command("evaluate")
+def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="Folder of a trained classifier")],
     on: Annotated[list[str], typer.Option("--on", help="Test chamber (repeatable)")],
     data: DataOpt = None,
@@ -240,60 +140,21 @@ def evaluate(
     The classifier's own splits (``splits.json`` and the seed and fractions of its
     ``run.json``) are always used; evaluate never re-splits and never writes a splits file.
     """
-    from interp.backends.classifier import load_classifier
-    from interp.core.locking import owner_workdir, workdir_locks
-    from interp.study.pipeline import (
-        MatrixConfig,
-        check_fingerprint,
-        check_inputs,
-        load_study_data,
-        recorded_splits,
-    )
+    from interp.study.saved_runs import evaluate_saved_run
 
-    clf = load_classifier(run_dir)
-    splits, info = recorded_splits(run_dir)
-    if profile is None:
-        profile = str(info.get("profile", "quick"))
-    rec = info.get("splits") or {}
-    rec_seed = (
-        splits.seed if splits is not None else rec.get("seed", info.get("config", {}).get("seed"))
+    evaluate_saved_run(
+        run_dir,
+        on,
+        parse_data_files(data),
+        profile,
+        workdir,
+        n_boot,
+        seed,
+        rename_chamber,
+        png,
+        progress=not quiet,
+        log=typer.echo,
     )
-    if seed is not None and rec_seed is not None and seed != rec_seed:
-        raise TPCInterpError(
-            f"{run_dir}: the classifier's splits were made with seed {rec_seed}, not {seed}; "
-            "evaluate always uses the classifier's own splits (drop --seed)"
-        )
-    seed = int(rec_seed if rec_seed is not None else (seed or 0))
-    if workdir is None:
-        rd = run_dir.resolve()
-        workdir = rd.parents[2] if rd.parent.parent.name == "runs" else Path("out/study")
-    files = parse_data_files(data)
-    chambers = [clf.train_chamber, *dict.fromkeys(c for c in on if c != clf.train_chamber)]
-    changes: dict[str, Any] = {"models": (clf.name,), "chambers": tuple(chambers)}
-    changes.update(n_boot=n_boot, seed=seed)
-    if splits is not None:
-        changes["fractions"] = tuple(splits.fractions)
-    elif rec.get("fractions"):
-        changes["fractions"] = tuple(rec["fractions"])
-    cfg = MatrixConfig.from_profile(profile, **changes)
-    check_inputs(chambers, files, rename_chamber=rename_chamber, window=clf.window)
-    # eval_<CH>.json and figures go into the run folder, cached data into the work directory:
-    # a train/matrix/reproduce writing either holds its lock, and this refuses naming it
-    with workdir_locks([workdir, owner_workdir(run_dir)]):
-        if recorded_splits(run_dir)[1] != info:  # retrained between our read and the lock
-            raise TPCInterpError(f"{run_dir}: the run changed while evaluate started; run again")
-        d = load_study_data(
-            chambers,
-            cfg,
-            workdir,
-            files,
-            progress=not quiet,
-            rename_chamber=rename_chamber,
-            fixed_splits=splits,
-            save_splits=False,
-        )
-        check_fingerprint(run_dir, info, d[clf.train_chamber])
-        _evaluate_and_save(clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png)
 
 
 @app.command()
@@ -311,10 +172,12 @@ def matrix(
     quiet: QuietOpt = False,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
-    from interp.study.pipeline import PROFILES, MatrixConfig, run_matrix
+    from interp.core.profiles import check_profile
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
+    from interp.study.matrix_tables import transfer_lines
 
-    if profile not in PROFILES:
-        raise UnknownNameError("matrix profile", profile, PROFILES)
+    check_profile(profile, "matrix profile")
     changes: dict[str, Any] = {"seed": seed}
     if (m := _split_names(models)) is not None:
         changes["models"] = m
@@ -338,21 +201,3 @@ def matrix(
     for line in transfer_lines(result):
         typer.echo(line)
     typer.echo(f"matrix done in {result['total_seconds']:.1f} s: {workdir / 'matrix.json'}")
-
-
-def transfer_lines(result: dict[str, Any]) -> list[str]:
-    """Split policy, warnings and recalibration lines of a ``matrix.json`` result."""
-    from interp.evaluation.transfer import pair_key, recalibration_line
-
-    pol = result.get("splits_policy", {})
-    lines = [
-        f"splits: {pol.get('policy', 'independent')}"
-        + "".join(f"; shared by {', '.join(g)}" for g in pol.get("groups", []))
-    ]
-    for cell in result["cells"]:
-        for t, tr in cell.get("transfer", {}).items():
-            key = f"{cell['model']} {pair_key(cell['train_chamber'], t)}"
-            if tr.get("warning"):
-                lines.append(f"WARNING {key}: {tr['warning']}")
-            lines.append(f"{key} {recalibration_line(tr['recalibration'])}")
-    return lines

@@ -1,6 +1,6 @@
 """Train -> test chamber diagnostics of a study: feature shift, warnings, recalibration.
 
-Glue between the study's chamber data (:class:`interp.study.pipeline.ChamberData`: ``parts`` with
+Glue between the study's chamber data (:class:`interp.study.inputs.ChamberData`: ``parts`` with
 ``train``/``val``/``test`` cluster sets) and the computations in :mod:`interp.evaluation.shift` and
 :mod:`interp.evaluation.recalibration`; used by ``evaluate``, ``matrix`` and ``train``.
 """
@@ -44,7 +44,7 @@ def transfer_warning(evaluation: Mapping[str, Any]) -> str | None:
     threshold 0.5 within 2 points of 50 %), else ``None``.
 
     Args:
-        evaluation: One :func:`interp.study.pipeline.evaluate_one` result.
+        evaluation: One :func:`interp.study.scoring.evaluate_one` result.
     """
     m = evaluation["at_0.5"]["metrics"]
     auc = m.get("roc_auc", {}).get("value")
@@ -96,7 +96,7 @@ def recalibrate(
 
     Args:
         clf: Classifier (``predict_proba``).
-        target: The target's :class:`~interp.study.pipeline.ChamberData`.
+        target: The target's :class:`~interp.study.inputs.ChamberData`.
         evaluation: The transfer's evaluation (its operating-point threshold is the
             "no recalibration" row).
     """

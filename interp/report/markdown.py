@@ -8,14 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from interp.core.formatting import pipe_table
 from interp.report.sections import Section, Table, figure_index
 from interp.report.summary import Summary
-
-
-def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a Markdown pipe table (header, separator, one line per row)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def table_md(table: Table) -> str:

@@ -18,9 +18,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from interp.core.formatting import diff_pts, pct, seed_spread, with_ci
 from interp.core.published import citation, load_published, published_accuracy, published_rates
 from interp.evaluation.metrics import PUBLISHED_METRIC_NOTE
 from interp.evaluation.transfer import policy_line
+from interp.study.matrix_tables import (
+    CEILING_HEADER,
+    PAIRED_HEADER,
+    PER_KIND_HEADER,
+    ceiling_rows,
+    paired_rows,
+    per_kind_rows,
+    run_notes,
+)
 
 CALIBRATION_NOTE: str = (
     "**What the simulator was tuned to.** Every preset value carries a source tag in "
@@ -99,27 +109,6 @@ class SectionInput:
     png: bool = False
 
 
-def pct(x: float | None, digits: int = 1) -> str:
-    """Fraction -> percent string, ``n/a`` for ``None``."""
-    return "n/a" if x is None else f"{100 * x:.{digits}f}"
-
-
-def with_ci(m: Mapping[str, Any]) -> str:
-    """``value [lo, hi]`` in percent."""
-    if m.get("value") is None:
-        return "n/a"
-    if m.get("lo") is None:
-        return pct(m["value"])
-    return f"{pct(m['value'])} [{pct(m['lo'])}, {pct(m['hi'])}]"
-
-
-def diff(toolkit: float | None, published: float | None) -> str:
-    """Toolkit - published in percentage points."""
-    if toolkit is None or published is None:
-        return "n/a"
-    return f"{100 * (toolkit - published):+.1f}"
-
-
 def load_matrix(inp: SectionInput) -> dict[str, Any] | None:
     """``matrix.json`` of the study's matrix stage, or ``None``."""
     folder = inp.stages.get("matrix")
@@ -158,14 +147,6 @@ def _plain(ev: Mapping[str, Any]) -> Mapping[str, Any]:
     return ev["at_0.5"]["metrics"]["accuracy"]
 
 
-def seed_spread(ev: Mapping[str, Any]) -> str:
-    """Standard deviation over training seeds of the balanced accuracy, in points."""
-    part = ev["at_0.5"]
-    sd = part.get("seed_spread", {}).get("balanced_accuracy")
-    n = part.get("n_seeds", 1)
-    return f"n/a ({n} seed)" if sd is None else f"{100 * sd:.2f} ({n} seeds)"
-
-
 def interval_text(matrix: Mapping[str, Any]) -> str:
     """How the matrix's intervals were formed (one sentence)."""
     method = matrix.get("interval_method", "events resampled")
@@ -174,8 +155,6 @@ def interval_text(matrix: Mapping[str, Any]) -> str:
 
 def retrained_text(matrix: Mapping[str, Any]) -> str:
     """A paragraph naming every cell retrained because its training config or data changed."""
-    from interp.study.pipeline import run_notes
-
     notes = run_notes(matrix)
     return "" if not notes else "\n\n" + " ".join(notes)
 
@@ -189,8 +168,8 @@ def _accuracy_rows(matrix: Mapping[str, Any], diagonal: bool) -> list[list[str]]
                 continue
             pub = published_accuracy(cell["model"], c, t)
             acc = _acc(ev)
-            row = [cell["model"], c, t, pct(pub), with_ci(acc), diff(acc["value"], pub)]
-            rows.append([*row, seed_spread(ev), with_ci(_plain(ev))])
+            row = [cell["model"], c, t, pct(pub), with_ci(acc), diff_pts(acc["value"], pub)]
+            rows.append([*row, seed_spread(ev["at_0.5"]), with_ci(_plain(ev))])
     return rows
 
 
@@ -207,7 +186,8 @@ _ACC_HEADER = [
 
 
 def _accuracy_figure(matrix: Mapping[str, Any], inp: SectionInput, diagonal: bool) -> list[Path]:
-    from interp.report.figures import accuracy_bars, write_figures
+    from interp.report.accuracy_bars import accuracy_bars
+    from interp.report.figure_writer import write_figures
 
     name = f"{inp.study_name}_{'within' if diagonal else 'cross'}_accuracy"
     fig = accuracy_bars(matrix, diagonal)
@@ -284,9 +264,9 @@ def rates(inp: SectionInput) -> Section:
                     f"{pct(pub['noise_removed'])} / {pct(pub['signal_lost'])}"
                     + (f" ({pub['operating_chamber']})" if pub["operating_chamber"] else ""),
                     with_ci(m["noise_removed"]),
-                    diff(m["noise_removed"]["value"], pub["noise_removed"]),
+                    diff_pts(m["noise_removed"]["value"], pub["noise_removed"]),
                     with_ci(m["signal_lost"]),
-                    diff(m["signal_lost"]["value"], pub["signal_lost"]),
+                    diff_pts(m["signal_lost"]["value"], pub["signal_lost"]),
                 ]
             )
     loss = pct(matrix["config"]["max_signal_loss"], 0)
@@ -342,7 +322,7 @@ def xgboost(inp: SectionInput) -> Section:
                     str(cell["run"].get("n_train_clusters", "n/a")),
                     pct(published_accuracy(cell["model"], cell["train_chamber"], t)),
                     with_ci(m["balanced_accuracy"]),
-                    seed_spread(ev),
+                    seed_spread(ev["at_0.5"]),
                     with_ci(m.get("roc_auc", {"value": None})),
                     with_ci(m["accuracy"]),
                 ]
@@ -367,8 +347,6 @@ def xgboost(inp: SectionInput) -> Section:
         )
     ]
     if pairs:
-        from interp.study.pipeline import PAIRED_HEADER, paired_rows
-
         tables.append(
             Table(
                 "Paired differences with XGBoost (balanced accuracy, points)",
@@ -396,7 +374,6 @@ def paired(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.pipeline import PAIRED_HEADER, paired_rows
 
     rows = paired_rows(matrix)
     missing = [] if rows else ["Fewer than two models in this matrix: nothing to compare."]
@@ -418,7 +395,6 @@ def per_kind(inp: SectionInput) -> Section:
     matrix = load_matrix(inp)
     if matrix is None:
         return _no_matrix(title, inp)
-    from interp.study.pipeline import CEILING_HEADER, PER_KIND_HEADER, ceiling_rows, per_kind_rows
 
     rows = per_kind_rows(matrix)
     if not rows:
@@ -470,7 +446,7 @@ SECTIONS: dict[str, SectionFn] = {
     "paired": paired,
     "per_kind": per_kind,
 }
-"""Section name -> renderer (more are registered by :mod:`interp.report.sections_more`)."""
+"""Section name -> renderer (more are registered by the section modules of :mod:`interp.report`)."""
 
 
 def published_hardware() -> dict[str, Any]:

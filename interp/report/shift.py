@@ -1,7 +1,7 @@
 """Report section ``shift``: domain shift and few-shot recalibration of every transfer.
 
 Reads the ``shift`` entry and each cell's ``transfer`` entry of ``matrix.json``
-(:func:`interp.study.pipeline.run_matrix`); draws the figures of :mod:`interp.plots.shift`.
+(:func:`interp.study.matrix.run_matrix`); draws the figures of :mod:`interp.plots.shift`.
 """
 
 from __future__ import annotations
@@ -10,23 +10,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from interp.core.formatting import num, pts
 from interp.report.sections import SECTIONS, Section, SectionInput, Table, _no_matrix, load_matrix
-
-
-def _f(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None or x != x else f"{x:.{digits}f}"
-
-
-def _pts(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f}"
 
 
 def _shift_table(key: str, shift: Mapping[str, Any]) -> Table:
     rows = []
     for f in shift["features"].values():
         for cls, v in f["classes"].items():
-            means = [_f(v["mean_train"], 3), _f(v["mean_test"], 3)]
-            rows.append([f["label"], cls, *means, _f(v["ks"]), _f(v["wasserstein_sd"])])
+            means = [num(v["mean_train"], 3), num(v["mean_test"], 3)]
+            rows.append([f["label"], cls, *means, num(v["ks"]), num(v["wasserstein_sd"])])
     return Table(
         f"Feature shift {key} ({shift['n_train']} / {shift['n_test']} clusters sampled from the "
         "training chamber's train split / the test chamber's test split)",
@@ -42,10 +35,10 @@ def _recal_table(key: str, cells: list[tuple[str, Mapping[str, Any]]]) -> Table:
         ref, src = rc["reference"], rc.get("source") or {}
         row = [
             model,
-            f"{_f(100 * src['noise_removed'], 1)} / {_f(100 * src['signal_lost'], 1)}"
+            f"{num(100 * src['noise_removed'], 1)} / {num(100 * src['signal_lost'], 1)}"
             if src
             else "n/a",
-            f"{_f(100 * ref['noise_removed'], 1)} / {_f(100 * ref['signal_lost'], 1)}",
+            f"{num(100 * ref['noise_removed'], 1)} / {num(100 * ref['signal_lost'], 1)}",
         ]
         for r in rc["sizes"]:
             if not r["available"] or not r.get("repeats"):
@@ -53,7 +46,7 @@ def _recal_table(key: str, cells: list[tuple[str, Mapping[str, Any]]]) -> Table:
                 continue
             nr, sl = r["delta_noise_removed"], r["delta_signal_lost"]
             row.append(
-                f"{_pts(nr['median'])} / {_pts(sl['median'])} "
+                f"{pts(nr['median'])} / {pts(sl['median'])} "
                 f"(within 1 pt: {100 * (r['within_tolerance'] or 0):.0f} %)"
             )
         need = rc["clusters_needed"]
@@ -73,7 +66,7 @@ def shift(inp: SectionInput) -> Section:
     """Feature shift, transfer warnings and recalibration for every train -> test pair."""
     from interp.evaluation.transfer import pair_key, policy_line
     from interp.plots.shift import recalibration_figure, shift_figure
-    from interp.report.figures import write_figures
+    from interp.report.figure_writer import write_figures
 
     title = "Domain shift and recalibration"
     matrix = load_matrix(inp)

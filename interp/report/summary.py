@@ -2,7 +2,7 @@
 the key figures grouped by question, each with a caption that carries its number.
 
 Nothing here is hard-coded text with numbers: every number is read from ``matrix.json``
-(:func:`interp.study.pipeline.run_matrix`) or the explain stage's ``explain_summary.json``
+(:func:`interp.study.matrix.run_matrix`) or the explain stage's ``explain_summary.json``
 (:mod:`interp.study.explain_stage`). Accuracies and rates are fractions in the JSON and printed in
 percent (one decimal) or points (``+x.x``); weights are in units of the perceptron's input
 (normalised charge) and printed with three significant digits.
@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from interp.core.formatting import pct, pts
 from interp.core.published import published_rates
 from interp.report.sections import (
     _ACC_HEADER,
     Table,
     _acc,
     _accuracy_rows,
-    pct,
 )
 
 
@@ -62,10 +62,6 @@ QUESTIONS: tuple[str, ...] = (
     "How do they transfer?",
 )
 """Figure groups of the summary, in order."""
-
-
-def _pts(x: float) -> str:
-    return f"{100 * x:+.1f}"
 
 
 def _w(x: float) -> str:
@@ -121,7 +117,7 @@ def _ordering_finding(matrix: Mapping[str, Any], anchor: str) -> Finding:
         s = f"{rows[0]['model']} {pct(rows[0]['value'])} %"
         for prev, r in itertools.pairwise(rows):
             sig = {True: "significant", False: "not significant", None: "no paired test"}
-            d = "n/a" if prev["diff"] is None else _pts(prev["diff"])
+            d = "n/a" if prev["diff"] is None else pts(prev["diff"])
             s += f" > ({d} points, {sig[prev['significant']]}) {r['model']} {pct(r['value'])} %"
         parts.append(f"{c}: {s}")
     return Finding(
@@ -158,7 +154,7 @@ def _drop_finding(matrix: Mapping[str, Any], anchor: str) -> Finding | None:
         "largest_drop",
         f"**Largest cross-chamber drop:** {d['model']} trained on {d['train']} falls from "
         f"{pct(d['own'])} % on {d['train']} to {pct(d['cross'])} % on {d['test']} "
-        f"({_pts(-d['drop'])} points).",
+        f"({pts(-d['drop'])} points).",
         anchor,
         d,
     )
@@ -389,7 +385,7 @@ def _key_figures(
                 KeyFigure(
                     f,
                     "Cross-chamber balanced accuracy beside the published figure. Largest drop: "
-                    f"{d['model']} {d['train']} -> {d['test']}, {_pts(-d['drop'])} points.",
+                    f"{d['model']} {d['train']} -> {d['test']}, {pts(-d['drop'])} points.",
                 )
             )
         s = strongest_shift(matrix)

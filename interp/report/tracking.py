@@ -6,12 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interp.report.sections import SECTIONS, Section, SectionInput, Table, pct
+from interp.core.formatting import num, pct
+from interp.report.sections import SECTIONS, Section, SectionInput, Table
 from interp.study.tracking_stage import RESULT_FILE
-
-
-def _f(x: float | None, fmt: str = "{:.3f}") -> str:
-    return "n/a" if x is None else fmt.format(x)
 
 
 def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
@@ -74,7 +71,7 @@ def tracking(inp: SectionInput) -> Section:
                     pct(b["fake_rate"]),
                     pct(b["clone_rate"]),
                     pct(b["momentum_resolution"]),
-                    _f(b["cpu_seconds_per_event"], "{:.2f}"),
+                    num(b["cpu_seconds_per_event"], 2),
                 ]
             )
         for model, m in c["models"].items():
@@ -90,7 +87,7 @@ def tracking(inp: SectionInput) -> Section:
                         pct(p["fake_rate"]),
                         pct(p["clone_rate"]),
                         pct(p["momentum_resolution"]),
-                        _f(p["cpu_seconds_per_event"], "{:.2f}"),
+                        num(p["cpu_seconds_per_event"], 2),
                     ]
                 )
             pr = m["proposed"]

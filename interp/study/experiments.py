@@ -32,7 +32,7 @@ CLI's one-line message before anything is reported.
 
 Every trained classifier inside a matrix folder additionally records its full training
 identity (model config, profile, overrides, seed, data fingerprint; see
-:func:`interp.study.pipeline.training_identity`): a changed config retrains that cell, and the
+:func:`interp.study.identity.training_identity`): a changed config retrains that cell, and the
 matrix report says so.
 """
 
@@ -52,8 +52,8 @@ from typing import Any
 
 from interp.core.errors import TPCInterpError, UnknownNameError
 from interp.core.fsutil import atomic_write_text
+from interp.core.profiles import PROFILES
 
-PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 STAGE_FILE = "stage.json"
 
 
@@ -155,8 +155,8 @@ class Study:
         return dataclasses.replace(self, profiles=profiles)
 
     def matrix_config(self, profile: str) -> Any:
-        """The :class:`~interp.study.pipeline.MatrixConfig` of a profile."""
-        from interp.study.pipeline import MatrixConfig
+        """The :class:`~interp.study.config.MatrixConfig` of a profile."""
+        from interp.study.config import MatrixConfig
 
         changes = dict(self.profile(profile).matrix)
         for key in ("models", "chambers", "fractions"):
@@ -439,7 +439,7 @@ def run_stage(
 
 
 def _matrix_stage(ctx: StageContext) -> StageResult:
-    from interp.study.pipeline import run_matrix
+    from interp.study.matrix import run_matrix
 
     presets = ctx.study.register_presets()
     cfg = ctx.study.matrix_config(ctx.profile)
@@ -610,7 +610,7 @@ def simulate_command(chamber: str, matrix_config: Any, out: str | Path) -> list[
     simulator run: same clusters (the pipeline's per-chamber seed), same event-wise splits
     (saved beside the file with the config's fractions and seed).
     """
-    from interp.study.pipeline import _chamber_seed
+    from interp.study.inputs import chamber_seed
 
     cfg = matrix_config
     args = [
@@ -620,7 +620,7 @@ def simulate_command(chamber: str, matrix_config: Any, out: str | Path) -> list[
         "--events",
         str(cfg.n_events),
         "--seed",
-        str(_chamber_seed(chamber, cfg.seed)),
+        str(chamber_seed(chamber, cfg.seed)),
         "--fractions",
         ",".join(str(f) for f in cfg.fractions),
         "--split-seed",

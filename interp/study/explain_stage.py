@@ -1,4 +1,4 @@
-"""Renders every explanation figure for a trained matrix run (``interp.study.pipeline.run_matrix``).
+"""Renders every explanation figure for a trained matrix run (``interp.study.matrix.run_matrix``).
 
 Input: ``workdir/matrix.json``, the cached chamber data in ``workdir/data`` and every saved
 classifier in ``workdir/runs/<model>/<chamber>/``. Nothing is trained: figures come from saved
@@ -87,7 +87,8 @@ def load_run_data(workdir: Path) -> tuple[dict[str, Any], dict[str, dict[str, Cl
     Raises:
         ClusterDataError: If ``matrix.json`` is missing.
     """
-    from interp.study.pipeline import MatrixConfig, load_study_data
+    from interp.study.config import MatrixConfig
+    from interp.study.inputs import load_study_data
 
     mpath = workdir / "matrix.json"
     if not mpath.is_file():
@@ -160,7 +161,7 @@ def explain_run(
     """Renders every figure kind for every model x train chamber x test chamber.
 
     Args:
-        workdir: Study folder of :func:`interp.study.pipeline.run_matrix`.
+        workdir: Study folder of :func:`interp.study.matrix.run_matrix`.
         out_folder: Output folder (created).
         png: Also write the static PNG and PDF of every figure (matplotlib, no browser).
         config: Explanation sizes (default :class:`ExplainConfig`).

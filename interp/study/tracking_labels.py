@@ -64,7 +64,7 @@ def compare_label_sources(
         "tracking": {...}}``, each with ``accuracy``, ``signal_lost`` and ``noise_removed``
         against the truth labels of the test event at threshold 0.5.
     """
-    from interp.study.pipeline import train_one
+    from interp.study.training import train_one
 
     if len(events) < 3:
         raise ValueError(f"need >= 3 events (train, val, test), got {len(events)}")

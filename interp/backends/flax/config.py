@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from interp.core.errors import UnknownNameError
+from interp.core.profiles import PROFILES
 
 CLASS_WEIGHTS: tuple[str, ...] = ("balanced", "none")
 
@@ -136,9 +137,6 @@ class TrainConfig:
         """The complete run: all training clusters, long schedule, early stopping."""
         base = cls(batch_size=256, max_epochs=40, patience=6, lr_finder_steps=200)
         return base.replace(**changes)
-
-
-PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
 
 
 def profile(name: str, **changes: Any) -> TrainConfig:

@@ -1,0 +1,147 @@
+"""What a matrix study runs: :class:`MatrixConfig` and its ``smoke``/``quick``/``full``
+profiles (names from :mod:`interp.core.profiles`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from interp.core.names import check_name
+from interp.core.profiles import check_profile
+from interp.data.splits import (
+    DEFAULT_FRACTIONS,
+)
+
+DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
+DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
+MAX_SIGNAL_LOSS = 0.05
+"""Default validation signal-loss bound of the operating point (stored with each model)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixConfig:
+    """What to train and evaluate.
+
+    Attributes:
+        models: Model names (see :func:`interp.backends.classifier.trainable_model_names`).
+        chambers: Chambers; each is a training and a test chamber.
+        n_events: Simulated events per chamber (ignored for user data files).
+        clusters_per_event: Simulated clusters per event; ``None`` is the chamber preset's
+            default (28,764, the published average).
+        fractions: (train, val, test) fractions of clusters, split by whole events.
+        seed: Seed of simulation, splits, training and bootstrap.
+        profile: Training profile name (``smoke``, ``quick``, ``full``) passed to every
+            model's config class.
+        train_overrides: Model name -> config fields to change on top of the profile, e.g.
+            ``{"resnet": {"max_epochs": 3}}``.
+        n_boot: Bootstrap replicates for the confidence intervals (0 disables them).
+        max_signal_loss: Signal-loss bound of the validation-chosen operating point.
+        train_seeds: Training seeds per cell (``seed``, ``seed + 1``, ...); intervals combine
+            event resampling with a random seed draw per replicate
+            (:func:`interp.evaluation.metrics.evaluate_scores`), and the seed spread is reported
+            alone.
+        max_train_clusters: One cap for every model of the matrix (``None``: all training
+            clusters). The subset is drawn once per chamber with ``seed``, so every model and
+            every training seed of a cell trains on the very same clusters; the Flax
+            profiles' own caps are switched off in the matrix.
+    """
+
+    models: tuple[str, ...] = DEFAULT_MODELS
+    chambers: tuple[str, ...] = DEFAULT_CHAMBERS
+    n_events: int = 100
+    clusters_per_event: int | None = None
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    seed: int = 0
+    profile: str = "full"
+    train_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    n_boot: int = 1000
+    max_signal_loss: float = MAX_SIGNAL_LOSS
+    train_seeds: int = 1
+    max_train_clusters: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "chambers", tuple(self.chambers))
+        check_profile(self.profile, "training profile")
+        if not self.models or not self.chambers:
+            raise ValueError("MatrixConfig needs at least one model and one chamber")
+        for field, values in (("models", self.models), ("chambers", self.chambers)):
+            for v in values:
+                check_name(v, field[:-1], f"MatrixConfig.{field}")
+            if len(set(values)) != len(values):
+                raise ValueError(f"MatrixConfig.{field} has duplicates: {values}")
+        if self.n_events < 3:
+            raise ValueError(f"n_events must be >= 3 (one per split), got {self.n_events}")
+        if self.train_seeds < 1:
+            raise ValueError(f"train_seeds must be >= 1, got {self.train_seeds}")
+        if self.max_train_clusters is not None and self.max_train_clusters < 1:
+            raise ValueError(f"max_train_clusters must be >= 1, got {self.max_train_clusters}")
+        capped = sorted(m for m, o in self.train_overrides.items() if "max_train_clusters" in o)
+        if capped:
+            raise ValueError(
+                f"train_overrides of {capped} set max_train_clusters: a per-model cap makes "
+                "models train on different clusters; use one cap for every model "
+                "(MatrixConfig.max_train_clusters)"
+            )
+
+    @classmethod
+    def smoke(cls, **changes: Any) -> MatrixConfig:
+        """Tiny: 6 events x 300 clusters per chamber, smoke training, 200 bootstraps.
+
+        The Flax models use a fixed learning rate (no LR range finder) to save seconds.
+        """
+        fixed_lr = {"learning_rate": 3e-3}
+        base = cls(
+            n_events=6,
+            clusters_per_event=300,
+            profile="smoke",
+            n_boot=200,
+            train_overrides={m: fixed_lr for m in ("perceptron", "split_conv", "resnet")},
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def quick(cls, **changes: Any) -> MatrixConfig:
+        """The whole 4-model x 2 x 2 matrix, 3 training seeds, in ~10 minutes on 2 CPU cores.
+
+        140 events x 500 clusters per chamber (70k clusters; ~49k train / 10.5k val / 10.5k
+        test in ~98 / 21 / 21 events), so that every test split holds at least 20 events.
+        Every model trains on the same 15,000 clusters of each chamber (one cap), with 3
+        training seeds; quick training profile (at most 8 epochs), the split convolution
+        capped at 6 epochs and the ResNet at 5. Traded for the seeds and the 20 test events:
+        fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
+        every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
+        and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
+        (2026-12-01, 2-core VM shared with other jobs, load average ~9, 15k clusters: 4 / 18 /
+        5 / 31 s CPU for perceptron / XGBoost / split conv / ResNet, 57 s in all): ~6 CPU
+        minutes for the 24 trainings (2 chambers x 4 models x 3 seeds), ~4-6 minutes of wall
+        time for the matrix on an idle 2-core machine (not timed as a whole).
+        """
+        base = cls(
+            n_events=140,
+            clusters_per_event=500,
+            profile="quick",
+            train_seeds=3,
+            max_train_clusters=15_000,
+            train_overrides={"split_conv": {"max_epochs": 6}, "resnet": {"max_epochs": 5}},
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def full(cls, **changes: Any) -> MatrixConfig:
+        """100 events x 28,764 clusters per chamber (2.9 M clusters each), full profile,
+        5 training seeds, every training cluster used by every model."""
+        return dataclasses.replace(cls(train_seeds=5), **changes)
+
+    @classmethod
+    def from_profile(cls, name: str, **changes: Any) -> MatrixConfig:
+        """:meth:`smoke`, :meth:`quick` or :meth:`full` by name."""
+        check_profile(name, "matrix profile")
+        return getattr(cls, name)(**changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["train_overrides"] = {k: dict(v) for k, v in self.train_overrides.items()}
+        return d
