@@ -2,10 +2,10 @@
 
 Run directory layout (``workdir``)::
 
-    run.json                 model, model config, train config, data fingerprint
     lr_finder.json           the LR sweep and chosen LR (only when learning_rate is None)
     metrics.jsonl            one JSON line per epoch
-    checkpoints/last/        state.msgpack + meta.json after every epoch
+    checkpoints/last/        state.msgpack + meta.json after every epoch (meta holds the run:
+                             model, model config, train config, data fingerprint)
     checkpoints/best/        same, for the epoch with the lowest validation loss
     classifier.json          the final classifier (best epoch), see FlaxClassifier
     params.safetensors
@@ -62,7 +62,6 @@ from interp.core.fsutil import append_line, atomic_write_text, read_jsonl
 from interp.core.schema import ClusterSet
 from interp.data.preprocess import fit_preprocessor
 
-RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 LR_FINDER_FILE = "lr_finder.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -442,7 +441,6 @@ def train_flax(
     elif primary:  # fresh start: drop leftovers of a run that died before its first full epoch
         shutil.rmtree(best_dir, ignore_errors=True)
         atomic_write_text(metrics_path, "")
-        atomic_write_text(workdir / RUN_FILE, json.dumps(run, indent=2, sort_keys=True) + "\n")
     if dp is not None:
         state = dp.replicate(state)
 
