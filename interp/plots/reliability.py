@@ -146,7 +146,8 @@ def reliability_figure(
     )
     fig.update_yaxes(title_text="observed signal fraction", range=[0, 1], row=1, col=1)
     fig.update_yaxes(title_text="clusters per bin", type="log", row=2, col=1)
-    fig.update_xaxes(title_text="predicted P(signal)", range=[0, 1], row=2, col=1)
+    fig.update_xaxes(range=[0, 1])
+    fig.update_xaxes(title_text="predicted P(signal)", row=2, col=1)
     return fig, out
 
 
