@@ -12,6 +12,7 @@ from test_cli_bad_inputs import run_cli_streams
 
 from interp.core.errors import ClusterDataError
 from interp.core.schema import ClusterSet
+from interp.data.io import read_clusters
 from interp.evaluation.calibration import (
     CALIBRATION_FILE,
     Calibration,
@@ -114,18 +115,31 @@ def test_store_calibration_fits_once_and_calibrated_proba_uses_it(tmp_path: Path
 
 @pytest.fixture(scope="module")
 def xgb_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ClusterSet]:
-    from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
+    """An XGBoost model trained through the pipeline (which stores the calibration)."""
     from interp.data.io import write_clusters
     from interp.data.simulator import simulate
+    from interp.study.pipeline import train_one
 
     folder = tmp_path_factory.mktemp("xgb_cal")
     data = simulate("VTPC2", 3, seed=3, n_clusters=200)
     ids = data.events()
     train, val = data.select_events(ids[:2]), data.select_events(ids[2:])
-    model = folder / "model"
-    clf = train_xgboost(train, val, model, XGBConfig.smoke())
-    store_calibration(model, clf, val)
-    return model, write_clusters(data, folder / "in.parquet"), data
+    train_one("xgboost", "VTPC2", train, val, folder, "smoke")
+    model = folder / "runs" / "xgboost" / "VTPC2"
+    return model, write_clusters(data, folder / "in.parquet"), val
+
+
+def test_the_pipeline_stores_the_validation_calibration(
+    xgb_run: tuple[Path, Path, ClusterSet],
+) -> None:
+    from interp.backends.classifier import load_classifier
+
+    model, _, val = xgb_run
+    cal = load_calibration(model)
+    assert cal is not None and cal.n == len(val) and cal.chamber == "VTPC2"
+    assert cal.signal_fraction == pytest.approx(float(np.mean(val.label)))
+    raw = load_classifier(model).predict_proba(val.charge)
+    assert cal == fit_calibration(raw, val.label, "VTPC2")
 
 
 def test_predict_calibrated_isotonic_writes_calibrated_scores_and_metadata(
@@ -133,7 +147,8 @@ def test_predict_calibrated_isotonic_writes_calibrated_scores_and_metadata(
 ) -> None:
     from interp.backends.classifier import load_classifier
 
-    model, inp, data = xgb_run
+    model, inp, _ = xgb_run
+    data = read_clusters(inp)
     out = tmp_path / "s.parquet"
     args = ["predict", str(model), str(inp), "--out", str(out), "--calibrated", "isotonic", "-q"]
     code, stdout, err = run_cli_streams(args, capsys)

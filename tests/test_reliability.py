@@ -12,7 +12,7 @@ from scipy import stats
 from test_cli_bad_inputs import run_cli_streams
 
 from interp.core.schema import ClusterSet
-from interp.evaluation.calibration import fit_calibration
+from interp.evaluation.calibration import calibration_metrics, fit_calibration
 from interp.plots.reliability import reliability_caption, reliability_figure
 
 # 4 bins of width 0.25: [0, .25) has 0.1, 0.2 (labels 0, 1); [.25, .5) is empty;
@@ -113,6 +113,7 @@ def test_reliability_section_writes_the_figure_and_summary_numbers(tmp_path: Pat
     assert set(t) == {"raw", "platt", "isotonic"}
     assert t["platt"]["ece"] < t["raw"]["ece"] and t["isotonic"]["ece"] < t["raw"]["ece"]
     assert t["platt"]["brier"] < t["raw"]["brier"]
+    assert t == calibration_metrics(cell.test_scores["VTPC2"], test.label, cal)
     caption = reliability_caption(entry)
     assert "perceptron trained on VTPC2" in caption and f"{t['raw']['ece']:.3f}" in caption
     # a run folder without calibration.json: fitted on the validation split, not stored
