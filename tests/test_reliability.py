@@ -154,3 +154,28 @@ def test_explain_progress_is_plain_lines_off_a_terminal_and_silent_with_q(
             "explain perceptron trained on VTPC2",
             "explain physics breakdowns (trained VTPC2, test VTPC2)",
         ]
+
+
+def test_the_report_summary_shows_the_first_reliability_diagram_with_its_caption(
+    tmp_path: Path,
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from interp.report.summary import build_summary
+    from interp.study.experiments import StageResult
+
+    entry = {"model": "perceptron", "chamber": "VTPC2", "signal_fraction": 0.26, "n_val": 150,
+             "test": {m: {"ece": e, "brier": 0.1} for m, e in
+                      (("raw", 0.25), ("platt", 0.06), ("isotonic", 0.05))}}  # fmt: skip
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "explain_summary.json").write_text(
+        json.dumps({"calibration": {"perceptron_VTPC2": entry}})
+    )
+    run = StageResult("explain", "k", tmp_path, "done", 0.0, {})
+    fig = tmp_path / "figures" / "reliability_perceptron_VTPC2.html"
+    summary = build_summary([(SimpleNamespace(name="s"), {"explain": run})], {}, [fig])
+    groups = dict(summary.groups)
+    (kf,) = groups["Where do they fail?"]
+    assert kf.path == fig and kf.caption == reliability_caption(entry)
+    assert "ECE (Brier): raw 0.250 (0.100), platt 0.060 (0.100), isotonic 0.050" in kf.caption
