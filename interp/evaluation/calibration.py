@@ -122,15 +122,26 @@ def fit_platt(scores: np.ndarray, labels: np.ndarray, iterations: int = 100) -> 
     z = logit(s)
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
     t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+
+    def loss(a: float, b: float) -> float:  # cross-entropy against the smoothed targets
+        u = a * z + b
+        return float(np.sum(np.logaddexp(0.0, u) - t * u))
+
     a, b = 1.0, 0.0
     design = np.stack([z, np.ones_like(z)], axis=1)
+    current = loss(a, b)
     for _ in range(iterations):
         p = _sigmoid(a * z + b)
         grad = design.T @ (p - t)
         w = np.maximum(p * (1.0 - p), 1e-12)
         hess = design.T @ (design * w[:, None]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        a, b = a - float(step[0]), b - float(step[1])
+        for _ in range(40):  # step halving: the loss never rises
+            trial = loss(a - float(step[0]), b - float(step[1]))
+            if trial <= current:
+                break
+            step = 0.5 * step
+        a, b, current = a - float(step[0]), b - float(step[1]), min(trial, current)
         if np.max(np.abs(step)) < 1e-10:
             break
     return Platt(a, b)
