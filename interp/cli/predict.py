@@ -37,6 +37,13 @@ def predict(
             "quantized on simulated clusters of the training chamber)"
         ),
     ] = "float32",
+    calibrated: Annotated[
+        str | None,
+        typer.Option(
+            help="platt | isotonic: write p_signal calibrated on the training chamber's "
+            "validation split (raw score kept as p_signal_raw, the threshold applies to it)"
+        ),
+    ] = None,
     label: Annotated[bool, typer.Option(help="Also write the input label column")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file")] = False,
     chamber: ChamberOpt = None,
@@ -46,7 +53,8 @@ def predict(
 ) -> None:
     """Write one signal probability (p_signal) per cluster, keyed by event and cluster index.
 
-    The table is written under a temporary name and renamed only when complete.
+    The table is written under a temporary name and renamed only when complete. With
+    --calibrated the score-file metadata name the method and the fitting split.
     """
     from interp.evaluation.predict import predict_files
 
@@ -63,9 +71,10 @@ def predict(
             overwrite=overwrite,
             read_options=read_options(chamber, tree, window),
             precision=precision,
+            calibrated=calibrated,
         )
     typer.echo(
         f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "
         f"{res['model']} in {res['seconds']:.1f} s ({res['clusters_per_s']:,.0f} clusters/s) "
-        f"-> {res['path']}"
+        f"-> {res['path']}" + (f" (p_signal calibrated: {calibrated})" if calibrated else "")
     )

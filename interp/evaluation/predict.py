@@ -15,7 +15,9 @@ file_index         int32   position of the input file in the ``files`` list
 event_id           int64   event number from the input
 cluster_index      int64   index of the cluster within its event, in file order (counted
                            across chunks, restarting for each input file)
-p_signal           float32 P(signal) in [0, 1] (the same number as ``predict_proba``)
+p_signal           float32 P(signal) in [0, 1] (the same number as ``predict_proba``;
+                           with ``calibrated``, the calibrated probability)
+p_signal_raw       float32 only with ``calibrated``: the raw P(signal) the threshold applies to
 label              int8    the input label (0 noise, 1 signal), unless disabled
 ================== ======= =============================================================
 
@@ -24,6 +26,15 @@ label              int8    the input label (0 noise, 1 signal), unless disabled
 (:data:`interp.data.io.scores.META_KEY`)
 holds the model, its inputs and ``threshold``, the model's validation operating point (call
 signal when ``p_signal >= threshold``; ``null`` for a model never evaluated).
+
+With ``calibrated="platt"`` or ``"isotonic"`` the ``p_signal`` column holds the probability
+mapped through the model's validation calibration (:mod:`interp.evaluation.calibration`,
+``calibration.json``): P(signal) under the training chamber's validation class mix. The
+threshold stays defined on the raw score: the metadata say ``"threshold_applies_to":
+"p_signal_raw"`` and the raw score is kept in its own column; ``calibration`` records the
+method, the fitting split's chamber, size and signal fraction, and ``threshold_calibrated``,
+the threshold's image under the map (for Platt with ``a > 0`` the same cut; for isotonic a
+looser one where the map is flat).
 """
 
 from __future__ import annotations
@@ -91,6 +102,42 @@ def _load(classifier_dir: str | os.PathLike[str]) -> Any:
         raise ClusterDataError(
             str(path), None, f"cannot load the classifier ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _calibration(classifier_dir: str | os.PathLike[str], method: str | None) -> Any:
+    """The model folder's calibration for ``method`` (``None`` for raw scores)."""
+    from interp.evaluation.calibration import CALIBRATION_FILE, METHODS, load_calibration
+
+    if method is None:
+        return None
+    if method not in METHODS:
+        raise ClusterDataError(str(classifier_dir), "calibrated", f"must be one of {METHODS}")
+    cal = load_calibration(classifier_dir)
+    if cal is None:
+        raise ClusterDataError(
+            str(Path(classifier_dir) / CALIBRATION_FILE),
+            None,
+            "no calibration stored with this model (models trained by `tpc-interp train` or "
+            "`matrix` have one); score without --calibrated",
+        )
+    return cal
+
+
+def calibration_meta(calibration: Any, method: str, threshold: float | None) -> dict[str, Any]:
+    """Score-file metadata of a calibrated ``p_signal`` (see the module docstring)."""
+    return {
+        "p_signal": f"calibrated ({method}): P(signal) under the {calibration.split} class mix",
+        "calibration": {
+            "method": method,
+            "split": calibration.split,
+            "chamber": calibration.chamber,
+            "n": calibration.n,
+            "signal_fraction": calibration.signal_fraction,
+            **calibration.map(method).to_dict(),
+        },
+        "threshold_applies_to": "p_signal_raw",
+        "threshold_calibrated": calibration.map_threshold(threshold, method),
+    }
 
 
 def signal_scorer(
@@ -168,6 +215,7 @@ def predict_files(
     overwrite: bool = True,
     read_options: Mapping[str, Any] | None = None,
     precision: str = "float32",
+    calibrated: str | None = None,
 ) -> dict[str, Any]:
     """Scores every cluster of ``files`` and writes the table to ``out`` atomically.
 
@@ -191,12 +239,15 @@ def predict_files(
         precision: Inference precision of a Flax model
             (:attr:`~interp.backends.flax.classifier.FlaxClassifier.precision`: ``float32``,
             ``bfloat16``, ``float16`` or ``int8``); other models take ``float32`` only.
+        calibrated: ``"platt"`` or ``"isotonic"``: write the calibrated ``p_signal`` (and
+            the raw one as ``p_signal_raw``); ``None`` writes the raw score.
 
     Returns:
         ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}``.
 
     Raises:
-        ClusterDataError: Bad input file, model folder or chunk size (names file and field).
+        ClusterDataError: Bad input file, model folder or chunk size (names file and field);
+            ``calibrated`` given for a model folder without ``calibration.json``.
         ShapeMismatchError: Input windows differ from the model's.
         UnknownFormatError: Unsupported input or output extension.
         ClusterWriteError: The output cannot be written (folder missing or read-only, disk
@@ -242,12 +293,16 @@ def predict_files(
                     f"(model kind '{clf.kind}', devices {devices})",
                 )
             clf.precision = precision
+        calibration = _calibration(classifier_dir, calibrated)
         options = dict(read_options or {})
         total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
         score = signal_scorer(
             clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
         )
         fields = dict(SCORE_FIELDS)
+        if calibration is not None:
+            fields = {**dict(list(fields.items())[:4]), "p_signal_raw": np.dtype(np.float32),
+                      **dict(list(fields.items())[4:])}  # fmt: skip
         if not include_label:
             fields.pop("label")
         meta = {
@@ -259,6 +314,8 @@ def predict_files(
             "columns": list(fields),
             "threshold": getattr(clf, "threshold", None),
         }
+        if calibration is not None:
+            meta.update(calibration_meta(calibration, calibrated, meta["threshold"]))
         bar = tqdm(
             total=total,
             desc="predict",
@@ -270,15 +327,17 @@ def predict_files(
             for i, path in enumerate(paths):
                 counter = EventCounter()
                 for chunk in iter_clusters(path, chunk_size=int(chunk_size), **options):
-                    writer.write(
-                        {
-                            "file_index": np.full(len(chunk), i, np.int32),
-                            "event_id": chunk.event_id,
-                            "cluster_index": counter(chunk.event_id),
-                            "p_signal": score(chunk.charge),
-                            "label": chunk.label,
-                        }
-                    )
+                    p = score(chunk.charge)
+                    cols = {
+                        "file_index": np.full(len(chunk), i, np.int32),
+                        "event_id": chunk.event_id,
+                        "cluster_index": counter(chunk.event_id),
+                        "p_signal": p,
+                        "label": chunk.label,
+                    }
+                    if calibration is not None:
+                        cols |= {"p_signal": calibration.apply(p, calibrated), "p_signal_raw": p}
+                    writer.write(cols)
     seconds = time.perf_counter() - t0
     return {
         "path": str(out_path),

@@ -19,6 +19,7 @@ from typing import Any
 
 from interp.core.formatting import pct, pts
 from interp.core.published import published_rates
+from interp.plots.reliability import reliability_caption
 from interp.report.sections import (
     _ACC_HEADER,
     Table,
@@ -362,6 +363,10 @@ def _key_figures(
                         f"removed of {worst['n']} clusters.",
                     )
                 )
+                break
+        for tag, cal in explain.get("calibration", {}).items():  # first reliability diagram
+            if (f := find_figure(figures, f"reliability_{tag}")) is not None:
+                fail.append(KeyFigure(f, reliability_caption(cal)))
                 break
     if matrix is not None:
         order = ordering(matrix)

@@ -13,6 +13,7 @@ artefacts only. Output folder (one shared ``plotly.min.js``)::
     shap_xgboost_<C>_on_<T>
     confusion_<model>_<C>_on_<T>
     roc_<model>_<C>, training_<model>_<C>, scores_<model>_<C>
+    reliability_<model>_<C>                      raw vs Platt vs isotonic p_signal (test <C>)
     physics_signal_lost_<C>_on_<T>, physics_noise_removed_<C>_on_<T>
 """
 
@@ -33,6 +34,7 @@ from interp.backends.classifier import CLASSIFIER_FILE, load_classifier
 from interp.core.errors import ClusterDataError, TPCInterpError
 from interp.core.fsutil import atomic_write_text
 from interp.core.schema import ClusterSet
+from interp.study.reliability_section import reliability_section
 from models.contract import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -172,7 +174,8 @@ def explain_run(
         signal-neuron weight, mean core / cross / outer weight of the signal - noise map),
         ``rules`` (coefficients, train/test accuracy, noise removed, signal lost beside the
         perceptron's), ``ks`` (p-values per model and chamber), ``ig_completeness`` (gaps per
-        cell), ``accuracy`` per cell, ``physics``, ``figures`` and ``png_skipped_reason``.
+        cell), ``accuracy`` per cell, ``physics``, ``calibration`` (test ECE / Brier raw vs
+        Platt vs isotonic per cell), ``figures`` and ``png_skipped_reason``.
 
     Raises:
         ClusterDataError: No ``matrix.json`` or no trained classifier in ``workdir``.
@@ -244,6 +247,7 @@ def _explain_run(
                 test_scores={t: clf.predict_proba(parts[t]["test"].charge) for t in parts},
             )
             _common_section(cell, write, summary, physics, max_loss)
+            reliability_section(cell, write, summary)  # raw vs Platt vs isotonic (issue 18)
             spec = classifier_spec(clf)  # the sections are chosen by capability
             if spec.weight_map:
                 perceptron_diff[chamber] = _perceptron_section(cell, write, summary)
@@ -255,6 +259,7 @@ def _explain_run(
                 _shap_section(cell, write, cfg)
 
         if len(perceptron_diff) >= 2:
+            say("explain perceptron weight maps across chambers")
             write(
                 fw.chamber_comparison_figure(perceptron_diff),
                 "weights_perceptron_chambers",
@@ -268,6 +273,7 @@ def _explain_run(
                 550,
             )
         for (c, t), by_model in physics.items():
+            say(f"explain physics breakdowns (trained {c}, test {t})")
             sl = {m: b["signal_lost"] for m, b in by_model.items() if b["signal_lost"]}
             if sl:
                 title = f"Signal lost at the operating point (trained {c}, test {t})"

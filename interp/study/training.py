@@ -183,14 +183,18 @@ def _train_or_reuse(
 
 def _store_operating_point(clf: Classifier, val: ClusterSet, run_dir: Path) -> None:
     """Chooses the validation operating point (default signal-loss bound) once and stores it
-    in the model folder (``operating_point.json``) and on ``clf.threshold``."""
+    in the model folder (``operating_point.json``) and on ``clf.threshold``; fits the
+    validation calibrations once (``calibration.json``)."""
     from interp.backends.classifier import read_operating_point, write_operating_point
+    from interp.evaluation.calibration import store_calibration
 
-    threshold = read_operating_point(run_dir)
+    threshold, scores = read_operating_point(run_dir), None
     if threshold is None and len(val) and np.any(val.label == 1):
-        threshold = choose_threshold(clf.predict_proba(val.charge), val.label, MAX_SIGNAL_LOSS)
+        scores = clf.predict_proba(val.charge)
+        threshold = choose_threshold(scores, val.label, MAX_SIGNAL_LOSS)
         write_operating_point(run_dir, threshold, MAX_SIGNAL_LOSS, len(val), val.chamber)
     clf.threshold = threshold
+    store_calibration(run_dir, clf, val, scores)  # Platt + isotonic on val (calibration.json)
 
 
 def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet:
