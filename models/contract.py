@@ -56,6 +56,13 @@ class ModelSpec:
         inference_backend: ``"jax"`` or ``"onnx"``: what ``backend="auto"`` runs.
         onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
         description: One line for help texts.
+        order: Position in the default model list of a study and in its tables (smaller
+            first, ties by name); built-in models: perceptron 10, split_conv 20, resnet 40,
+            xgboost 90.
+        profile_overrides: Training profile (``smoke``, ``quick``, ``full``) -> trainer-config
+            fields set on top of that profile wherever the model trains in a study (e.g. a
+            fixed learning rate in smoke, fewer epochs in quick); a study's own
+            ``train_overrides`` come on top.
     """
 
     name: str
@@ -72,6 +79,8 @@ class ModelSpec:
     inference_backend: str = "jax"
     onnx_graph: Callable[..., str] | None = None
     description: str = ""
+    order: int = 50
+    profile_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -85,6 +94,11 @@ class ModelSpec:
             object.__setattr__(self, "gradient_attributions", self.backend == "flax")
         object.__setattr__(self, "raw_forwards", _frozen(self.raw_forwards))
         object.__setattr__(self, "formulation", _frozen(self.formulation))
+        object.__setattr__(
+            self,
+            "profile_overrides",
+            _frozen({k: _frozen(v) for k, v in self.profile_overrides.items()}),
+        )
 
     def has(self, capability: str) -> bool:
         """Whether the model has one of :data:`CAPABILITIES`."""

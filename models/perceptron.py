@@ -76,4 +76,7 @@ SPEC = ModelSpec(
     min_chunk=512,
     onnx_graph=onnx_graph,
     description="two-neuron softmax perceptron (442 params)",
+    order=10,
+    # the smoke profile skips the LR range finder (seconds)
+    profile_overrides={"smoke": {"learning_rate": 3e-3}},
 )

@@ -142,4 +142,8 @@ SPEC = ModelSpec(
     inference_backend="onnx",
     onnx_graph=onnx_graph,
     description="lean residual network (95,170 params)",
+    order=40,
+    # the smoke profile skips the LR range finder (seconds); quick caps the epochs of the
+    # slower networks
+    profile_overrides={"smoke": {"learning_rate": 3e-3}, "quick": {"max_epochs": 5}},
 )

@@ -111,4 +111,8 @@ SPEC = ModelSpec(
     chunk=1024,
     onnx_graph=onnx_graph,
     description="pad- and time-elongated convolution branches (4,612 params)",
+    order=20,
+    # the smoke profile skips the LR range finder (seconds); quick caps the epochs of the
+    # slower networks
+    profile_overrides={"smoke": {"learning_rate": 3e-3}, "quick": {"max_epochs": 6}},
 )

@@ -15,4 +15,5 @@ SPEC = ModelSpec(
     gradient_attributions=False,
     shap=True,
     description="gradient-boosted trees (XGBoost)",
+    order=90,
 )

@@ -116,10 +116,9 @@ def test_store_calibration_fits_once_and_calibrated_proba_uses_it(tmp_path: Path
 @pytest.fixture(scope="module")
 def xgb_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ClusterSet]:
     """An XGBoost model trained through the pipeline (which stores the calibration)."""
-    from interp.study.training import train_one
-
     from interp.data.io import write_clusters
     from interp.data.simulator import simulate
+    from interp.study.training import train_one
 
     folder = tmp_path_factory.mktemp("xgb_cal")
     data = simulate("VTPC2", 3, seed=3, n_clusters=200)

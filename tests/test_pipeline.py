@@ -17,12 +17,12 @@ from interp.core.errors import (
 )
 from interp.core.profiles import PROFILES
 from interp.core.schema import ClusterSet
-from interp.study.config import MatrixConfig
+from interp.study.config import MatrixConfig, default_models
 from interp.study.inputs import load_chamber_data
 from interp.study.matrix import run_matrix
 from interp.study.matrix_tables import matrix_markdown
 from interp.study.scoring import evaluate_one
-from interp.study.training import make_train_config, train_one
+from interp.study.training import cell_overrides, make_train_config, train_one
 
 
 def _available_models() -> tuple[str, ...]:
@@ -286,12 +286,17 @@ def test_profiles_build_valid_train_configs() -> None:
 
     for name in PROFILES:
         cfg = MatrixConfig.from_profile(name)
-        assert cfg.models == ("perceptron", "split_conv", "resnet", "xgboost")
+        assert cfg.models == default_models()  # every model file, in the specs' order
+        assert cfg.models[0] == "perceptron" and cfg.models[-1] == "xgboost"
         for m in cfg.models:
-            tc = make_train_config(m, cfg.profile, cfg.train_overrides.get(m), seed=5)
+            tc = make_train_config(m, cfg.profile, cell_overrides(m, cfg), seed=5)
             assert isinstance(tc, XGBConfig if m == "xgboost" else TrainConfig) and tc.seed == 5
     quick = MatrixConfig.quick()
-    assert make_train_config("resnet", "quick", quick.train_overrides["resnet"]).max_epochs == 5
+    assert make_train_config("resnet", "quick", cell_overrides("resnet", quick)).max_epochs == 5
+    smoke = MatrixConfig.smoke()
+    assert (
+        make_train_config("resnet", "smoke", cell_overrides("resnet", smoke)).learning_rate == 3e-3
+    )
     assert quick.train_seeds >= 3 and MatrixConfig.full().train_seeds == 5
     with pytest.raises(ValueError, match="one cap"):
         MatrixConfig.smoke(train_overrides={"resnet": {"max_train_clusters": 10}})

@@ -14,10 +14,18 @@ from interp.data.splits import (
     DEFAULT_FRACTIONS,
 )
 
-DEFAULT_MODELS: tuple[str, ...] = ("perceptron", "split_conv", "resnet", "xgboost")
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 MAX_SIGNAL_LOSS = 0.05
 """Default validation signal-loss bound of the operating point (stored with each model)."""
+
+
+def default_models() -> tuple[str, ...]:
+    """Every built-in model (a file of the ``models`` package), in the order their specs
+    declare (:attr:`models.contract.ModelSpec.order`, ties by name): a new model file enters
+    every study that does not list its models."""
+    import models
+
+    return tuple(sorted(models.model_names(), key=lambda n: (models.model_spec(n).order, n)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +33,7 @@ class MatrixConfig:
     """What to train and evaluate.
 
     Attributes:
-        models: Model names (see :func:`interp.backends.classifier.trainable_model_names`).
+        models: Model names (default: :func:`default_models`).
         chambers: Chambers; each is a training and a test chamber.
         n_events: Simulated events per chamber (ignored for user data files).
         clusters_per_event: Simulated clusters per event; ``None`` is the chamber preset's
@@ -48,7 +56,7 @@ class MatrixConfig:
             profiles' own caps are switched off in the matrix.
     """
 
-    models: tuple[str, ...] = DEFAULT_MODELS
+    models: tuple[str, ...] = dataclasses.field(default_factory=default_models)
     chambers: tuple[str, ...] = DEFAULT_CHAMBERS
     n_events: int = 100
     clusters_per_event: int | None = None
@@ -90,16 +98,10 @@ class MatrixConfig:
     def smoke(cls, **changes: Any) -> MatrixConfig:
         """Tiny: 6 events x 300 clusters per chamber, smoke training, 200 bootstraps.
 
-        The Flax models use a fixed learning rate (no LR range finder) to save seconds.
+        The Flax models' specs fix the learning rate in smoke (no LR range finder: seconds
+        saved; :attr:`models.contract.ModelSpec.profile_overrides`).
         """
-        fixed_lr = {"learning_rate": 3e-3}
-        base = cls(
-            n_events=6,
-            clusters_per_event=300,
-            profile="smoke",
-            n_boot=200,
-            train_overrides={m: fixed_lr for m in ("perceptron", "split_conv", "resnet")},
-        )
+        base = cls(n_events=6, clusters_per_event=300, profile="smoke", n_boot=200)
         return dataclasses.replace(base, **changes)
 
     @classmethod
@@ -109,9 +111,9 @@ class MatrixConfig:
         140 events x 500 clusters per chamber (70k clusters; ~49k train / 10.5k val / 10.5k
         test in ~98 / 21 / 21 events), so that every test split holds at least 20 events.
         Every model trains on the same 15,000 clusters of each chamber (one cap), with 3
-        training seeds; quick training profile (at most 8 epochs), the split convolution
-        capped at 6 epochs and the ResNet at 5. Traded for the seeds and the 20 test events:
-        fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
+        training seeds; quick training profile (at most 8 epochs; the split convolution's
+        spec caps it at 6 epochs and the ResNet's at 5). Traded for the seeds and the 20 test
+        events: fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
         every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
         and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
         (2026-12-01, 2-core VM shared with other jobs, load average ~9, 15k clusters: 4 / 18 /
@@ -125,7 +127,6 @@ class MatrixConfig:
             profile="quick",
             train_seeds=3,
             max_train_clusters=15_000,
-            train_overrides={"split_conv": {"max_epochs": 6}, "resnet": {"max_epochs": 5}},
         )
         return dataclasses.replace(base, **changes)
 

@@ -211,9 +211,14 @@ def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet
 
 
 def cell_overrides(model: str, config: MatrixConfig) -> dict[str, Any]:
-    """Training overrides of a model in the matrix: the config's own, and the Flax profiles'
-    cluster cap switched off (the matrix applies :attr:`MatrixConfig.max_train_clusters`)."""
-    out = dict(config.train_overrides.get(model) or {})
+    """Training overrides of a model in the matrix: the model spec's for the profile
+    (:attr:`models.contract.ModelSpec.profile_overrides`), the config's own on top, and the
+    Flax profiles' cluster cap switched off (the matrix applies
+    :attr:`MatrixConfig.max_train_clusters`)."""
+    import models
+
+    out = dict(models.model_spec(model).profile_overrides.get(config.profile) or {})
+    out.update(config.train_overrides.get(model) or {})
     if "max_train_clusters" in {f.name for f in dataclasses.fields(train_config_class(model))}:
         out["max_train_clusters"] = None
     return out
