@@ -53,7 +53,7 @@ CALIBRATION_NOTE: str = (
     "Built in, therefore: the perceptron's approximate "
     "agreement with its published figure, the height of the accuracy ceiling (set by kind "
     "(f), nearly inseparable by construction) and roughly the size of the linear/non-linear "
-    "gap. Predictions, not tuned: the ordering of the three networks and XGBoost, the gaps "
+    "gap. Predictions, not tuned: the ordering of the networks and XGBoost, the gaps "
     "between the networks, the cross-chamber drops, the per-noise-kind pattern and the "
     "perceptron weight-map pattern (negative weights on the cross)."
 )

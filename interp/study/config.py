@@ -106,15 +106,15 @@ class MatrixConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> MatrixConfig:
-        """The whole 4-model x 2 x 2 matrix, 3 training seeds, in ~10 minutes on 2 CPU cores.
+        """Every model x 2 x 2 chambers, 3 training seeds, ~10 minutes on 2 CPU cores.
 
         140 events x 500 clusters per chamber (70k clusters; ~49k train / 10.5k val / 10.5k
         test in ~98 / 21 / 21 events), so that every test split holds at least 20 events.
         Every model trains on the same 15,000 clusters of each chamber (one cap), with 3
         training seeds; quick training profile (at most 8 epochs; the split convolution's
         spec caps it at 6 epochs and the ResNet's at 5). Traded for the seeds and the 20 test
-        events: fewer clusters per event (500 instead of 2,250) and fewer training clusters (15k for
-        every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
+        events: fewer clusters per event (500 instead of 2,250) and fewer training clusters
+        (15k for every model, instead of ~63k for the perceptron and XGBoost, 40k for the split conv
         and 30k for the ResNet). Estimated from one timed seed of every model on VTPC2
         (2026-12-01, 2-core VM shared with other jobs, load average ~9, 15k clusters: 4 / 18 /
         5 / 31 s CPU for perceptron / XGBoost / split conv / ResNet, 57 s in all): ~6 CPU
