@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.core.fsutil import atomic_write_text
-from interp.report import sections_more, shift, tracking  # noqa: F401  (register more sections)
+from interp.report import sanity_section, sections_more, shift, tracking  # noqa: F401  (register)
 from interp.report.html import report_html
 from interp.report.markdown import report_md
 from interp.report.provenance import collect, provenance_md
