@@ -145,3 +145,36 @@ def test_spearman_rows() -> None:
     np.testing.assert_allclose(sanity.spearman_rows(a, a**3), [1.0, 1.0])
     np.testing.assert_allclose(sanity.spearman_rows(a, -a), [-1.0, -1.0])
     assert np.isnan(sanity.spearman_rows(a, np.ones_like(a))).all()
+
+
+def test_run_sanity_checks_rows_and_report_table(
+    trained_perceptron, make_clusters, tmp_path
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from interp.report.sanity_section import sanity as sanity_section
+    from interp.report.sections import SectionInput
+
+    module, params, _, pre = trained_perceptron
+    test = make_clusters(40, seed=2)
+    clf = SimpleNamespace(module=module, params=params, preprocessor=pre)
+    cell = SimpleNamespace(model="perceptron", chamber="VTPC2", clf=clf, test=lambda c: test)
+    cfg = SimpleNamespace(attr_clusters=16, ig_steps=8, ig_chunk=8, occlusion_patch=(3, 3), seed=0)
+    rows = sanity.run_sanity_checks(cell, cfg)
+    assert [r["method"] for r in rows] == list(sanity.GRADIENT_METHODS)
+    assert all(r["n_clusters"] == 16 and r["model"] == "perceptron" for r in rows)
+    broken = SimpleNamespace(model="resnet", chamber="VTPC2", clf=clf, test=None)
+    err = sanity.run_sanity_checks(broken, cfg)  # a failure is a row, not an exception
+    assert len(err) == 1 and "TypeError" in err[0]["error"]
+    figs = tmp_path / "explain" / "figures"
+    figs.mkdir(parents=True)
+    sanity.write_sanity(figs, rows + err)
+    assert json.loads((figs / "sanity.json").read_text())["rows"][0]["method"] == "saliency"
+    assert {"passed", "deletion_auc"} <= set(sanity.summary_rows(rows)[0])
+    sec = sanity_section(SectionInput("s", {"explain": tmp_path / "explain"}, {}, tmp_path))
+    table = sec.tables[0]
+    assert [r[0] for r in table.rows] == [*sanity.GRADIENT_METHODS, "None"]
+    assert table.rows[0][-1] == "yes"  # the perceptron's saliency passes
+    assert sec.tables[1].rows[0][0] == "integrated_gradients"
+    assert sec.missing and "resnet" in sec.missing[0]
