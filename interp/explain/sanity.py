@@ -189,6 +189,22 @@ def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(ok, (ra * rb).sum(axis=1) / np.where(ok, den, 1.0), np.nan)
 
 
+def spearman_rows_masked(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`spearman_rows` over the pixels where ``mask`` [N, ...] is true, per row.
+
+    Returns:
+        float64 [N]; NaN where fewer than 3 pixels are selected or a row is constant.
+    """
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    m = np.asarray(mask, bool).reshape(len(a), -1)
+    out = np.full(len(a), np.nan)
+    for i in range(len(a)):
+        if m[i].sum() >= 3:
+            out[i] = spearman_rows(a[i : i + 1, m[i]], b[i : i + 1, m[i]])[0]
+    return out
+
+
 def _mean_or_none(v: np.ndarray) -> float | None:
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else None
@@ -198,6 +214,7 @@ def randomisation_check(
     trained: np.ndarray,
     randomised: Sequence[tuple[str, np.ndarray]],
     threshold: float = RANDOMISATION_RHO_MAX,
+    footprint: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Rank correlation of trained vs randomised maps per cascade step.
 
@@ -206,31 +223,42 @@ def randomisation_check(
         randomised: ``[(layer, [N, P, T] maps), ...]`` in cascade order (see
             :func:`cascade_params`).
         threshold: Flag threshold (:data:`RANDOMISATION_RHO_MAX`).
+        footprint: Optional bool [N, P, T], the cluster's pixels (``x != baseline``); adds
+            ``rho_abs_footprint``, the ``|attr|`` correlation over those pixels only
+            (informational: integrated gradients and occlusion are zero off the footprint by
+            construction, which alone pushes the whole-window ``rho_abs`` up).
 
     Returns:
-        ``{"steps": [{"layer", "rho_abs", "rho_signed"}], "rho_abs", "rho_signed"`` (after the
-        last step), ``"threshold", "passed"}``; correlations are means over clusters of the
+        ``{"steps": [{"layer", "rho_abs", "rho_signed"[, "rho_abs_footprint"]}], "rho_abs",
+        "rho_signed"[, "rho_abs_footprint"]`` (after the last step), ``"threshold",
+        "passed"}``; correlations are means over clusters of the
         per-cluster Spearman rho (``None`` if undefined for every cluster). ``passed`` is
         true iff both final correlations are below ``threshold`` in absolute value.
     """
-    steps = [
-        {
+    steps = []
+    for layer, m in randomised:
+        step = {
             "layer": layer,
             "rho_abs": _mean_or_none(spearman_rows(np.abs(trained), np.abs(m))),
             "rho_signed": _mean_or_none(spearman_rows(trained, m)),
         }
-        for layer, m in randomised
-    ]
+        if footprint is not None:
+            rho = spearman_rows_masked(np.abs(trained), np.abs(m), footprint)
+            step["rho_abs_footprint"] = _mean_or_none(rho)
+        steps.append(step)
     last = steps[-1] if steps else {"rho_abs": None, "rho_signed": None}
     finals = [last["rho_abs"], last["rho_signed"]]
     passed = all(r is not None and abs(r) < threshold for r in finals)
-    return {
+    out = {
         "steps": steps,
         "rho_abs": last["rho_abs"],
         "rho_signed": last["rho_signed"],
         "threshold": threshold,
         "passed": bool(passed),
     }
+    if "rho_abs_footprint" in last:
+        out["rho_abs_footprint"] = last["rho_abs_footprint"]
+    return out
 
 
 # ----------------------------------------------------------------------------- curves
@@ -490,12 +518,16 @@ def sanity_table(
         row: dict[str, Any] = {"method": name, "n_clusters": len(x)}
         if cascade_fns:
             rand = randomisation_check(
-                maps, [(layer, run(name, fn, g)) for layer, g in cascade_fns], threshold
+                maps,
+                [(layer, run(name, fn, g)) for layer, g in cascade_fns],
+                threshold,
+                footprint=x != b,
             )
             row.update(
                 randomisation=rand,
                 randomisation_rho_abs=rand["rho_abs"],
                 randomisation_rho_signed=rand["rho_signed"],
+                randomisation_rho_abs_footprint=rand.get("rho_abs_footprint"),
                 passed=rand["passed"],
             )
         else:
@@ -577,6 +609,7 @@ def summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         "method",
         "randomisation_rho_abs",
         "randomisation_rho_signed",
+        "randomisation_rho_abs_footprint",
         "passed",
         "deletion_auc",
         "deletion_auc_random",

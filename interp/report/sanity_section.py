@@ -38,7 +38,9 @@ def sanity_rows(rows: list[Mapping[str, Any]]) -> list[list[str]]:
             continue
         if "deletion_auc" not in r:
             continue  # completeness-only row (SHAP)
-        rho = f"{_num(r.get('randomisation_rho_abs'))} / {_num(r.get('randomisation_rho_signed'))}"
+        rho = " / ".join(
+            _num(r.get(f"randomisation_rho_{k}")) for k in ("abs", "signed", "abs_footprint")
+        )
         passed = r.get("passed")
         out.append(
             [
@@ -94,7 +96,9 @@ def sanity(inp: SectionInput) -> Section:
         f"maps (|attr| / signed, mean over {n} test clusters of the training chamber) must "
         f"stay below {thr:g} in absolute value, else the method is flagged (its maps show "
         "the input or the architecture, not training; the |attr| correlation counts the "
-        "empty pixels, which integrated gradients and occlusion give zero by construction). "
+        "empty pixels, which integrated gradients and occlusion give zero by construction; "
+        "the third number, |attr| over the cluster's own pixels only, is shown for that "
+        "reason and does not enter the flag). "
         "**Deletion / insertion**: the most-attributed pixels (towards the predicted class) "
         "replaced by the preprocessed empty window (deletion) or put back onto it "
         "(insertion) in 20 steps; area under the predicted-class probability, against "
@@ -110,7 +114,7 @@ def sanity(inp: SectionInput) -> Section:
                     "method",
                     "model",
                     "chamber",
-                    "rho after full randomisation (|attr| / signed)",
+                    "rho, all layers random (|attr| / signed / |attr| on cluster pixels)",
                     "deletion AUC vs random",
                     "insertion AUC vs random",
                     "passed",
