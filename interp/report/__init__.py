@@ -15,6 +15,7 @@ from interp.core.fsutil import atomic_write_text
 from interp.report import (  # noqa: F401  (register more sections)
     data_study,
     generalisation,
+    sanity_section,
     shift,
     speed,
     tracking,

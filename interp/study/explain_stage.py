@@ -6,6 +6,7 @@ artefacts only. Output folder (one shared ``plotly.min.js``)::
 
     index.html                                   links to every figure
     explain_summary.json                         key numbers (see :func:`explain_run`)
+    sanity.json                                  attribution sanity checks (interp.explain.sanity)
     weights_perceptron_<C>[_3d].html/.png/.pdf   neuron + difference maps (2D; 3D extra)
     weights_perceptron_chambers[_3d]             the map per training chamber + difference
     splitconv_kernels_<C>, splitconv_branches_<C>_on_<T>
@@ -202,6 +203,7 @@ def _explain_run(
 ) -> dict[str, Any]:
     """:func:`explain_run` holding the lock."""
     from interp.evaluation.metrics import choose_threshold
+    from interp.explain import sanity
     from interp.plots import physics as fphys
     from interp.plots import weights as fw
     from interp.plots.output import FigureWriter
@@ -225,6 +227,7 @@ def _explain_run(
     }
     physics: dict[tuple[str, str], dict[str, Any]] = {}
     perceptron_diff: dict[str, np.ndarray] = {}
+    sanity_rows: list[dict[str, Any]] = []  # interp.explain.sanity, written to sanity.json
 
     with FigureWriter(out, png=png, scale=1.0) as w:
 
@@ -255,6 +258,8 @@ def _explain_run(
                 _split_conv_section(cell, write)
             if spec.gradient_attributions:
                 _attribution_section(cell, write, summary, cfg)
+            if spec.gradient_attributions or spec.shap:
+                sanity_rows += sanity.run_sanity_checks(cell, cfg)  # errors become rows
             if spec.shap:
                 _shap_section(cell, write, cfg)
 
@@ -296,6 +301,8 @@ def _explain_run(
         summary["png_skipped_reason"] = w.png_skipped_reason
         summary["figures"] = sorted(p.name for p in w.written)
 
+    summary["sanity"] = sanity.summary_rows(sanity_rows)
+    sanity.write_sanity(out, sanity_rows)
     _write_index(out, summary["figures"])
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=1, default=_json_default))
     return summary
