@@ -178,3 +178,17 @@ def test_run_sanity_checks_rows_and_report_table(
     assert table.rows[0][-1] == "yes"  # the perceptron's saliency passes
     assert sec.tables[1].rows[0][0] == "integrated_gradients"
     assert sec.missing and "resnet" in sec.missing[0]
+
+
+def test_randomisation_flag_reads_magnitudes_on_the_cluster_only() -> None:
+    """Maps that are zero off the cluster for any weights (integrated gradients, occlusion)
+    are judged on the cluster's pixels: unrelated values there pass, copies fail."""
+    rng = np.random.default_rng(0)
+    foot = np.zeros((16, 11, 20), bool)
+    foot[:, 3:8, 6:14] = True
+    trained = np.where(foot, rng.normal(size=foot.shape), 0.0)
+    unrelated = np.where(foot, rng.normal(size=foot.shape), 0.0)
+    assert not sanity.randomisation_check(trained, [("all", unrelated)])["passed"]
+    assert sanity.randomisation_check(trained, [("all", unrelated)], footprint=foot)["passed"]
+    copy = sanity.randomisation_check(trained, [("all", trained.copy())], footprint=foot)
+    assert not copy["passed"]

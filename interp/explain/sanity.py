@@ -53,7 +53,8 @@ A map of a network with no trained weight left carries no information about trai
 rank correlation above 0.5 with the trained map (more than half of its rank order survives)
 means the method mostly reflects the input or the architecture (e.g. gradient x input
 copies the charge pattern), so its pictures cannot be read as what the model learned. Both
-the ``|attr|`` and the signed correlation must stay below it (in absolute value)."""
+the ``|attr|`` (over the cluster's own pixels) and the signed correlation must stay below it
+(in absolute value)."""
 
 CURVE_STEPS: int = 20
 """Deletion / insertion steps: ``k/CURVE_STEPS`` of the window's pixels, k = 0..steps."""
@@ -224,16 +225,18 @@ def randomisation_check(
             :func:`cascade_params`).
         threshold: Flag threshold (:data:`RANDOMISATION_RHO_MAX`).
         footprint: Optional bool [N, P, T], the cluster's pixels (``x != baseline``); adds
-            ``rho_abs_footprint``, the ``|attr|`` correlation over those pixels only
-            (informational: integrated gradients and occlusion are zero off the footprint by
-            construction, which alone pushes the whole-window ``rho_abs`` up).
+            ``rho_abs_footprint``, the ``|attr|`` correlation over those pixels only, which
+            then replaces ``rho_abs`` in the flag: integrated gradients and occlusion are zero
+            off the footprint by construction, which alone pushes the whole-window
+            ``rho_abs`` towards 1 whatever the weights.
 
     Returns:
         ``{"steps": [{"layer", "rho_abs", "rho_signed"[, "rho_abs_footprint"]}], "rho_abs",
         "rho_signed"[, "rho_abs_footprint"]`` (after the last step), ``"threshold",
         "passed"}``; correlations are means over clusters of the
         per-cluster Spearman rho (``None`` if undefined for every cluster). ``passed`` is
-        true iff both final correlations are below ``threshold`` in absolute value.
+        true iff both final correlations (``rho_abs_footprint`` for ``rho_abs`` when a
+        footprint is given) are below ``threshold`` in absolute value.
     """
     steps = []
     for layer, m in randomised:
@@ -247,7 +250,10 @@ def randomisation_check(
             step["rho_abs_footprint"] = _mean_or_none(rho)
         steps.append(step)
     last = steps[-1] if steps else {"rho_abs": None, "rho_signed": None}
-    finals = [last["rho_abs"], last["rho_signed"]]
+    # with a footprint, |attr| is compared where the maps can differ at all: off the cluster
+    # integrated gradients and occlusion are zero for any weights, which says nothing
+    rho_abs = last.get("rho_abs_footprint") if footprint is not None else last["rho_abs"]
+    finals = [rho_abs, last["rho_signed"]]
     passed = all(r is not None and abs(r) < threshold for r in finals)
     out = {
         "steps": steps,

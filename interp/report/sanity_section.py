@@ -93,12 +93,12 @@ def sanity(inp: SectionInput) -> Section:
         "Do the attribution maps explain the model? **Randomisation** (Adebayo et al. 2018): "
         "layers re-initialised one by one from the output layer with the module's own "
         "initialiser; the Spearman rank correlation of the trained and the fully randomised "
-        f"maps (|attr| / signed, mean over {n} test clusters of the training chamber) must "
-        f"stay below {thr:g} in absolute value, else the method is flagged (its maps show "
-        "the input or the architecture, not training; the |attr| correlation counts the "
-        "empty pixels, which integrated gradients and occlusion give zero by construction; "
-        "the third number, |attr| over the cluster's own pixels only, is shown for that "
-        "reason and does not enter the flag). "
+        f"maps (mean over {n} test clusters of the training chamber), of the magnitudes over "
+        "the cluster's own pixels and of the signed maps, must both stay below "
+        f"{thr:g} in absolute value, else the method is flagged (its maps show the input or "
+        "the architecture, not training). Magnitudes over the whole window are shown too; "
+        "they do not enter the flag, because integrated gradients and occlusion are zero on "
+        "empty pixels whatever the weights. "
         "**Deletion / insertion**: the most-attributed pixels (towards the predicted class) "
         "replaced by the preprocessed empty window (deletion) or put back onto it "
         "(insertion) in 20 steps; area under the predicted-class probability, against "
@@ -114,7 +114,7 @@ def sanity(inp: SectionInput) -> Section:
                     "method",
                     "model",
                     "chamber",
-                    "rho, all layers random (|attr| / signed / |attr| on cluster pixels)",
+                    "rho, all layers random (abs. window / signed / abs. cluster pixels)",
                     "deletion AUC vs random",
                     "insertion AUC vs random",
                     "passed",
