@@ -192,3 +192,30 @@ def test_randomisation_flag_reads_magnitudes_on_the_cluster_only() -> None:
     assert sanity.randomisation_check(trained, [("all", unrelated)], footprint=foot)["passed"]
     copy = sanity.randomisation_check(trained, [("all", trained.copy())], footprint=foot)
     assert not copy["passed"]
+
+
+def test_report_summary_shows_an_attribution_map_that_passed(tmp_path) -> None:
+    """'What do the models look at?' gets the first attribution map whose method passed the
+    sanity checks, with the check's numbers in the caption; a flagged method is skipped."""
+    import json
+    from types import SimpleNamespace
+
+    from interp.report.summary import build_summary
+    from interp.study.experiments import StageResult
+
+    def row(method: str, passed: bool) -> dict:
+        return {"model": "split_conv", "chamber": "VTPC2", "method": method, "passed": passed,
+                "randomisation_rho_abs": 0.9, "randomisation_rho_abs_footprint": 0.12,
+                "deletion_auc": 0.41, "deletion_auc_random": 0.77}  # fmt: skip
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "explain_summary.json").write_text(
+        json.dumps({"sanity": [row("occlusion", False), row("saliency", True)]})
+    )
+    run = StageResult("explain", "k", tmp_path, "done", 0.0, {})
+    names = [f"attr_split_conv_VTPC2_on_VTPC2_{m}_kinds" for m in ("occlusion", "saliency")]
+    figs = [tmp_path / "figures" / f"{n}.html" for n in names]
+    summary = build_summary([(SimpleNamespace(name="s"), {"explain": run})], {}, figs)
+    (kf,) = dict(summary.groups)["What do the models look at?"]
+    assert kf.path == figs[1]
+    assert "saliency" in kf.caption and "0.12" in kf.caption and "0.41 against 0.77" in kf.caption

@@ -309,6 +309,32 @@ def find_figure(figures: Sequence[Path], stem: str, suffix: bool = False) -> Pat
     return None
 
 
+def _attribution_key_figure(
+    explain: Mapping[str, Any], figures: Sequence[Path]
+) -> KeyFigure | None:
+    """The mean attribution map per noise kind of the first method and model that passed the
+    sanity checks (``explain_summary.json["sanity"]``), captioned with its check numbers."""
+    for r in explain.get("sanity", []):
+        if not r.get("passed") or r.get("deletion_auc") is None:
+            continue
+        m, c, method = r["model"], r["chamber"], r["method"]
+        f = find_figure(figures, f"attr_{m}_{c}_on_{c}_{method}_kinds")
+        if f is None:
+            continue
+        rho = r.get("randomisation_rho_abs_footprint", r.get("randomisation_rho_abs"))
+        if rho is None:
+            continue
+        return KeyFigure(
+            f,
+            f"Mean {method.replace('_', ' ')} map per noise kind, {m} trained and tested on {c}: "
+            "the pixels that push a cluster towards signal (positive, log-odds) or noise. "
+            "The method passed the sanity checks: rank correlation with the map of a fully "
+            f"randomised network {_w(rho)}, deletion area {_w(r['deletion_auc'])} against "
+            f"{_w(r['deletion_auc_random'])} for random pixel orders.",
+        )
+    return None
+
+
 def _key_figures(
     matrix: Mapping[str, Any] | None,
     explain: Mapping[str, Any] | None,
@@ -347,6 +373,8 @@ def _key_figures(
                     )
                 )
                 break
+        if (fig := _attribution_key_figure(explain, figures)) is not None:
+            look.append(fig)
         for key, by_model in explain.get("physics", {}).items():
             c, _, t = key.partition("_on_")
             if c != t:
