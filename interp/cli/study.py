@@ -86,17 +86,35 @@ def train(
     rename_chamber: RenameOpt = False,
     png: PngOpt = True,
     quiet: QuietOpt = False,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=2,
+            help="Train a K-fold ensemble (by event) into runs/MODEL_foldsK/CHAMBER instead",
+        ),
+    ] = None,
 ) -> None:
     """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones).
 
     Every input is checked (files, formats, chamber names, windows) before anything is
-    trained or written. Chambers whose files share event ids get one shared split."""
+    trained or written. Chambers whose files share event ids get one shared split. With
+    --folds K the model trains K times on K event folds of the training split and the K
+    models are saved as one ensemble classifier (evaluate/predict/export take its folder)."""
     from interp.study.saved_runs import train_and_evaluate
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
     for c in eval_on or []:
         check_name(c, "chamber", "--eval-on")
+    if folds is not None:
+        from interp.study.ensembles import train_ensemble_and_evaluate
+
+        train_ensemble_and_evaluate(
+            model, train_on, eval_on or [], parse_data_files(data), profile, workdir, n_boot,
+            seed, folds, rename_chamber, png, progress=not quiet, log=typer.echo,
+        )  # fmt: skip
+        return
     train_and_evaluate(
         model,
         train_on,
