@@ -151,6 +151,13 @@ def evaluate_command(
     rename_chamber: RenameOpt = False,
     png: PngOpt = True,
     quiet: QuietOpt = False,
+    tta: Annotated[
+        str | None,
+        typer.Option(
+            help="pad-mirror: test-time augmentation (mean over each window and its mirror "
+            "across pads); results in eval_CHAMBER_tta.json, the symmetry check is printed"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained classifier on the test split of chambers (threshold chosen on the
     validation split of its training chamber).
@@ -172,6 +179,7 @@ def evaluate_command(
         png,
         progress=not quiet,
         log=typer.echo,
+        tta=tta,
     )
 
 
