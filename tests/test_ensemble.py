@@ -116,3 +116,32 @@ def test_fold_ensemble_trains_and_predict_writes_p_signal(tmp_path: Path, make_c
 
     p = pq.read_table(out).column("p_signal").to_numpy()
     np.testing.assert_allclose(p, load_classifier(tmp_path / "ens").predict_proba(data.charge))
+
+
+def test_cli_train_folds_then_evaluate_export_predict(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import interp.cli  # noqa: F401  (registers all commands)
+    from interp.cli.app import app
+
+    runner, wd = CliRunner(), tmp_path / "study"
+    common = ["--profile", "smoke", "--workdir", str(wd), "--no-png", "-q", "--n-boot", "20"]
+    res = runner.invoke(app, ["train", "--model", "perceptron", "--train-on", "VTPC2",
+                              "--folds", "2", *common])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "folds: k = 2" in res.output and "fold std" in res.output
+    run = wd / "runs" / "perceptron_folds2" / "VTPC2"
+    assert load_classifier(run).kind == "ensemble" and (run / "oof_scores.npz").is_file()
+    res = runner.invoke(app, ["evaluate", str(run), "--on", "VTPC2", "--no-png", "-q",
+                              "--n-boot", "20", "--tta", "pad-mirror"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "pad-mirror symmetry VTPC2" in res.output and (run / "eval_VTPC2_tta.json").is_file()
+    res = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "e.onnx")])
+    assert res.exit_code == 0, res.output
+    assert "JAX ensemble" in res.output
+    data = sorted((wd / "data").glob("*.npz"))[0]
+    out = tmp_path / "s.parquet"
+    res = runner.invoke(app, ["predict", str(run), str(data), "--out", str(out), "-q",
+                              "--tta", "pad-mirror"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "pad-mirror symmetry" in res.output and out.is_file()
