@@ -145,3 +145,21 @@ def test_cli_train_folds_then_evaluate_export_predict(tmp_path: Path) -> None:
                               "--tta", "pad-mirror"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "pad-mirror symmetry" in res.output and out.is_file()
+
+
+def test_matrix_technique_rows_off_by_default_and_on_with_folds_tta(tmp_path: Path) -> None:
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
+
+    plain = MatrixConfig.quick().to_dict()
+    assert "folds" not in plain and "tta" not in plain  # the default keys (and caches) as before
+    cfg = MatrixConfig.smoke(models=("perceptron",), chambers=("VTPC2",), folds=2,
+                             tta=("pad-mirror",), n_boot=20)  # fmt: skip
+    result = run_matrix(cfg, tmp_path / "m", {}, progress=False)
+    kinds = sorted(r["technique"] for r in result["techniques"])
+    assert kinds == ["TTA (pad-mirror)", "ensemble (k = 2)"]
+    assert all(r["paired"]["value"] is not None for r in result["techniques"])
+    md = (tmp_path / "m" / "matrix.md").read_text()
+    assert "## Fold ensembles and test-time augmentation" in md
+    with pytest.raises(ValueError, match="folds"):
+        MatrixConfig.smoke(folds=1)

@@ -196,6 +196,14 @@ def matrix(
     seed: Annotated[int, typer.Option(help="Seed of data, splits, training, bootstrap")] = 0,
     rename_chamber: RenameOpt = False,
     quiet: QuietOpt = False,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", min=2, help="Also a K-fold ensemble row per cell (paired gain)"),
+    ] = None,
+    tta: Annotated[
+        str | None,
+        typer.Option(help="pad-mirror: also a test-time-augmentation row per cell (paired gain)"),
+    ] = None,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
     from interp.core.profiles import check_profile
@@ -211,6 +219,12 @@ def matrix(
         changes["chambers"] = c
     if n_boot is not None:
         changes["n_boot"] = n_boot
+    if folds is not None:
+        changes["folds"] = folds
+    if tta:
+        from interp.backends.tta import parse_tta
+
+        changes["tta"] = parse_tta(tta)
     try:
         cfg = MatrixConfig.from_profile(profile, **changes)
     except ValueError as exc:  # BadNameError is a TPCInterpError and passes unchanged
