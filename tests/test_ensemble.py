@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import models
-from interp.backends.classifier import load_classifier
+from interp.backends.classifier import Classifier, load_classifier
 from interp.backends.ensemble import EnsembleClassifier, ensemble_weights
 from interp.backends.flax.classifier import FlaxClassifier
 from interp.backends.flax.random_params import random_params
@@ -64,6 +64,7 @@ def test_folder_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "ens" / "member_0" / "classifier.json").is_file()
     back = load_classifier(tmp_path / "ens")
     assert back.kind == "ensemble" and back.name == "perceptron+split_conv"
+    assert isinstance(back, Classifier)
     np.testing.assert_array_equal(back.weights, ens.weights)
     assert back.folds == ens.folds and back.losses == ens.losses
     for m in back.members:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import models
-from interp.backends.classifier import load_classifier
+from interp.backends.classifier import Classifier, load_classifier
 from interp.backends.flax.classifier import FlaxClassifier
 from interp.backends.flax.random_params import random_params
 from interp.backends.tta import TTAClassifier, parse_tta
@@ -58,6 +58,7 @@ def test_tta_folder_round_trip_and_refusals(tmp_path: Path, simulated) -> None:
     tta.save(tmp_path / "t")
     back = load_classifier(tmp_path / "t")
     assert back.kind == "tta" and back.augmentations == ("pad-mirror",)
+    assert isinstance(back, Classifier)
     back.base.backend = "jax"
     np.testing.assert_array_equal(back.predict_proba(x), tta.predict_proba(x))
     with pytest.raises(ValueError, match="asymmetric in time"):
