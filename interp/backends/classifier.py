@@ -77,8 +77,14 @@ TrainerFn = Callable[..., Classifier]
 BACKEND_MODULES: dict[str, str] = {
     "flax": "interp.backends.flax.trainer",
     "xgboost": "interp.backends.xgboost.classifier",
+    "ensemble": "interp.backends.ensemble",
+    "tta": "interp.backends.tta",
 }
-"""Backend name (``classifier.json`` ``kind``, ``ModelSpec.backend``) -> its module."""
+"""Backend name (``classifier.json`` ``kind``, ``ModelSpec.backend``) -> its module.
+
+``ensemble`` (a weighted mean of saved members, :mod:`interp.backends.ensemble`) and ``tta``
+(test-time augmentation around a saved classifier, :mod:`interp.backends.tta`) are kinds of
+saved classifiers only: no model spec names them as its backend."""
 
 
 def backend_module(kind: str) -> Any:

@@ -44,6 +44,14 @@ def predict(
             "validation split (raw score kept as p_signal_raw, the threshold applies to it)"
         ),
     ] = None,
+    tta: Annotated[
+        str | None,
+        typer.Option(
+            help="pad-mirror: average p_signal over each window and its mirror across pads "
+            "(test-time augmentation; the pad-mirror symmetry of the input is checked and "
+            "printed). Time mirroring is not offered: the pulse shape is asymmetric in time"
+        ),
+    ] = None,
     label: Annotated[bool, typer.Option(help="Also write the input label column")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file")] = False,
     chamber: ChamberOpt = None,
@@ -72,9 +80,16 @@ def predict(
             read_options=read_options(chamber, tree, window),
             precision=precision,
             calibrated=calibrated,
+            tta=tta,
         )
+    from interp.data.symmetry import symmetry_line
+
+    for check in res.get("symmetry", []):
+        typer.echo(f"{check['file']}: {symmetry_line(check)}")
     typer.echo(
         f"scored {res['clusters']:,} clusters from {res['files']} file(s) with "
         f"{res['model']} in {res['seconds']:.1f} s ({res['clusters_per_s']:,.0f} clusters/s) "
-        f"-> {res['path']}" + (f" (p_signal calibrated: {calibrated})" if calibrated else "")
+        f"-> {res['path']}"
+        + (f" (p_signal calibrated: {calibrated})" if calibrated else "")
+        + (f" (test-time augmentation: {tta})" if tta else "")
     )

@@ -86,17 +86,35 @@ def train(
     rename_chamber: RenameOpt = False,
     png: PngOpt = True,
     quiet: QuietOpt = False,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=2,
+            help="Train a K-fold ensemble (by event) into runs/MODEL_foldsK/CHAMBER instead",
+        ),
+    ] = None,
 ) -> None:
     """Train one model on one chamber and evaluate it on that chamber (and --eval-on ones).
 
     Every input is checked (files, formats, chamber names, windows) before anything is
-    trained or written. Chambers whose files share event ids get one shared split."""
+    trained or written. Chambers whose files share event ids get one shared split. With
+    --folds K the model trains K times on K event folds of the training split and the K
+    models are saved as one ensemble classifier (evaluate/predict/export take its folder)."""
     from interp.study.saved_runs import train_and_evaluate
 
     check_name(model, "model", "--model")
     check_name(train_on, "chamber", "--train-on")
     for c in eval_on or []:
         check_name(c, "chamber", "--eval-on")
+    if folds is not None:
+        from interp.study.ensembles import train_ensemble_and_evaluate
+
+        train_ensemble_and_evaluate(
+            model, train_on, eval_on or [], parse_data_files(data), profile, workdir, n_boot,
+            seed, folds, rename_chamber, png, progress=not quiet, log=typer.echo,
+        )  # fmt: skip
+        return
     train_and_evaluate(
         model,
         train_on,
@@ -133,6 +151,13 @@ def evaluate_command(
     rename_chamber: RenameOpt = False,
     png: PngOpt = True,
     quiet: QuietOpt = False,
+    tta: Annotated[
+        str | None,
+        typer.Option(
+            help="pad-mirror: test-time augmentation (mean over each window and its mirror "
+            "across pads); results in eval_CHAMBER_tta.json, the symmetry check is printed"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained classifier on the test split of chambers (threshold chosen on the
     validation split of its training chamber).
@@ -154,6 +179,7 @@ def evaluate_command(
         png,
         progress=not quiet,
         log=typer.echo,
+        tta=tta,
     )
 
 
@@ -170,6 +196,14 @@ def matrix(
     seed: Annotated[int, typer.Option(help="Seed of data, splits, training, bootstrap")] = 0,
     rename_chamber: RenameOpt = False,
     quiet: QuietOpt = False,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", min=2, help="Also a K-fold ensemble row per cell (paired gain)"),
+    ] = None,
+    tta: Annotated[
+        str | None,
+        typer.Option(help="pad-mirror: also a test-time-augmentation row per cell (paired gain)"),
+    ] = None,
 ) -> None:
     """Train every model on every chamber, test on every chamber; write matrix.json/.md."""
     from interp.core.profiles import check_profile
@@ -185,6 +219,12 @@ def matrix(
         changes["chambers"] = c
     if n_boot is not None:
         changes["n_boot"] = n_boot
+    if folds is not None:
+        changes["folds"] = folds
+    if tta:
+        from interp.backends.tta import parse_tta
+
+        changes["tta"] = parse_tta(tta)
     try:
         cfg = MatrixConfig.from_profile(profile, **changes)
     except ValueError as exc:  # BadNameError is a TPCInterpError and passes unchanged

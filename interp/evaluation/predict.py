@@ -216,6 +216,7 @@ def predict_files(
     read_options: Mapping[str, Any] | None = None,
     precision: str = "float32",
     calibrated: str | None = None,
+    tta: str | None = None,
 ) -> dict[str, Any]:
     """Scores every cluster of ``files`` and writes the table to ``out`` atomically.
 
@@ -241,9 +242,16 @@ def predict_files(
             ``bfloat16``, ``float16`` or ``int8``); other models take ``float32`` only.
         calibrated: ``"platt"`` or ``"isotonic"``: write the calibrated ``p_signal`` (and
             the raw one as ``p_signal_raw``); ``None`` writes the raw score.
+        tta: Test-time augmentation (:func:`interp.backends.tta.parse_tta`, e.g.
+            ``"pad-mirror"``): ``p_signal`` is the mean over the window and its mirror
+            (:class:`~interp.backends.tta.TTAClassifier`); the pad-mirror symmetry of each
+            input's first chunk (:func:`interp.data.symmetry.pad_mirror_check`) goes into
+            the metadata (``tta``) and the result (``symmetry``). The stored threshold is
+            the plain model's. Not with ``devices`` or ``calibrated``.
 
     Returns:
-        ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}``.
+        ``{"path", "clusters", "files", "seconds", "clusters_per_s", "model"}`` (and
+        ``"symmetry"``, one check per input file, with ``tta``).
 
     Raises:
         ClusterDataError: Bad input file, model folder or chunk size (names file and field);
@@ -296,6 +304,9 @@ def predict_files(
         calibration = _calibration(classifier_dir, calibrated)
         options = dict(read_options or {})
         total = _check_inputs(paths, out_path, tuple(clf.window), clf.name, options)
+        symmetry = None
+        if tta:
+            clf, symmetry = _with_tta(clf, tta, classifier_dir, devices, calibrated, paths, options)
         score = signal_scorer(
             clf, devices=devices, batch_size=None if batch_size is None else int(batch_size)
         )
@@ -316,6 +327,9 @@ def predict_files(
         }
         if calibration is not None:
             meta.update(calibration_meta(calibration, calibrated, meta["threshold"]))
+        if symmetry is not None:
+            meta["tta"] = {"augmentations": list(clf.augmentations), "symmetry": symmetry,
+                           "threshold": "the plain model's"}  # fmt: skip
         bar = tqdm(
             total=total,
             desc="predict",
@@ -346,4 +360,38 @@ def predict_files(
         "seconds": seconds,
         "clusters_per_s": total / max(seconds, 1e-9),
         "model": clf.name,
+        **({"symmetry": symmetry} if symmetry is not None else {}),
     }
+
+
+def _with_tta(
+    clf: Any,
+    tta: str,
+    classifier_dir: Any,
+    devices: int | None,
+    calibrated: str | None,
+    paths: Sequence[Path],
+    options: Mapping[str, Any],
+) -> tuple[Any, list[dict[str, Any]]]:
+    """``clf`` wrapped for test-time augmentation and the symmetry check of each input's
+    first chunk (see :func:`predict_files`)."""
+    from interp.backends.tta import TTAClassifier, parse_tta
+    from interp.data.io import iter_clusters
+    from interp.data.symmetry import pad_mirror_check
+
+    if devices is not None or calibrated is not None:
+        raise ClusterDataError(
+            str(classifier_dir), "tta", "test-time augmentation runs on one device, uncalibrated"
+        )
+    try:
+        names = parse_tta(tta)
+    except TPCInterpError as exc:
+        raise ClusterDataError(str(classifier_dir), "tta", str(exc)) from exc
+    checks = []
+    for path in paths:
+        chunks = iter_clusters(path, chunk_size=DEFAULT_CHUNK_SIZE, **options)
+        first = next(chunks, None)
+        chunks.close()
+        if first is not None:
+            checks.append({"file": str(path), **pad_mirror_check(first)})
+    return TTAClassifier(clf, names), checks

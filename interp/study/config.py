@@ -54,6 +54,10 @@ class MatrixConfig:
             clusters). The subset is drawn once per chamber with ``seed``, so every model and
             every training seed of a cell trains on the very same clusters; the Flax
             profiles' own caps are switched off in the matrix.
+        folds: ``k`` adds a k-fold ensemble row per cell (:mod:`interp.study.techniques`);
+            ``None`` (default, every profile) adds none.
+        tta: Test-time augmentations (e.g. ``("pad-mirror",)``, :data:`interp.backends.tta.
+            OFFERED`) of a TTA row per cell; ``()`` (default) adds none.
     """
 
     models: tuple[str, ...] = dataclasses.field(default_factory=default_models)
@@ -68,9 +72,18 @@ class MatrixConfig:
     max_signal_loss: float = MAX_SIGNAL_LOSS
     train_seeds: int = 1
     max_train_clusters: int | None = None
+    folds: int | None = None
+    tta: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "tta", tuple(self.tta))
+        if self.folds is not None and int(self.folds) < 2:
+            raise ValueError(f"folds must be >= 2 or None, got {self.folds}")
+        if self.tta:
+            from interp.backends.tta import parse_tta
+
+            parse_tta(",".join(self.tta))
         object.__setattr__(self, "chambers", tuple(self.chambers))
         check_profile(self.profile, "training profile")
         if not self.models or not self.chambers:
@@ -144,5 +157,12 @@ class MatrixConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        # techniques switched off leave the dict (and the caches keyed on it) as before
+        if self.folds is None:
+            d.pop("folds")
+        if self.tta:
+            d["tta"] = list(self.tta)
+        else:
+            d.pop("tta")
         d["train_overrides"] = {k: dict(v) for k, v in self.train_overrides.items()}
         return d

@@ -194,6 +194,13 @@ def _run_matrix(
             ),
         }
         result["cells"].append(cell)
+        if config.folds or config.tta:
+            from interp.study.techniques import technique_rows
+
+            mine = {t: scored[(model, chamber, t)] for t in config.chambers}
+            result.setdefault("techniques", []).extend(
+                technique_rows(model, chamber, clfs, mine, data, config, workdir, progress)
+            )
         result["total_seconds"] = time.perf_counter() - t_start
         atomic_write_text(workdir / "matrix.json", json.dumps(result, indent=1))
         if log:

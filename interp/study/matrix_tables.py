@@ -275,6 +275,10 @@ def matrix_markdown(result: Mapping[str, Any]) -> str:
     header = ["model", "trained on", "training clusters", "seeds", "train s (all seeds)"]
     header += ["reused", "evaluation s"]
     header += [f"inference s/event ({t})" for t in chambers]
+    if result.get("techniques"):
+        from interp.study.techniques import technique_lines
+
+        lines += ["", *technique_lines(result)[:-1]]
     lines += [
         "",
         "## Wall time",

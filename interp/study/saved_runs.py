@@ -51,10 +51,11 @@ def evaluate_and_save(
     run_dir: Path,
     png: bool,
     log: Log,
+    tag: str = "",
 ) -> None:
     """Evaluates on each chamber's test split; for other chambers than the training one also
     the feature shift, a warning for inverted/useless transfers and the recalibration curve
-    (``eval_<CHAMBER>.json``, ``figures/shift_*.html`` in the run folder)."""
+    (``eval_<CHAMBER><tag>.json``, ``figures/shift_*.html`` in the run folder)."""
     from interp.core.fsutil import atomic_write_text
     from interp.evaluation.shift import feature_shift
     from interp.evaluation.transfer import (
@@ -96,7 +97,7 @@ def evaluate_and_save(
             figures[f"recalibration_{key}"] = recalibration_figure(
                 {clf.name: recal}, train_chamber, chamber
             )
-        atomic_write_text(run_dir / f"eval_{chamber}.json", json.dumps(ev, indent=1))
+        atomic_write_text(run_dir / f"eval_{chamber}{tag}.json", json.dumps(ev, indent=1))
         for line in lines:
             log(line)
     if figures:
@@ -169,9 +170,14 @@ def evaluate_saved_run(
     png: bool,
     progress: bool,
     log: Log,
+    tta: str | None = None,
 ) -> None:
     """Evaluates the classifier saved in ``run_dir`` on the test split of the chambers ``on``
     (threshold chosen on the validation split of its training chamber).
+
+    With ``tta`` (e.g. ``"pad-mirror"``, :mod:`interp.backends.tta`) the classifier is
+    wrapped for test-time augmentation, the pad-mirror symmetry of each test split is logged
+    and the results go to ``eval_<CHAMBER>_tta.json``.
 
     The classifier's own splits (``splits.json`` and the seed and fractions of its run record)
     are always used; nothing is re-split and no splits file is written. ``profile`` and
@@ -189,6 +195,10 @@ def evaluate_saved_run(
     from interp.study.inputs import check_inputs, load_study_data
 
     clf = load_classifier(run_dir)
+    if tta:
+        from interp.backends.tta import TTAClassifier, parse_tta
+
+        clf = TTAClassifier(clf, parse_tta(tta))
     splits, info = recorded_splits(run_dir)
     if profile is None:
         profile = str(info.get("profile", "quick"))
@@ -230,6 +240,12 @@ def evaluate_saved_run(
             save_splits=False,
         )
         check_fingerprint(run_dir, info, d[clf.train_chamber])
+        if tta:
+            from interp.data.symmetry import pad_mirror_check, symmetry_line
+
+            for c in dict.fromkeys(on):
+                log(symmetry_line(pad_mirror_check(d[c].parts["test"], seed=seed)))
         evaluate_and_save(
-            clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png, log
-        )
+            clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png, log,
+            tag="_tta" if tta else "",
+        )  # fmt: skip
