@@ -16,16 +16,15 @@ Model metadata: ``classifier_json`` (the ensemble's ``classifier.json``) and ``t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import helper
 
 import models
-from interp.backends.onnx.export import INPUT, OPSET, OUTPUTS
+from interp.backends.onnx.export import INPUT, OUTPUTS, model_proto
 from interp.backends.onnx.preprocess import preprocess_nodes
 from models.onnx_graph import Graph, UnsupportedModelError
 
@@ -105,27 +104,7 @@ def build_ensemble_onnx(ensemble: Any) -> onnx.ModelProto:
     logit = g.op("Unsqueeze", [logit, g.const([1], "ax", np.int64)], "logit2")
     zeros = g.op("Mul", [logit, g.const(np.float32(0.0))], "zeros")
     g.nodes.append(helper.make_node("Concat", [zeros, logit], [OUTPUTS[0]], axis=1))
-    pt = ensemble.window
-    graph = helper.make_graph(
-        g.nodes,
-        f"tpc_interp_ensemble_{ensemble.name}",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", pt[0], pt[1]])],
-        [
-            helper.make_tensor_value_info(OUTPUTS[0], TensorProto.FLOAT, ["N", 2]),
-            helper.make_tensor_value_info(OUTPUTS[1], TensorProto.FLOAT, ["N"]),
-        ],
-        g.inits,
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tpc-interp"
-    )
-    model.ir_version = 8
-    props = {"classifier_json": json.dumps(ensemble.metadata(), sort_keys=True)}
-    if getattr(ensemble, "threshold", None) is not None:
-        props["threshold"] = repr(float(ensemble.threshold))
-    helper.set_model_props(model, props)
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return model_proto(g, f"tpc_interp_ensemble_{ensemble.name}", ensemble.window, ensemble)
 
 
 def export_ensemble_onnx(ensemble: Any, out: str | Path) -> Path:

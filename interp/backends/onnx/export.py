@@ -89,10 +89,21 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
     z1 = g.op("Slice", [OUTPUTS[0], one, two, ax], "z1")
     diff = g.op("Squeeze", [g.op("Sub", [z1, z0]), ax], "diff")
     g.nodes.append(helper.make_node("Sigmoid", [diff], [OUTPUTS[1]]))
+    return model_proto(g, f"tpc_interp_{name}", pt, classifier)
+
+
+def model_proto(g: Graph, name: str, window: tuple[int, int], classifier: Any) -> onnx.ModelProto:
+    """The checked ONNX model of a finished graph: input ``charge`` [N, P, T], outputs
+    ``logits`` [N, 2] and ``p_signal`` [N], opset :data:`OPSET`, and the classifier's metadata
+    (``classifier_json``, ``threshold`` when it has one) as model properties.
+
+    Raises:
+        onnx.checker.ValidationError: The graph is not a valid model.
+    """
     graph = helper.make_graph(
         g.nodes,
-        f"tpc_interp_{name}",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", pt[0], pt[1]])],
+        name,
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", window[0], window[1]])],
         [
             helper.make_tensor_value_info(OUTPUTS[0], TensorProto.FLOAT, ["N", 2]),
             helper.make_tensor_value_info(OUTPUTS[1], TensorProto.FLOAT, ["N"]),
@@ -103,8 +114,7 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tpc-interp"
     )
     model.ir_version = 8  # opset 17 era; readable by ONNX Runtime >= 1.13
-    meta = json.dumps(classifier.metadata(), sort_keys=True)
-    props = {"classifier_json": meta}
+    props = {"classifier_json": json.dumps(classifier.metadata(), sort_keys=True)}
     threshold = getattr(classifier, "threshold", None)
     if threshold is not None:
         props["threshold"] = repr(float(threshold))
