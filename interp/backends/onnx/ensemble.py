@@ -23,9 +23,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-import models
-from interp.backends.onnx.export import INPUT, OUTPUTS, model_proto
-from interp.backends.onnx.preprocess import preprocess_nodes
+from interp.backends.onnx.export import OUTPUTS, logits_nodes, model_proto
 from models.onnx_graph import Graph, UnsupportedModelError
 
 P_CLIP = 1e-7
@@ -41,12 +39,6 @@ class PrefixedGraph(Graph):
         return self.prefix + super().name(hint)
 
 
-def _host_tree(tree: Any) -> Any:
-    if hasattr(tree, "items"):
-        return {str(k): _host_tree(v) for k, v in tree.items()}
-    return np.asarray(tree)
-
-
 def _member_p(g: PrefixedGraph, member: Any) -> str:
     """Nodes of one Flax member: raw ``charge`` -> its P(signal) [N]; returns the name."""
     name = getattr(member, "name", None)
@@ -55,21 +47,7 @@ def _member_p(g: PrefixedGraph, member: Any) -> str:
             f"cannot export an ensemble member '{name}' (kind {getattr(member, 'kind', None)!r})"
             " to ONNX; supported: ensembles of Flax members"
         )
-    pt = member.window
-    params = _host_tree(member.params)
-    builder = models.spec_of(member.module).onnx_graph
-    x = preprocess_nodes(g, INPUT, member.preprocessor)
-    try:
-        if builder is None:
-            from interp.backends.onnx.jaxpr import jaxpr_graph
-
-            z = jaxpr_graph(g, x, params, member.module, pt)
-        else:
-            z = builder(g, x, params, member.module, pt)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise UnsupportedModelError(
-            f"member '{name}' params do not fit its converter: {exc}"
-        ) from exc
+    z = logits_nodes(g, member)
     zero, one = g.const([0], "i0", np.int64), g.const([1], "i1", np.int64)
     two, ax = g.const([2], "i2", np.int64), g.const([1], "ax", np.int64)
     z0 = g.op("Slice", [z, zero, one, ax], "z0")

@@ -30,7 +30,6 @@ from onnx import TensorProto, helper
 
 import models
 from interp.backends.onnx.preprocess import preprocess_nodes
-from interp.data.preprocess import Preprocessor
 from models.onnx_graph import Graph, UnsupportedModelError
 
 OPSET = 17
@@ -38,12 +37,29 @@ INPUT = "charge"
 OUTPUTS = ("logits", "p_signal")
 
 
-_Graph = Graph  # the ONNX preprocessing below builds on the models' graph helper
+def logits_nodes(g: Graph, classifier: Any, generic: bool = False) -> str:
+    """Adds one Flax classifier's nodes to ``g``: raw ``charge`` [N, P, T] -> preprocessing ->
+    logits [N, 2] (the model file's ONNX graph, or the generic converter when it has none or
+    ``generic``); returns the logits' name.
 
+    Raises:
+        UnsupportedModelError: The params do not fit the converter, or a primitive the generic
+            converter cannot express.
+    """
+    name = getattr(classifier, "name", None)
+    pt = classifier.window
+    params = _host_tree(classifier.params)
+    builder = None if generic else models.spec_of(classifier.module).onnx_graph
+    x = preprocess_nodes(g, INPUT, classifier.preprocessor)
+    try:
+        if builder is None:
+            from interp.backends.onnx.jaxpr import jaxpr_graph
 
-def _preprocess(g: _Graph, x: str, pre: Preprocessor) -> str:
-    """Preprocessing nodes: [N, P, T] raw ADC -> [N, P, T] model input."""
-    return preprocess_nodes(g, x, pre)
+            return jaxpr_graph(g, x, params, classifier.module, pt)
+        return builder(g, x, params, classifier.module, pt)
+    except (KeyError, ValueError, TypeError) as exc:
+        msg = f"model '{name}' params do not fit its converter: {exc}"
+        raise UnsupportedModelError(msg) from exc
 
 
 def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
@@ -68,20 +84,8 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
             "ONNX; supported: Flax models (their SPEC.onnx_graph or the generic converter)"
         )
     pt = classifier.window
-    params = _host_tree(classifier.params)
-    builder = None if generic else models.spec_of(classifier.module).onnx_graph
-    g = _Graph()
-    x = _preprocess(g, INPUT, classifier.preprocessor)
-    try:
-        if builder is None:
-            from interp.backends.onnx.jaxpr import jaxpr_graph
-
-            z = jaxpr_graph(g, x, params, classifier.module, pt)
-        else:
-            z = builder(g, x, params, classifier.module, pt)
-    except (KeyError, ValueError, TypeError) as exc:
-        msg = f"model '{name}' params do not fit its converter: {exc}"
-        raise UnsupportedModelError(msg) from exc
+    g = Graph()
+    z = logits_nodes(g, classifier, generic)
     g.nodes.append(helper.make_node("Identity", [z], [OUTPUTS[0]]))
     zero, one = g.const([0], "i0", np.int64), g.const([1], "i1", np.int64)
     two, ax = g.const([2], "i2", np.int64), g.const([1], "ax", np.int64)
