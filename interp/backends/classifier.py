@@ -115,13 +115,6 @@ def train_config_class(name: str) -> type:
     return model_backend(name).CONFIG_CLASS
 
 
-def trainable_model_names() -> list[str]:
-    """All built-in model names :func:`get_trainer` accepts (besides external models)."""
-    import models
-
-    return models.model_names()
-
-
 def load_classifier(directory: str | Path) -> Classifier:
     """Loads a saved classifier of any kind from its directory."""
     directory = Path(directory)
