@@ -152,15 +152,32 @@ def test_matrix_technique_rows_off_by_default_and_on_with_folds_tta(tmp_path: Pa
     from interp.study.config import MatrixConfig
     from interp.study.matrix import run_matrix
 
-    plain = MatrixConfig.quick().to_dict()
+    plain = MatrixConfig.smoke().to_dict()
     assert "folds" not in plain and "tta" not in plain  # the default keys (and caches) as before
-    cfg = MatrixConfig.smoke(models=("perceptron",), chambers=("VTPC2",), folds=2,
-                             tta=("pad-mirror",), n_boot=20)  # fmt: skip
+    cfg = MatrixConfig.smoke(models=("perceptron", "xgboost"), chambers=("VTPC2",), folds=2,
+                             tta=("pad-mirror",), n_boot=20,
+                             technique_models=("perceptron",))  # fmt: skip
     result = run_matrix(cfg, tmp_path / "m", {}, progress=False)
     kinds = sorted(r["technique"] for r in result["techniques"])
-    assert kinds == ["TTA (pad-mirror)", "ensemble (k = 2)"]
+    assert kinds == ["TTA (pad-mirror)", "ensemble (k = 2)"]  # none for xgboost
+    assert {r["model"] for r in result["techniques"]} == {"perceptron"}
+    ens = next(r for r in result["techniques"] if r["technique"].startswith("ensemble"))
+    assert len(ens["fold_test_balanced_accuracy"]["values"]) == 2
+    assert ens["seed_balanced_accuracy"]["values"] and ens["oof_operating_point"]["n"] > 0
+    assert 0 < ens["oof_operating_point"]["threshold"] < 1 and ens["seconds"] > 0
     assert all(r["paired"]["value"] is not None for r in result["techniques"])
     md = (tmp_path / "m" / "matrix.md").read_text()
-    assert "## Fold ensembles and test-time augmentation" in md
+    assert "## Fold ensembles and test-time augmentation" in md and "out-of-fold" in md
+    # the report section renders the same two tables (one definition) from matrix.json
+    from interp.report.sections import SectionInput
+    from interp.report.techniques import techniques
+    from interp.study.techniques import gain_table, spread_table
+
+    sec = techniques(SectionInput("t", {"matrix": tmp_path / "m"}, {}, tmp_path / "f"))
+    assert [t.rows for t in sec.tables] == [gain_table(result["techniques"]),
+                                            spread_table(result["techniques"])]  # fmt: skip
+    tta = next(r for r in sec.tables[0].rows if r[3] == "TTA (pad-mirror)")
+    assert "symmetric: D = " in tta[-1] and ", p = " in tta[-1]
+    assert "perceptron" in sec.text and not sec.missing
     with pytest.raises(ValueError, match="folds"):
         MatrixConfig.smoke(folds=1)

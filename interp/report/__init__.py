@@ -18,6 +18,7 @@ from interp.report import (  # noqa: F401  (register more sections)
     sanity_section,
     shift,
     speed,
+    techniques,
     tracking,
     weights,
 )

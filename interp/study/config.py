@@ -17,6 +17,10 @@ from interp.data.splits import (
 DEFAULT_CHAMBERS: tuple[str, ...] = ("VTPC2", "MTPCL")
 MAX_SIGNAL_LOSS = 0.05
 """Default validation signal-loss bound of the operating point (stored with each model)."""
+TECHNIQUE_FIELDS: tuple[str, ...] = ("folds", "tta", "technique_models")
+"""The :class:`MatrixConfig` fields of the fold-ensemble / TTA rows (no single model uses them)."""
+QUICK_TECHNIQUE_MODELS: tuple[str, ...] = ("perceptron", "split_conv")
+"""Models given ensemble / TTA rows in the quick profile (the two cheapest Flax models)."""
 
 
 def default_models() -> tuple[str, ...]:
@@ -26,6 +30,14 @@ def default_models() -> tuple[str, ...]:
     import models
 
     return tuple(sorted(models.model_names(), key=lambda n: (models.model_spec(n).order, n)))
+
+
+def flax_models() -> tuple[str, ...]:
+    """The built-in models of the Flax backend (spec ``backend``), in :func:`default_models`
+    order."""
+    import models
+
+    return tuple(m for m in default_models() if models.model_spec(m).backend == "flax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +70,12 @@ class MatrixConfig:
             ``None`` (default, every profile) adds none.
         tta: Test-time augmentations (e.g. ``("pad-mirror",)``, :data:`interp.backends.tta.
             OFFERED`) of a TTA row per cell; ``()`` (default) adds none.
+        technique_models: The models whose cells get the ensemble / TTA rows (``None``: every
+            model of the matrix; ``()``: none). The quick profile takes a cheap subset.
+
+    The technique fields (:data:`TECHNIQUE_FIELDS`) change no single-model run: they are left
+    out of :meth:`single_model_dict`, the matrix stage's folder key, so switching them on
+    re-enters a finished matrix (every classifier reused) instead of starting a new one.
     """
 
     models: tuple[str, ...] = dataclasses.field(default_factory=default_models)
@@ -74,10 +92,15 @@ class MatrixConfig:
     max_train_clusters: int | None = None
     folds: int | None = None
     tta: tuple[str, ...] = ()
+    technique_models: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
         object.__setattr__(self, "tta", tuple(self.tta))
+        if self.technique_models is not None:
+            object.__setattr__(self, "technique_models", tuple(self.technique_models))
+            for v in self.technique_models:
+                check_name(v, "model", "MatrixConfig.technique_models")
         if self.folds is not None and int(self.folds) < 2:
             raise ValueError(f"folds must be >= 2 or None, got {self.folds}")
         if self.tta:
@@ -107,6 +130,19 @@ class MatrixConfig:
                 "(MatrixConfig.max_train_clusters)"
             )
 
+    @property
+    def techniques_on(self) -> bool:
+        """Whether any cell gets technique rows (folds or TTA, and a model to apply them to)."""
+        return bool(self.folds or self.tta) and bool(self.technique_cell_models())
+
+    def technique_cell_models(self) -> tuple[str, ...]:
+        """The matrix models whose cells get ensemble / TTA rows (in matrix order)."""
+        if not (self.folds or self.tta):
+            return ()
+        if self.technique_models is None:
+            return self.models
+        return tuple(m for m in self.models if m in self.technique_models)
+
     @classmethod
     def smoke(cls, **changes: Any) -> MatrixConfig:
         """Tiny: 6 events x 300 clusters per chamber, smoke training, 200 bootstraps.
@@ -133,6 +169,10 @@ class MatrixConfig:
         5 / 31 s CPU for perceptron / XGBoost / split conv / ResNet, 57 s in all): ~6 CPU
         minutes for the 24 trainings (2 chambers x 4 models x 3 seeds), ~4-6 minutes of wall
         time for the matrix on an idle 2-core machine (not timed as a whole).
+
+        Techniques: a 3-fold ensemble and pad-mirror TTA for the perceptron and the split
+        convolution only (:data:`QUICK_TECHNIQUE_MODELS`; the full profile: 5 folds, every
+        Flax model).
         """
         base = cls(
             n_events=140,
@@ -140,14 +180,19 @@ class MatrixConfig:
             profile="quick",
             train_seeds=3,
             max_train_clusters=15_000,
+            folds=3,
+            tta=("pad-mirror",),
+            technique_models=QUICK_TECHNIQUE_MODELS,
         )
         return dataclasses.replace(base, **changes)
 
     @classmethod
     def full(cls, **changes: Any) -> MatrixConfig:
         """100 events x 28,764 clusters per chamber (2.9 M clusters each), full profile,
-        5 training seeds, every training cluster used by every model."""
-        return dataclasses.replace(cls(train_seeds=5), **changes)
+        5 training seeds, every training cluster used by every model; a 5-fold ensemble and
+        pad-mirror TTA for every Flax model (:func:`flax_models`)."""
+        base = cls(train_seeds=5, folds=5, tta=("pad-mirror",), technique_models=flax_models())
+        return dataclasses.replace(base, **changes)
 
     @classmethod
     def from_profile(cls, name: str, **changes: Any) -> MatrixConfig:
@@ -155,14 +200,24 @@ class MatrixConfig:
         check_profile(name, "matrix profile")
         return getattr(cls, name)(**changes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def technique_dict(self) -> dict[str, Any]:
+        """The technique fields (:data:`TECHNIQUE_FIELDS`) as JSON; ``{}`` when none is on."""
+        if not self.techniques_on:
+            return {}
+        tm = self.technique_models
+        return {"folds": self.folds, "tta": list(self.tta),
+                "technique_models": None if tm is None else list(tm)}  # fmt: skip
+
+    def single_model_dict(self) -> dict[str, Any]:
+        """What the single-model runs and their evaluations depend on: :meth:`to_dict` less
+        the technique fields (the matrix stage's folder key)."""
         d = dataclasses.asdict(self)
-        # techniques switched off leave the dict (and the caches keyed on it) as before
-        if self.folds is None:
-            d.pop("folds")
-        if self.tta:
-            d["tta"] = list(self.tta)
-        else:
-            d.pop("tta")
+        for f in TECHNIQUE_FIELDS:
+            d.pop(f)
         d["train_overrides"] = {k: dict(v) for k, v in self.train_overrides.items()}
         return d
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON (``matrix.json``); techniques switched off leave it as before
+        (no technique keys)."""
+        return {**self.single_model_dict(), **self.technique_dict()}

@@ -383,8 +383,14 @@ def run_stage(
     ctx: StageContext,
     config: dict[str, Any],
     body: Callable[[Path], None],
+    in_place: Mapping[str, Any] | None = None,
 ) -> StageResult:
     """Runs ``body(build folder)`` for the stage keyed by ``config`` unless it finished before.
+
+    ``in_place`` holds settings that do not name the folder (so the stages built on it keep
+    their keys) but that the finished stage must have run with, e.g. the matrix's fold-ensemble
+    / TTA rows: a finished stage recorded with other ``in_place`` values is re-entered in place
+    (its files, finished classifiers included, reused) as a damaged one is.
 
     The work directory is locked for the stage (:func:`interp.core.locking.workdir_lock`), so two
     writers never interleave. The stage is built in a private folder
@@ -408,6 +414,8 @@ def run_stage(
     with workdir_lock(ctx.workdir, log=ctx.log):
         if folder.is_dir():
             why, info = stage_record_problem(folder)
+            if why is None and _jsonable(info.get("in_place") or {}) != _jsonable(in_place or {}):
+                why = f"its settings changed ({_identity_text(info.get('in_place'), in_place)})"
             if why is None:
                 ctx.log(f"{ctx.study.name}: {kind} reused ({folder})")
                 return StageResult(kind, key, folder, "reused", info["seconds"], config)
@@ -432,10 +440,20 @@ def run_stage(
             "config": config,
             "outputs": digests(build, _stage_outputs(build)),
         }
+        if in_place:
+            record["in_place"] = dict(in_place)
         atomic_write_text(build / STAGE_FILE, json.dumps(record, default=str))
         os.rename(build, folder)  # publish: one atomic step
         fsync_folder(folder.parent)
     return StageResult(kind, key, folder, "done", seconds, config)
+
+
+def _jsonable(d: Mapping[str, Any]) -> Any:
+    return json.loads(json.dumps(d, sort_keys=True, default=str))
+
+
+def _identity_text(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
+    return f"{json.dumps(old or {}, sort_keys=True)} -> {json.dumps(new or {}, sort_keys=True)}"
 
 
 def _matrix_stage(ctx: StageContext) -> StageResult:
@@ -445,7 +463,9 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
     cfg = ctx.study.matrix_config(ctx.profile)
     files = {c: Path(f) for c, f in ctx.data_files.items() if c in cfg.chambers}
     config = {
-        "matrix": cfg.to_dict(),
+        # the folder key: the fold-ensemble / TTA fields change no single-model run, so
+        # they re-enter the finished matrix (in_place) rather than start a new one
+        "matrix": cfg.single_model_dict(),
         "presets": {c: p for c, p in presets.items() if c in cfg.chambers and c not in files},
         "data_files": {c: _file_identity(f) for c, f in files.items()},
     }
@@ -456,6 +476,7 @@ def _matrix_stage(ctx: StageContext) -> StageResult:
         lambda folder: run_matrix(
             cfg, folder, files, progress=ctx.progress, rename_chamber=ctx.rename_chamber
         ),
+        in_place={"techniques": cfg.technique_dict()} if cfg.technique_dict() else None,
     )
     pointer = {"folder": f"matrix/{result.key}", "study": ctx.study.name}
     atomic_write_text(ctx.workdir / LATEST_MATRIX_FILE, json.dumps(pointer, indent=1))
