@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,34 @@ def test_weights_are_normalised_reciprocal_losses() -> None:
     np.testing.assert_allclose(ens.predict_proba(x), want, atol=1e-7)
     with pytest.raises(ValueError, match="positive losses"):
         ensemble_weights([1.0, 0.0], "reciprocal_loss", 2)
+
+
+def test_ensemble_log_odds_is_the_logit_of_its_probability_and_attributions_run() -> None:
+    from interp.explain import attribution as attr
+    from interp.study.explain_folder import attribution_target
+
+    a, b = _member("perceptron", 1), _member("perceptron", 2)
+    x = _charge(32, 4)
+    ens = EnsembleClassifier([a, b], weights=[3.0, 1.0])
+    f, pre, words = attribution_target(ens)
+    assert "mean" in words
+    z = np.asarray(attr.evaluate(f, pre(x)), np.float64)
+    p = ens.predict_proba(x).astype(np.float64)
+    np.testing.assert_allclose(z, np.log(p) - np.log1p(-p), atol=2e-4)
+    solo, _, _ = attribution_target(
+        EnsembleClassifier([a], weighting="uniform")
+    )  # one member: its logit difference
+    np.testing.assert_allclose(attr.saliency(solo, pre(x)),
+                               attr.saliency(attr.logit_diff_fn(a.module, a.params), pre(x)),
+                               atol=1e-5)  # fmt: skip
+    ig = attr.integrated_gradients(f, pre(x), steps=16, chunk=16)
+    gap = np.abs(attr.completeness_gap(f, pre(x), ig))
+    assert gap.max() < 0.05 * max(np.abs(z).max(), 1.0)
+    maps = EnsembleClassifier([_member("perceptron", 1), _member("perceptron", 2)],
+                              weights=[3.0, 1.0]).weight_map()  # fmt: skip
+    want = 0.75 * _member("perceptron", 1).weight_map()["signal - noise"]
+    want = want + 0.25 * _member("perceptron", 2).weight_map()["signal - noise"]
+    np.testing.assert_allclose(maps["signal - noise"], want, atol=1e-12)
 
 
 def test_folder_round_trip(tmp_path: Path) -> None:
@@ -146,6 +175,15 @@ def test_cli_train_folds_then_evaluate_export_predict(tmp_path: Path) -> None:
                               "--tta", "pad-mirror"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "pad-mirror symmetry" in res.output and out.is_file()
+    res = runner.invoke(app, ["explain", str(run), "--no-png", "-q", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "x" / "explain_summary.json").read_text())
+    assert summary["kind"] == "ensemble" and "weights_perceptron_VTPC2.html" in summary["figures"]
+    ens = load_classifier(run)
+    mean = sum(
+        w * m.weight_map()["signal - noise"] for w, m in zip(ens.weights, ens.members, strict=True)
+    )
+    assert summary["weight_map"]["peak_diff_weight"] == pytest.approx(float(mean.max()))
 
 
 def test_matrix_technique_rows_off_by_default_and_on_with_folds_tta(tmp_path: Path) -> None:

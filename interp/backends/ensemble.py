@@ -20,7 +20,7 @@ Folder layout (no pickle)::
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,84 @@ class EnsembleClassifier:
         """P(signal), float32 [N]: the weighted mean of the members' (see module docstring)."""
         p = self.member_proba(charge, batch_size).astype(np.float64)
         return (self.weights @ p).astype(np.float32)
+
+    def _flax_members(self, what: str) -> list[Any]:
+        """The members, each checked to have a linen module and parameters (Flax)."""
+        for i, m in enumerate(self.members):
+            if getattr(m, "module", None) is None or getattr(m, "params", None) is None:
+                raise TPCInterpError(
+                    f"ensemble member {member_dir(i)} ('{m.name}', kind {m.kind}) has no "
+                    f"differentiable module: {what} needs Flax members"
+                )
+        return self.members
+
+    @property
+    def preprocessor(self) -> Any:
+        """The members' shared fitted preprocessing (raw ADC -> model inputs).
+
+        Raises:
+            TPCInterpError: Members without one, or with different fitted constants (then
+                no single input space holds every member's attributions).
+        """
+        members = self._flax_members("a shared input space")
+        first = members[0].preprocessor.to_dict()
+        for i, m in enumerate(members[1:], 1):
+            if m.preprocessor.to_dict() != first:
+                raise TPCInterpError(
+                    f"ensemble member {member_dir(i)} has other fitted preprocessing "
+                    f"(field 'preprocessor') than {member_dir(0)}: no shared input space"
+                )
+        return members[0].preprocessor
+
+    def log_odds_fn(self) -> Callable[[Any], Any]:
+        """The ensemble's log-odds of signal as a pure JAX function of preprocessed inputs.
+
+        ``f(x) = log p(x) - log(1 - p(x))`` with ``p = sum_i w_i sigmoid(d_i(x))`` the
+        ensemble's P(signal) (:meth:`predict_proba`) and ``d_i`` member ``i``'s logit
+        difference; computed stably as ``logsumexp_i(log w_i + log sigmoid(d_i)) -
+        logsumexp_i(log w_i + log sigmoid(-d_i))``. With one member (or identical members)
+        it is that member's logit difference. Gradient attributions of the ensemble
+        (:mod:`interp.explain.attribution`) take it with :attr:`preprocessor`'s inputs.
+
+        Returns:
+            ``f(x float32 [B, P, T]) -> float32 [B]``.
+
+        Raises:
+            TPCInterpError: A member that is not a Flax classifier.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        members = self._flax_members("gradient attributions")
+        parts = [(m.module, m.params) for m in members]
+        log_w = jnp.log(jnp.asarray(np.maximum(self.weights, 1e-300), jnp.float32))
+
+        def f(x: Any) -> Any:
+            z = jnp.stack([mod.apply({"params": p}, x, train=False) for mod, p in parts])
+            d = z[..., 1] - z[..., 0]  # [k, B]
+            lw = log_w[:, None]
+            sig = jax.scipy.special.logsumexp(lw + jax.nn.log_sigmoid(d), axis=0)
+            noi = jax.scipy.special.logsumexp(lw + jax.nn.log_sigmoid(-d), axis=0)
+            return sig - noi
+
+        return f
+
+    def weight_map(self) -> dict[str, np.ndarray]:
+        """The weighted mean of the members' weight maps (linear members, e.g. perceptrons).
+
+        ``sum_i w_i W_i``: exactly the weights of the ensemble that averages the members'
+        *logits*; the probability average (:meth:`predict_proba`) is not linear, and this map
+        describes it where the members agree (fold models of one model nearly do).
+
+        Returns:
+            ``{"noise neuron", "signal neuron", "signal - noise"}`` -> float64 [P, T].
+
+        Raises:
+            TPCInterpError: A member without a weight map.
+        """
+        maps = [m.weight_map() for m in self._flax_members("a weight map")]
+        return {k: sum(w * mp[k] for w, mp in zip(self.weights, maps, strict=True))
+                for k in maps[0]}  # fmt: skip
 
     def metadata(self) -> dict[str, Any]:
         """The ``classifier.json`` content."""

@@ -12,7 +12,13 @@ from interp.cli.app import app
 
 @app.command("explain")
 def explain(
-    run_workdir: Annotated[Path, typer.Argument(help="Study folder of `tpc-interp matrix`")],
+    run_workdir: Annotated[
+        Path,
+        typer.Argument(
+            help="Study folder of `tpc-interp matrix`, or one classifier folder (e.g. a fold "
+            "ensemble's runs/MODEL_foldsK/CHAMBER of `train --folds K`)"
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default RUN_WORKDIR/explain)")
     ] = None,
@@ -25,12 +31,32 @@ def explain(
         bool, typer.Option("--quiet", "-q", help="No progress (only the closing summary)")
     ] = False,
 ) -> None:
-    """Weight maps, attributions, SHAP, confusion matrices, curves, rule and physics figures."""
+    """Weight maps, attributions, SHAP, confusion matrices, curves, rule and physics figures.
+
+    Given one classifier folder (``classifier.json``), e.g. a fold ensemble, only its weight
+    maps and gradient attributions on its training chamber's test split (an ensemble's
+    attributions are of the log-odds of its mean probability)."""
+    from interp.backends.classifier import CLASSIFIER_FILE
     from interp.study.explain_stage import ExplainConfig, explain_run
 
     out_dir = out if out is not None else run_workdir / "explain"
     chunk = 16 if ig_steps % 16 == 0 else ig_steps
     cfg = ExplainConfig(attr_clusters=attr_clusters, ig_steps=ig_steps, ig_chunk=chunk)
+    if (run_workdir / CLASSIFIER_FILE).is_file():
+        from interp.study.explain_folder import explain_classifier_folder
+
+        say = None if quiet else (lambda msg: typer.echo(msg, err=True))
+        s = explain_classifier_folder(run_workdir, out_dir, png=png, config=cfg, progress=say)
+        typer.echo(f"wrote {len(s['figures'])} figure files for {s['model']} ({s['kind']}) "
+                   f"to {out_dir}")  # fmt: skip
+        if s.get("attributed_function"):
+            gaps = ", ".join(
+                f"{v['max_abs_gap_logodds']:.3g}" for v in s["ig_completeness"].values()
+            )
+            typer.echo(f"attributions of the {s['attributed_function']}; integrated-gradient "
+                       f"completeness: max |gap| {gaps} (log-odds)")  # fmt: skip
+        typer.echo(f"summary: {out_dir / 'explain_summary.json'}")
+        return
     if quiet:
         summary = explain_run(run_workdir, out_dir, png=png, config=cfg, progress=None)
     else:

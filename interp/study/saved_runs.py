@@ -9,8 +9,9 @@ One-line summaries go to ``log``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +180,7 @@ def evaluate_saved_run(
     wrapped for test-time augmentation, the pad-mirror symmetry of each test split is logged
     and the results go to ``eval_<CHAMBER>_tta.json``.
 
-    The classifier's own splits (``splits.json`` and the seed and fractions of its run record)
-    are always used; nothing is re-split and no splits file is written. ``profile`` and
-    ``seed`` default to the run's own; ``workdir`` to ``WORKDIR`` of
-    ``WORKDIR/runs/<model>/<chamber>`` (else ``out/study``).
+    The data are the classifier's own (:func:`saved_run_data`).
 
     Raises:
         TPCInterpError: ``seed`` differs from the seed of the classifier's splits, or the run
@@ -190,15 +188,59 @@ def evaluate_saved_run(
         ClusterDataError: Data other than those the classifier was trained on.
     """
     from interp.backends.classifier import load_classifier
-    from interp.core.locking import owner_workdir, workdir_locks
-    from interp.study.identity import check_fingerprint, recorded_splits
-    from interp.study.inputs import check_inputs, load_study_data
 
     clf = load_classifier(run_dir)
     if tta:
         from interp.backends.tta import TTAClassifier, parse_tta
 
         clf = TTAClassifier(clf, parse_tta(tta))
+    with saved_run_data(
+        run_dir, clf, on, data_files, profile, workdir, n_boot, seed, rename_chamber, progress
+    ) as (d, cfg):
+        if tta:
+            from interp.data.symmetry import pad_mirror_check, symmetry_line
+
+            for c in dict.fromkeys(on):
+                log(symmetry_line(pad_mirror_check(d[c].parts["test"], seed=cfg.seed)))
+        evaluate_and_save(
+            clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png, log,
+            tag="_tta" if tta else "",
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def saved_run_data(
+    run_dir: Path,
+    clf: Any,
+    on: Sequence[str],
+    data_files: Mapping[str, Path],
+    profile: str | None,
+    workdir: Path | None,
+    n_boot: int,
+    seed: int | None,
+    rename_chamber: bool,
+    progress: bool,
+) -> Iterator[tuple[dict[str, ChamberData], MatrixConfig]]:
+    """The data of the classifier ``clf`` saved in ``run_dir``, with the run folder and the
+    work directory locked while the caller uses them (``evaluate``, ``explain`` of a folder).
+
+    The classifier's own splits (``splits.json`` and the seed and fractions of its run record)
+    are always used; nothing is re-split and no splits file is written. ``profile`` and
+    ``seed`` default to the run's own; ``workdir`` to ``WORKDIR`` of
+    ``WORKDIR/runs/<model>/<chamber>`` (else ``out/study``).
+
+    Yields:
+        ``(chamber -> ChamberData for the training chamber and ``on``, the MatrixConfig used)``.
+
+    Raises:
+        TPCInterpError: ``seed`` differs from the seed of the classifier's splits, or the run
+            changed while this started.
+        ClusterDataError: Data other than those the classifier was trained on.
+    """
+    from interp.core.locking import owner_workdir, workdir_locks
+    from interp.study.identity import check_fingerprint, recorded_splits
+    from interp.study.inputs import check_inputs, load_study_data
+
     splits, info = recorded_splits(run_dir)
     if profile is None:
         profile = str(info.get("profile", "quick"))
@@ -240,12 +282,4 @@ def evaluate_saved_run(
             save_splits=False,
         )
         check_fingerprint(run_dir, info, d[clf.train_chamber])
-        if tta:
-            from interp.data.symmetry import pad_mirror_check, symmetry_line
-
-            for c in dict.fromkeys(on):
-                log(symmetry_line(pad_mirror_check(d[c].parts["test"], seed=seed)))
-        evaluate_and_save(
-            clf, d, clf.train_chamber, list(dict.fromkeys(on)), cfg, run_dir, png, log,
-            tag="_tta" if tta else "",
-        )  # fmt: skip
+        yield d, cfg
