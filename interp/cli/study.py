@@ -225,6 +225,8 @@ def matrix(
         from interp.backends.tta import parse_tta
 
         changes["tta"] = parse_tta(tta)
+    if folds is not None or tta:
+        changes["technique_models"] = None  # asked for: every model of --models gets the rows
     try:
         cfg = MatrixConfig.from_profile(profile, **changes)
     except ValueError as exc:  # BadNameError is a TPCInterpError and passes unchanged
