@@ -62,10 +62,12 @@ def techniques(inp: SectionInput) -> Section:
                 "--tta pad-mirror` adds them)."
             ],
         )
-    trained = [r["train_seconds"] for r in rows if r.get("train_seconds")]
+    # one ensemble per (model, training chamber); its rows repeat its training seconds
+    trained = {(r["model"], r["train_chamber"]): r["train_seconds"] for r in rows
+               if r.get("train_seconds")}  # fmt: skip
     cost = (
         f" The rows cost {technique_seconds(rows):.0f} s of wall time in the run that made "
-        f"them ({sum(trained):.0f} s of it training the fold ensembles)."
+        f"them ({sum(trained.values()):.0f} s of it training the fold ensembles)."
         if trained
         else ""
     )
