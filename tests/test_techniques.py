@@ -63,3 +63,23 @@ def test_a_finished_stage_with_other_in_place_settings_is_re_entered(tmp_path: P
     assert record["in_place"] == {"techniques": {"folds": 5}}
     off = run_stage("demo", ctx, {"a": 1}, body)  # a record without in_place: settings off
     assert off.status == "done" and run_stage("demo", ctx, {"a": 1}, body).status == "reused"
+
+
+def test_the_matrix_stage_keys_on_the_single_model_fields(monkeypatch, tmp_path: Path) -> None:
+    import interp.study.experiments as ex
+
+    seen: dict = {}
+
+    def fake_run_stage(kind, ctx, config, body, in_place=None):  # records what it is given
+        seen.update(config=config, in_place=in_place)
+        return ex.StageResult(kind, "key", tmp_path, "done", 0.0, config)
+
+    monkeypatch.setattr(ex, "run_stage", fake_run_stage)
+    (tmp_path / "matrix").mkdir()
+    for profile, cfg in (("quick", MatrixConfig.quick()), ("smoke", MatrixConfig.smoke())):
+        ctx = StageContext(load_study("within_chamber"), profile, tmp_path, {}, False, False,
+                           log=lambda s: None)  # fmt: skip
+        ex._matrix_stage(ctx)
+        assert seen["config"]["matrix"] == cfg.single_model_dict()
+        assert seen["in_place"] == ({"techniques": cfg.technique_dict()} if cfg.techniques_on
+                                    else None)  # fmt: skip
