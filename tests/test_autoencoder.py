@@ -194,3 +194,36 @@ def test_reconstruct_loss_is_the_mean_squared_error() -> None:
     assert np.asarray(s) == pytest.approx(np.log(e + 1e-6), rel=1e-5)
     with pytest.raises(ValueError, match="objective"):
         loss_sums_fn(module, False, objective="cluster")
+
+
+def _cell(model: str, ba: float, sl: float, kinds: dict[str, float]) -> dict:
+    ev = {
+        "at_0.5": {"metrics": {"balanced_accuracy": {"value": ba}, "signal_lost": {"value": sl}}},
+        "by_truth": {"noise_removed": {k: {"n": 10, "value": v} for k, v in kinds.items()}},
+    }
+    return {"model": model, "train_chamber": "VTPC2", "evaluations": {"VTPC2": ev}}
+
+
+def test_report_compares_unsupervised_with_supervised_models() -> None:
+    """The per-kind section's comparison picks models by spec objective and computes its
+    numbers from the matrix result."""
+    from interp.study.unsupervised_tables import comparison_rows, comparison_text, comparisons
+
+    result = {
+        "cells": [
+            _cell("perceptron", 0.90, 0.04, {"crosstalk": 1.0, "unreconstructed": 0.15}),
+            _cell("mlp", 0.93, 0.03, {"crosstalk": 0.99, "unreconstructed": 0.20}),
+            _cell(NAME, 0.85, 0.18, {"crosstalk": 0.98, "unreconstructed": 0.40}),
+        ]
+    }
+    (entry,) = comparisons(result)
+    assert entry["model"] == NAME and entry["best_supervised"] == "mlp"
+    assert entry["kind_f"] == 0.40 and entry["kind_f_supervised"] == {
+        "perceptron": 0.15,
+        "mlp": 0.20,
+    }
+    assert entry["beats"] == ["unreconstructed"] and entry["loses"] == ["crosstalk"]
+    row = comparison_rows([entry])[0]
+    assert row[3:5] == ["85.0", "93.0 (mlp)"] and row[7:11] == ["40.0", "15.0-20.0", "(f)", "(b)"]
+    text = comparison_text([entry])
+    assert "8.0 points below" in text and "more than every supervised model (15.0-20.0 %)" in text
