@@ -71,8 +71,8 @@ class ModelSpec:
         onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
         description: One line for help texts.
         order: Position in the default model list of a study and in its tables (smaller
-            first, ties by name); built-in models: perceptron 10, split_conv 20, resnet 40,
-            xgboost 90.
+            first, ties by name); built-in models: perceptron 10, split_conv 20, mlp 30,
+            resnet 40, autoencoder 60, xgboost 90.
         profile_overrides: Training profile (``smoke``, ``quick``, ``full``) -> trainer-config
             fields set on top of that profile wherever the model trains in a study (e.g. a
             fixed learning rate in smoke, fewer epochs in quick); a study's own

@@ -10,6 +10,12 @@ Run directory layout (``workdir``)::
     classifier.json          the final classifier (best epoch), see FlaxClassifier
     params.safetensors
 
+Objective: the model spec's (:data:`models.contract.OBJECTIVES`). ``"classify"``: class-weighted
+cross-entropy. ``"reconstruct"`` (the autoencoder): the reconstruction error on the training
+clusters of the spec's ``train_classes`` only, early stopping on that error over the same
+classes of the validation split, and afterwards the score head fitted on the validation split
+(:mod:`interp.backends.flax.objective`); its ``metrics.jsonl`` has no accuracy columns.
+
 Determinism: initialisation, dropout (folded from the step number), epoch order (from
 (seed, epoch)) and the LR sweep are pure functions of the seed, so two runs with the same
 inputs give bitwise-identical parameters and metrics (timings aside), and a run resumed from
@@ -167,7 +173,8 @@ def evaluate(
             its devices (padded to a multiple of them), ``params`` must be replicated.
 
     Returns:
-        ``loss`` (weighted mean CE, nats), ``accuracy``, ``balanced_accuracy``.
+        ``loss`` (weighted mean loss of the eval step's objective: cross-entropy in nats, or
+        the reconstruction error), ``accuracy``, ``balanced_accuracy``.
     """
     n = len(x)
     size = bucket_size(n, batch_size)
