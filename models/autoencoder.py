@@ -16,6 +16,9 @@ the balanced operating point like the class-weighted supervised models'. The tra
 all this from the spec (``objective="reconstruct"``, ``train_classes=(1,)``), never from the
 name.
 
+Explain stage: mean input vs mean reconstruction per noise kind (capability
+``reconstructions``); gradient attributions are off for their explain time (see ``SPEC``).
+
 The noise-only option is the spec :data:`NOISE_SPEC` (``--model
 models.autoencoder:NOISE_SPEC``): the same module trained on noise clusters only (the fitted
 slope then comes out positive: a large error means signal).
@@ -98,6 +101,11 @@ SPEC = ModelSpec(
     objective="reconstruct",
     train_classes=(1,),
     reconstructions=True,
+    # off: saliency / IG / occlusion and their sanity checks cost 28 CPU s of explain time at
+    # the quick settings (23 + 5, measured beside 6 s for the common figures and 8 s for the
+    # reconstruction figures), over the ~15 s this model may add; they work (the gradient
+    # of the logit difference exists): ModelSpec(gradient_attributions=True) turns them on
+    gradient_attributions=False,
     # measured on 15k VTPC2 training clusters (3,900 signal), test balanced accuracy at 0.5:
     # lr 3e-3 / 8 epochs / 64-8-64 0.805, lr 1e-2 0.848, 128-16-128 0.854, + 16 epochs 0.867
     # (13 s on the shared 2-core VM); smoke: 12 epochs of 32 (2 epochs of 64: 0.44)

@@ -163,7 +163,7 @@ def test_objective_helpers_and_spec_fields(data) -> None:
         training_clusters(only_noise, (1,))
     spec = models.model_spec(NAME)
     assert (spec.objective, spec.train_classes, spec.reconstructions) == ("reconstruct", (1,), True)
-    assert spec.has("reconstructions") and spec.has("gradient_attributions")
+    assert spec.has("reconstructions") and not spec.has("gradient_attributions")
     noise = models.model_spec("models.autoencoder:NOISE_SPEC")
     assert noise.train_classes == (0,) and noise.objective == "reconstruct"
     with pytest.raises(ValueError, match="objective"):
