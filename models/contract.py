@@ -25,8 +25,22 @@ from typing import Any
 BACKENDS = ("flax", "xgboost")
 """Values of :attr:`ModelSpec.backend` (keys of ``interp.backends.classifier.BACKEND_MODULES``)."""
 
-CAPABILITIES = ("weight_map", "kernel_figures", "gradient_attributions", "shap")
+CAPABILITIES = ("weight_map", "kernel_figures", "gradient_attributions", "shap", "reconstructions")
 """Boolean fields of :class:`ModelSpec` naming what the explain stage and report can draw."""
+
+OBJECTIVES = ("classify", "reconstruct")
+"""Values of :attr:`ModelSpec.objective`: what the trainer minimises.
+
+* ``"classify"``: class-weighted softmax cross-entropy of the logits (every supervised model).
+* ``"reconstruct"``: mean squared reconstruction error of the preprocessed window, on the
+  training clusters whose label is in :attr:`ModelSpec.train_classes` only. The module must
+  have the methods ``reconstruct(x [B, P, T]) -> [B, P, T]`` and ``score_feature(x) -> [B]``
+  (the log reconstruction error) and a parameter subtree ``score_head = {"slope": (),
+  "intercept": ()}``, ``__call__`` returning logits [B, 2] whose difference (signal - noise) is
+  ``slope * feature + intercept``; after the reconstruction training the trainer fits the head
+  on the validation split (a class-balanced 1-D logistic regression of the label on the feature,
+  :mod:`interp.backends.flax.objective`), so everything downstream sees a 2-class classifier.
+"""
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -57,12 +71,17 @@ class ModelSpec:
         onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
         description: One line for help texts.
         order: Position in the default model list of a study and in its tables (smaller
-            first, ties by name); built-in models: perceptron 10, split_conv 20, resnet 40,
-            xgboost 90.
+            first, ties by name); built-in models: perceptron 10, split_conv 20, mlp 30,
+            resnet 40, autoencoder 60, xgboost 90.
         profile_overrides: Training profile (``smoke``, ``quick``, ``full``) -> trainer-config
             fields set on top of that profile wherever the model trains in a study (e.g. a
             fixed learning rate in smoke, fewer epochs in quick); a study's own
             ``train_overrides`` come on top.
+        objective: One of :data:`OBJECTIVES` (default ``"classify"``).
+        train_classes: Labels (0 noise, 1 signal) of the training clusters the objective
+            sees; ``None``: all. A ``"reconstruct"`` model trained on signal only has ``(1,)``.
+        reconstructions: The explain stage draws mean inputs vs mean reconstructions per noise
+            kind (a ``"reconstruct"`` model).
     """
 
     name: str
@@ -81,6 +100,9 @@ class ModelSpec:
     description: str = ""
     order: int = 50
     profile_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    objective: str = "classify"
+    train_classes: tuple[int, ...] | None = None
+    reconstructions: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -90,6 +112,18 @@ class ModelSpec:
         bad = {v for v in self.formulation.values()} - {"rewrite", "apply"}
         if bad:
             raise ValueError(f"model '{self.name}': formulation values {sorted(bad)} unknown")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"model '{self.name}': objective must be one of {OBJECTIVES}")
+        if self.train_classes is not None:
+            classes = tuple(int(c) for c in self.train_classes)
+            if not classes or not set(classes) <= {0, 1}:
+                raise ValueError(
+                    f"model '{self.name}': train_classes must be a non-empty subset of (0, 1), "
+                    f"got {self.train_classes}"
+                )
+            object.__setattr__(self, "train_classes", classes)
+        if self.reconstructions and self.objective != "reconstruct":
+            raise ValueError(f"model '{self.name}': reconstructions need objective 'reconstruct'")
         if self.gradient_attributions is None:
             object.__setattr__(self, "gradient_attributions", self.backend == "flax")
         object.__setattr__(self, "raw_forwards", _frozen(self.raw_forwards))

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from interp.core.errors import ClusterDataError
+from interp.core.logistic import fit_logistic_1d, smoothed_targets
 
 CALIBRATION_FILE = "calibration.json"
 """Calibration record beside a saved classifier (see :meth:`Calibration.to_dict`)."""
@@ -113,38 +114,14 @@ class Isotonic:
 
 
 def fit_platt(scores: np.ndarray, labels: np.ndarray, iterations: int = 100) -> Platt:
-    """Platt scaling of raw P(signal) [N] against 0/1 labels [N] (Newton's method).
+    """Platt scaling of raw P(signal) [N] against 0/1 labels [N] (Newton's method,
+    :func:`interp.core.logistic.fit_logistic_1d` on the raw logit).
 
     Targets are Platt's smoothed ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``, so a split the
     scores separate perfectly still gives finite ``a`` and ``b``.
     """
     s, y = _check(scores, labels, "platt")
-    z = logit(s)
-    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
-    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-
-    def loss(a: float, b: float) -> float:  # cross-entropy against the smoothed targets
-        u = a * z + b
-        return float(np.sum(np.logaddexp(0.0, u) - t * u))
-
-    a, b = 1.0, 0.0
-    design = np.stack([z, np.ones_like(z)], axis=1)
-    current = loss(a, b)
-    for _ in range(iterations):
-        p = _sigmoid(a * z + b)
-        grad = design.T @ (p - t)
-        w = np.maximum(p * (1.0 - p), 1e-12)
-        hess = design.T @ (design * w[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        for _ in range(40):  # step halving: the loss never rises
-            trial = loss(a - float(step[0]), b - float(step[1]))
-            if trial <= current:
-                break
-            step = 0.5 * step
-        a, b, current = a - float(step[0]), b - float(step[1]), min(trial, current)
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return Platt(a, b)
+    return Platt(*fit_logistic_1d(logit(s), smoothed_targets(y), iterations=iterations))
 
 
 def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:

@@ -403,6 +403,7 @@ def per_kind(inp: SectionInput) -> Section:
             missing=["The test data have no simulator truth columns (noise_kind): user files "
                      "without truth have no per-kind table."],
         )  # fmt: skip
+    unsupervised_text, unsupervised_tables = _unsupervised(matrix)
     return Section(
         title,
         "From the simulator's truth columns, at threshold 0.5, means over training seeds. NR: "
@@ -412,12 +413,36 @@ def per_kind(inp: SectionInput) -> Section:
         "irreducible part: kind (f) (real tracks labelled noise, nearly inseparable by "
         "construction) scored as well as the best model of the cell scores it, every other "
         "cluster taken as classifiable; the gap is how far the best model is from that ceiling."
-        + ci_note(matrix),
+        + ci_note(matrix)
+        + unsupervised_text,
         [
             Table("Noise removed / signal lost per kind (%)", PER_KIND_HEADER, rows),
             Table("Irreducible-error estimate (%)", CEILING_HEADER, ceiling_rows(matrix)),
+            *unsupervised_tables,
         ],
     )
+
+
+def _unsupervised(matrix: Mapping[str, Any]) -> tuple[str, list[Table]]:
+    """Sentences (appended to the section text) and the table of unsupervised vs supervised
+    models (:mod:`interp.study.unsupervised_tables`); nothing without an unsupervised model."""
+    from interp.study.unsupervised_tables import (
+        COMPARISON_HEADER,
+        comparison_rows,
+        comparison_text,
+        comparisons,
+    )
+
+    entries = comparisons(matrix)
+    if not entries:
+        return "", []
+    text = (
+        " **Unsupervised vs supervised** (a model trained to reconstruct one class's clusters, "
+        "not on their labels, scored by its reconstruction error; only its two-number score "
+        "head is fitted on the labelled validation split): " + comparison_text(entries)
+    )
+    title = "Unsupervised vs supervised models, threshold 0.5 (%; NR noise removed, SL signal lost)"
+    return text, [Table(title, COMPARISON_HEADER, comparison_rows(entries))]
 
 
 SectionFn = Callable[[SectionInput], Section]

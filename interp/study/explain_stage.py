@@ -12,6 +12,7 @@ artefacts only. Output folder (one shared ``plotly.min.js``)::
     splitconv_kernels_<C>, splitconv_branches_<C>_on_<T>
     attr_<model>_<C>_on_<T>_<method>_<cells|kinds>     saliency / IG / occlusion heatmaps
     shap_xgboost_<C>_on_<T>
+    reconstructions_<model>_<C>_on_<T>           mean input vs reconstruction per noise kind
     confusion_<model>_<C>_on_<T>
     roc_<model>_<C>, training_<model>_<C>, scores_<model>_<C>
     reliability_<model>_<C>                      raw vs Platt vs isotonic p_signal (test <C>)
@@ -35,6 +36,7 @@ from interp.backends.classifier import CLASSIFIER_FILE, load_classifier
 from interp.core.errors import ClusterDataError, TPCInterpError
 from interp.core.fsutil import atomic_write_text
 from interp.core.schema import ClusterSet
+from interp.study.reconstruction_section import reconstruction_section
 from interp.study.reliability_section import reliability_section
 from models.contract import ModelSpec
 
@@ -262,6 +264,8 @@ def _explain_run(
                 sanity_rows += sanity.run_sanity_checks(cell, cfg)  # errors become rows
             if spec.shap:
                 _shap_section(cell, write, cfg)
+            if spec.reconstructions:  # an autoencoder: mean reconstructions per noise kind
+                reconstruction_section(cell, write, summary)
 
         if len(perceptron_diff) >= 2:
             say("explain perceptron weight maps across chambers")

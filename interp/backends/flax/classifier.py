@@ -58,7 +58,8 @@ def flatten_params(params: Any) -> dict[str, np.ndarray]:
     """Parameter tree -> ``{"Dense_0/kernel": array}`` (host numpy, exact)."""
     host = jax.device_get(params)
     flat = traverse_util.flatten_dict(dict(host), sep="/")
-    return {k: np.ascontiguousarray(np.asarray(v)) for k, v in flat.items()}
+    # np.array, not np.ascontiguousarray: that one turns a scalar parameter into shape (1,)
+    return {k: np.array(np.asarray(v), order="C") for k, v in flat.items()}
 
 
 def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:

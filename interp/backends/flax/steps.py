@@ -1,4 +1,5 @@
-"""Pure, jitted training and evaluation steps (weighted softmax cross-entropy, AdamW).
+"""Pure, jitted training and evaluation steps (weighted softmax cross-entropy or weighted
+reconstruction error, chosen by the model spec's objective; AdamW).
 
 All training arrays live on the device once per run; a step receives int32 batch indices and
 gathers its batch inside the jitted function, so the host only ships indices per step. The
@@ -131,15 +132,60 @@ def logits_fn(module: nn.Module, train: bool, formulation: str = "auto") -> Logi
     return apply
 
 
+LossSums = Callable[..., tuple[jax.Array, jax.Array]]
+"""``sums(params, x [B, P, T], y int [B], w float32 [B], key) -> (sum_i w_i l_i, sum_i w_i)``."""
+
+
+def loss_sums_fn(
+    module: nn.Module, train: bool, formulation: str = "auto", objective: str = "classify"
+) -> LossSums:
+    """The per-sample loss of an objective (:data:`models.contract.OBJECTIVES`) as weighted sums.
+
+    Args:
+        module: Linen model.
+        train: Passed to the forward pass (dropout).
+        formulation: Forward pass of the classifier, see :func:`logits_fn`.
+        objective: ``"classify"``: softmax cross-entropy of the logits (nats);
+            ``"reconstruct"``: the mean squared error over the window's pixels between
+            ``x`` and ``module.reconstruct(x)`` (preprocessed units squared).
+
+    Returns:
+        A traceable :data:`LossSums`.
+
+    Raises:
+        ValueError: Unknown objective.
+    """
+    if objective == "classify":
+        logits = logits_fn(module, train=train, formulation=formulation)
+
+        def classify(params: Params, x: jax.Array, y: jax.Array, w: jax.Array, key: Any) -> Any:
+            return weighted_cross_entropy(logits(params, x, key), y, w)
+
+        return classify
+    if objective == "reconstruct":
+
+        def reconstruct(params: Params, x: jax.Array, y: jax.Array, w: jax.Array, key: Any) -> Any:
+            del y, key
+            r = module.apply({"params": params}, x, method="reconstruct")
+            e = jnp.mean(jnp.square(x - r).reshape(x.shape[0], -1), axis=-1)
+            return jnp.sum(w * e), jnp.sum(w)
+
+        return reconstruct
+    raise ValueError(f"unknown training objective '{objective}'; known: classify, reconstruct")
+
+
 def _loss(
-    logits: LogitsFn, params: Params, x: jax.Array, y: jax.Array, w: jax.Array, key: jax.Array
-) -> jax.Array:
-    total, norm = weighted_cross_entropy(logits(params, x, key), y, w)
+    sums: LossSums, params: Params, x: jax.Array, y: jax.Array, w: jax.Array, key: Any
+) -> Any:
+    total, norm = sums(params, x, y, w, key)
     return total / jnp.maximum(norm, 1e-12)
 
 
 def make_train_step(
-    module: nn.Module, tx: optax.GradientTransformation, formulation: str = "auto"
+    module: nn.Module,
+    tx: optax.GradientTransformation,
+    formulation: str = "auto",
+    objective: str = "classify",
 ) -> Callable[..., tuple[TrainState, jax.Array]]:
     """Jitted ``train_step(state, x_all, y_all, w_all, idx) -> (state, loss)``.
 
@@ -147,21 +193,23 @@ def make_train_step(
         module: Linen model; ``apply(..., train=True)`` -> logits [B, 2].
         tx: Optimiser.
         formulation: Forward pass to differentiate, see :func:`logits_fn`.
+        objective: The loss, see :func:`loss_sums_fn`.
 
     Returns:
         A jitted pure function. ``x_all`` float32 [N, P, T] (preprocessed), ``y_all`` int32
         [N], ``w_all`` float32 [N] per-sample class weights, ``idx`` int32 [B]. ``loss`` is
-        the weighted mean cross-entropy of the batch (nats). ``state`` is donated.
+        the weighted mean loss of the batch (cross-entropy in nats, or the reconstruction
+        error). ``state`` is donated.
     """
 
-    logits = logits_fn(module, train=True, formulation=formulation)
+    sums = loss_sums_fn(module, True, formulation, objective)
 
     def train_step(
         state: TrainState, x_all: jax.Array, y_all: jax.Array, w_all: jax.Array, idx: jax.Array
     ) -> tuple[TrainState, jax.Array]:
         x, y, w = x_all[idx], y_all[idx], w_all[idx]
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-        loss, grads = jax.value_and_grad(lambda p: _loss(logits, p, x, y, w, key))(state.params)
+        loss, grads = jax.value_and_grad(lambda p: _loss(sums, p, x, y, w, key))(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
@@ -170,13 +218,16 @@ def make_train_step(
 
 
 def make_sweep_step(
-    module: nn.Module, tx: optax.GradientTransformation, formulation: str = "auto"
+    module: nn.Module,
+    tx: optax.GradientTransformation,
+    formulation: str = "auto",
+    objective: str = "classify",
 ) -> Callable[..., tuple[TrainState, jax.Array]]:
     """Like :func:`make_train_step` with the LR as an argument: ``(state, lr, x, y, w, idx)``.
 
     ``tx`` must come from :func:`make_constant_optimizer`.
     """
-    logits = logits_fn(module, train=True, formulation=formulation)
+    sums = loss_sums_fn(module, True, formulation, objective)
 
     def sweep_step(
         state: TrainState,
@@ -188,7 +239,7 @@ def make_sweep_step(
     ) -> tuple[TrainState, jax.Array]:
         x, y, w = x_all[idx], y_all[idx], w_all[idx]
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-        loss, grads = jax.value_and_grad(lambda p: _loss(logits, p, x, y, w, key))(state.params)
+        loss, grads = jax.value_and_grad(lambda p: _loss(sums, p, x, y, w, key))(state.params)
         opt_state = state.opt_state
         hyper = dict(opt_state.hyperparams)
         hyper["learning_rate"] = jnp.asarray(lr, dtype=jnp.float32)
@@ -201,28 +252,34 @@ def make_sweep_step(
 
 
 def make_eval_step(
-    module: nn.Module, formulation: str = "auto"
+    module: nn.Module, formulation: str = "auto", objective: str = "classify"
 ) -> Callable[..., dict[str, jax.Array]]:
     """Jitted ``eval_step(params, x, y, w, valid) -> sums``.
 
     Args:
         module: Linen model.
         formulation: Forward pass, see :func:`logits_fn`.
+        objective: The loss, see :func:`loss_sums_fn` (the hits always come from the logits).
 
     Returns:
         A jitted pure function of ``x`` float32 [B, P, T], ``y`` int32 [B], ``w`` float32 [B]
         (class weights, 0 on padding), ``valid`` float32 [B] (1 real, 0 padding), returning
-        the sums ``loss`` (weighted CE), ``weight``, ``correct``, ``count``, and per class
-        ``correct_noise``/``count_noise``/``correct_signal``/``count_signal``.
+        the sums ``loss`` (weighted loss of the objective), ``weight``, ``correct``,
+        ``count``, and per class ``correct_noise``/``count_noise``/``correct_signal``/
+        ``count_signal``.
     """
 
     forward = logits_fn(module, train=False, formulation=formulation)
+    sums = None if objective == "classify" else loss_sums_fn(module, False, formulation, objective)
 
     def eval_step(
         params: Params, x: jax.Array, y: jax.Array, w: jax.Array, valid: jax.Array
     ) -> dict[str, jax.Array]:
         logits = forward(params, x, None)
-        loss, weight = weighted_cross_entropy(logits, y, w)
+        if sums is None:
+            loss, weight = weighted_cross_entropy(logits, y, w)
+        else:
+            loss, weight = sums(params, x, y, w, None)
         hit = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32) * valid
         sig = (y == 1).astype(jnp.float32) * valid
         noise = valid - sig

@@ -10,6 +10,12 @@ Run directory layout (``workdir``)::
     classifier.json          the final classifier (best epoch), see FlaxClassifier
     params.safetensors
 
+Objective: the model spec's (:data:`models.contract.OBJECTIVES`). ``"classify"``: class-weighted
+cross-entropy. ``"reconstruct"`` (the autoencoder): the reconstruction error on the training
+clusters of the spec's ``train_classes`` only, early stopping on that error over the same
+classes of the validation split, and afterwards the score head fitted on the validation split
+(:mod:`interp.backends.flax.objective`); its ``metrics.jsonl`` has no accuracy columns.
+
 Determinism: initialisation, dropout (folded from the step number), epoch order (from
 (seed, epoch)) and the LR sweep are pure functions of the seed, so two runs with the same
 inputs give bitwise-identical parameters and metrics (timings aside), and a run resumed from
@@ -48,6 +54,11 @@ from interp.backends.flax.classifier import (
 )
 from interp.backends.flax.compile_cache import enable_compilation_cache
 from interp.backends.flax.config import TrainConfig
+from interp.backends.flax.objective import (
+    fit_score_head,
+    objective_weights,
+    training_clusters,
+)
 from interp.backends.flax.schedule import LRFinderResult, find_learning_rate, one_cycle_lr
 from interp.backends.flax.steps import (
     TrainState,
@@ -124,6 +135,14 @@ def _subsample(train: ClusterSet, config: TrainConfig) -> ClusterSet:
     return train.subset(np.sort(rng.choice(len(train), size=cap, replace=False)))
 
 
+def _model_spec(name: str, module: Any) -> Any:
+    """The spec of ``name`` (:func:`models.model_spec`), else the one in ``module``'s file
+    (:func:`models.spec_of`: a module built by a caller's own ``get_model``)."""
+    import models
+
+    return models.model_spec(name) if models.is_model(name) else models.spec_of(module)
+
+
 def _host(tree: Any) -> Any:
     """Numpy copy of (possibly multi-process replicated) arrays."""
     from interp.backends.flax.mesh import to_host
@@ -154,7 +173,8 @@ def evaluate(
             its devices (padded to a multiple of them), ``params`` must be replicated.
 
     Returns:
-        ``loss`` (weighted mean CE, nats), ``accuracy``, ``balanced_accuracy``.
+        ``loss`` (weighted mean loss of the eval step's objective: cross-entropy in nats, or
+        the reconstruction error), ``accuracy``, ``balanced_accuracy``.
     """
     n = len(x)
     size = bucket_size(n, batch_size)
@@ -198,6 +218,7 @@ def run_lr_finder(
     rng: jax.Array,
     progress: bool = False,
     dp: Any = None,
+    objective: str = "classify",
 ) -> LRFinderResult:
     """LR range test from ``params`` (not modified) on the training arrays.
 
@@ -212,6 +233,7 @@ def run_lr_finder(
         progress: Show a tqdm bar.
         dp: Optional :class:`~interp.backends.flax.mesh.DataParallel`; the sweep state is then
             replicated and each index batch split over its devices.
+        objective: The loss swept (:func:`interp.backends.flax.steps.loss_sums_fn`).
 
     Returns:
         The sweep and the chosen LR.
@@ -227,7 +249,7 @@ def run_lr_finder(
     )
     if dp is not None:
         state = dp.replicate(state)
-    sweep = make_sweep_step(module, tx)
+    sweep = make_sweep_step(module, tx, objective=objective)
     spe = steps_per_epoch(n, config.batch_size)
     cache: dict[int, np.ndarray] = {}
     bar = tqdm(
@@ -353,9 +375,14 @@ def train_flax(
     _check_splits(train, val)
     module = build_module(model_name, model_config)
     model_config = resolved_model_config(module, model_config)  # defaults made explicit
+    spec = _model_spec(model_name, module)  # the objective and its training classes
     train = _subsample(train, config)
     pre = fit_preprocessor(config.preprocessing, train.charge)
-    cw = class_weights(train.label, config.class_weight)
+    if spec.objective == "classify":
+        cw = class_weights(train.label, config.class_weight)
+    else:  # an unsupervised objective: its classes only, each cluster weight 1
+        train = training_clusters(train, spec.train_classes)
+        cw = objective_weights(spec.train_classes)
     enable_compilation_cache()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -403,8 +430,9 @@ def train_flax(
         lr, lr_source = float(resume_meta["learning_rate"]), "lr_finder"
     else:
         found = run_lr_finder(
-            module, params0, x_all, y_all, w_all, config, rng_data, progress, dp=dp
-        )
+            module, params0, x_all, y_all, w_all, config, rng_data, progress, dp=dp,
+            objective=spec.objective,
+        )  # fmt: skip
         if primary:
             text = json.dumps(found.to_dict(), indent=1) + "\n"
             atomic_write_text(workdir / LR_FINDER_FILE, text)
@@ -444,8 +472,8 @@ def train_flax(
     if dp is not None:
         state = dp.replicate(state)
 
-    train_step = make_train_step(module, tx)
-    eval_step = make_eval_step(module)
+    train_step = make_train_step(module, tx, objective=spec.objective)
+    eval_step = make_eval_step(module, objective=spec.objective)
     callbacks = list(callbacks)
 
     epoch = int(es["epoch"])
@@ -486,14 +514,15 @@ def train_flax(
             "step": step_now,
             "train_loss": train_loss,
             "val_loss": vm["loss"],
-            "val_accuracy": vm["accuracy"],
-            "val_balanced_accuracy": vm["balanced_accuracy"],
             "lr": float(lr_schedule(max(step_now - 1, 0))),
             "improved": improved,
             "epoch_time_s": time.perf_counter() - t0,
             "train_time_s": t_train,
             "samples_per_s": spe * batch / max(t_train, 1e-9),
         }
+        if spec.objective == "classify":  # a score head fitted after training has no accuracy yet
+            record["val_accuracy"] = vm["accuracy"]
+            record["val_balanced_accuracy"] = vm["balanced_accuracy"]
         meta = {**es, "run": run, "learning_rate": lr, "lr_source": lr_source}
         if primary:
             _append_metrics(metrics_path, record)
@@ -502,9 +531,11 @@ def train_flax(
                 save_checkpoint(best_dir, saved, meta)
             save_checkpoint(last_dir, saved, meta)
         if progress:
+            acc = record.get("val_accuracy")
             tqdm.write(
                 f"[{model_name}] epoch {epoch}: train {train_loss:.4f} val {vm['loss']:.4f} "
-                f"acc {vm['accuracy']:.4f} lr {record['lr']:.2e} "
+                + (f"acc {acc:.4f} " if acc is not None else "")
+                + f"lr {record['lr']:.2e} "
                 f"{record['samples_per_s']:.0f} samples/s" + (" *" if improved else "")
             )
         for cb in callbacks:
@@ -518,6 +549,10 @@ def train_flax(
         best_params = restore_into(state, raw_best).params
     else:  # every validation loss was NaN: keep the last parameters
         best_params = state.params
+    head: dict[str, Any] = {}
+    if spec.objective == "reconstruct":  # the score head, fitted on validation only
+        best_params, fit = fit_score_head(module, best_params, x_val, y_val)
+        head = {"score_head": fit}
     clf = FlaxClassifier(
         name=model_name,
         module=module,
@@ -535,6 +570,7 @@ def train_flax(
             "class_weights": [float(c) for c in cw],
             "n_train": n,
             "n_val": len(val),
+            **head,
         },
     )
     if primary:
