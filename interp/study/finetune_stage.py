@@ -59,6 +59,9 @@ class FineTuneConfig:
             steps per epoch (at most the model's own batch size, at least 16 clusters).
         lr_factor: Fine-tuning peak learning rate = the source model's own (its LR finder's)
             times this.
+        scratch_lr_finder: Whether each from-scratch run sweeps its own learning rate (its
+            profile's setting); ``False`` uses the rate the source model's run chose (the LR
+            sweep costs as much as training at small ``n``).
         n_boot: Bootstrap replicates (test events) of the intervals.
         tolerance: "Within 1 point" of the in-domain balanced accuracy (a fraction).
         max_signal_loss: Validation signal-loss bound of the operating point.
@@ -72,6 +75,7 @@ class FineTuneConfig:
     max_epochs: int = 8
     min_steps_per_epoch: int = 8
     lr_factor: float = 0.1
+    scratch_lr_finder: bool = True
     n_boot: int = 1000
     tolerance: float = 0.01
     max_signal_loss: float = 0.05
@@ -92,7 +96,8 @@ class FineTuneConfig:
     def profile(cls, name: str) -> FineTuneConfig:
         """``smoke`` (n = 100, 300; one draw, 2 epochs at most, 100 bootstraps), ``quick``
         (n = 300, 1k, 3k, 10k; one draw; perceptron, split conv, ResNet; 200 bootstraps) or
-        ``full`` (n up to 30k, 3 draws, the MLP too)."""
+        ``full`` (n up to 30k, 3 draws, the MLP too); smoke and quick train from scratch at the
+        source run's learning rate (no LR sweep per run), full sweeps it."""
         from interp.core.profiles import check_profile
 
         check_profile(name, "fine-tuning profile")
@@ -103,6 +108,7 @@ class FineTuneConfig:
                 draws=1,
                 min_sample_epochs=200,
                 max_epochs=2,
+                scratch_lr_finder=False,
                 n_boot=100,
             )
         if name == "quick":
@@ -110,6 +116,7 @@ class FineTuneConfig:
                 models=("perceptron", "split_conv", "resnet"),
                 sizes=(300, 1000, 3000, 10_000),
                 draws=1,
+                scratch_lr_finder=False,
                 n_boot=200,
             )
         return cls()
@@ -335,7 +342,8 @@ def _pair(
     in_domain = carried(clf_b, val_b)
     unchanged = carried(clf_a, parts_a["val"])
     last_is_all = all(jax.tree_util.tree_leaves(trainable_mask(clf_a.params, "last")))
-    lr = float(clf_a.info.get("learning_rate") or own.learning_rate or 1e-3) * config.lr_factor
+    source_lr = float(clf_a.info.get("learning_rate") or own.learning_rate or 1e-3)
+    lr = source_lr * config.lr_factor
     scored: dict[str, dict[int, _Scored]] = {k: {} for k in CURVES}
     for d in range(config.draws):
         for n in config.sizes:
@@ -352,6 +360,8 @@ def _pair(
                 batch_size=fine_tune_batch(n, own.batch_size, config),
             )
             sc_cfg = own.replace(max_train_clusters=None, seed=seed)
+            if not config.scratch_lr_finder:
+                sc_cfg = sc_cfg.replace(learning_rate=source_lr)
             for kind in CURVES:
                 if kind == "last" and last_is_all:
                     continue  # the output layer is the whole model: same run as "all"
@@ -414,6 +424,7 @@ def _pair(
         "target": b,
         "n_target_train": len(train_b),
         "learning_rate": lr,
+        "source_learning_rate": source_lr,
         "last_is_all": last_is_all,
         "in_domain": in_domain,
         "unchanged": unchanged,
