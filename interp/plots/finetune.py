@@ -31,7 +31,7 @@ def finetune_figure(pairs: Sequence[Mapping[str, Any]], source: str, target: str
     """
     fig = make_subplots(
         rows=1, cols=max(len(pairs), 1), subplot_titles=[p["model"] for p in pairs],
-        shared_yaxes=True,
+        horizontal_spacing=0.06,
     )  # fmt: skip
     for col, p in enumerate(pairs, start=1):
         for kind, (colour, dash, label) in _CURVE_STYLE.items():
@@ -48,18 +48,28 @@ def finetune_figure(pairs: Sequence[Mapping[str, Any]], source: str, target: str
                 ),
                 row=1, col=col,
             )  # fmt: skip
+        ns = [r["n"] for kind in _CURVE_STYLE for r in p["curves"].get(kind, [])]
+        x0, x1 = (min(ns), max(ns)) if ns else (1, 10)
         for key, (fill, line, label) in _BANDS.items():
             m = p[key]["balanced_accuracy"]
             if m.get("value") is None:
                 continue
-            if m.get("lo") is not None:
-                fig.add_hrect(
-                    y0=100 * m["lo"], y1=100 * m["hi"], fillcolor=fill, line_width=0,
+            if m.get("lo") is not None:  # traces, not layout shapes: the static export draws them
+                lo, hi = 100 * m["lo"], 100 * m["hi"]
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x0, x1, x1, x0], y=[lo, lo, hi, hi], fill="toself", fillcolor=fill,
+                        line={"width": 0}, mode="lines", hoverinfo="skip", showlegend=False,
+                        legendgroup=key,
+                    ),
                     row=1, col=col,
                 )  # fmt: skip
-            fig.add_hline(
-                y=100 * m["value"], line={"color": line, "dash": "dashdot", "width": 1},
-                annotation_text=label if col == 1 else None, annotation_position="bottom right",
+            fig.add_trace(
+                go.Scatter(
+                    x=[x0, x1], y=[100 * m["value"]] * 2, mode="lines", name=label,
+                    line={"color": line, "dash": "dashdot", "width": 1.5}, legendgroup=key,
+                    showlegend=col == 1,
+                ),
                 row=1, col=col,
             )  # fmt: skip
         fig.update_xaxes(type="log", title_text=f"labelled {target} clusters", row=1, col=col)
