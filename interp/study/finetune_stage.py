@@ -94,7 +94,8 @@ class FineTuneConfig:
 
     @classmethod
     def profile(cls, name: str) -> FineTuneConfig:
-        """``smoke`` (n = 100, 300; one draw, 2 epochs at most, 100 bootstraps), ``quick``
+        """``smoke`` (the MLP only: all three curves, seconds; n = 100, 300; one draw, 2 epochs
+        at most, 100 bootstraps), ``quick``
         (n = 300, 1k, 3k, 10k; one draw; perceptron, split conv, ResNet; 200 bootstraps) or
         ``full`` (n up to 30k, 3 draws, the MLP too); smoke and quick train from scratch at the
         source run's learning rate (no LR sweep per run), full sweeps it."""
@@ -103,7 +104,7 @@ class FineTuneConfig:
         check_profile(name, "fine-tuning profile")
         if name == "smoke":
             return cls(
-                models=("perceptron", "split_conv", "resnet"),
+                models=("mlp",),
                 sizes=(100, 300),
                 draws=1,
                 min_sample_epochs=200,
