@@ -14,6 +14,7 @@ from typing import Any
 from interp.core.fsutil import atomic_write_text
 from interp.report import (  # noqa: F401  (register more sections)
     data_study,
+    finetune,
     generalisation,
     sanity_section,
     shift,

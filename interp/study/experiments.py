@@ -585,11 +585,30 @@ def _tracking_stage(ctx: StageContext) -> StageResult:
     )
 
 
+def _finetune_stage(ctx: StageContext) -> StageResult:
+    """Fine-tuning curves across chambers of the matrix stage's classifiers
+    (:mod:`interp.study.finetune_stage`)."""
+    from interp.study.finetune_stage import FineTuneConfig, run_finetune
+
+    matrix = ctx.results.get("matrix")
+    if matrix is None or matrix.status in ("missing", "failed"):
+        return StageResult("finetune", "", ctx.workdir, "missing", 0.0, {}, "no matrix stage")
+    fcfg = FineTuneConfig.profile(ctx.profile)
+    config = {"matrix_key": matrix.key, "finetune": dataclasses.asdict(fcfg)}
+    return run_stage(
+        "finetune",
+        ctx,
+        config,
+        lambda folder: run_finetune(matrix.folder, folder, fcfg, progress=ctx.progress),
+    )
+
+
 STAGES: dict[str, Callable[[StageContext], StageResult]] = {
     "data": _data_stage,
     "matrix": _matrix_stage,
     "explain": _explain_stage,
     "tracking": _tracking_stage,
+    "finetune": _finetune_stage,
 }
 """Stage kind -> runner. A new stage kind is one function and one entry here."""
 

@@ -322,6 +322,32 @@ def _check_resume(run: dict[str, Any], meta: dict[str, Any], ckpt: Path) -> None
         )
 
 
+def _given_params(params0: Any, given: Any) -> Any:
+    """``given`` as device arrays after checking it has ``params0``'s structure and shapes."""
+    want = jax.tree_util.tree_structure(params0)
+    if jax.tree_util.tree_structure(given) != want:
+        raise ShapeMismatchError(
+            f"init_params: tree {jax.tree_util.tree_structure(given)} is not the module's {want}"
+        )
+    for a, b in zip(
+        jax.tree_util.tree_leaves(params0), jax.tree_util.tree_leaves(given), strict=True
+    ):
+        if tuple(a.shape) != tuple(np.shape(b)):
+            raise ShapeMismatchError(
+                f"init_params: a leaf of shape {np.shape(b)} where the module has {tuple(a.shape)}"
+            )
+    return jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, a.dtype), params0, given)
+
+
+def _start_fingerprint(init_params: Any, trainable: Any) -> str:
+    """Hash of a given start (parameters and frozen mask), so a resume checks it too."""
+    h = hashlib.blake2b(digest_size=16)
+    for leaf in jax.tree_util.tree_leaves(init_params):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    h.update(repr(jax.tree_util.tree_leaves(trainable)).encode())
+    return h.hexdigest()
+
+
 # --------------------------------------------------------------------------- training
 def train_flax(
     model_name: str,
@@ -333,6 +359,9 @@ def train_flax(
     progress: bool = True,
     callbacks: Iterable[EpochCallback] = (),
     devices: int | Sequence[Any] | None = None,
+    init_params: Any = None,
+    preprocessor: Any = None,
+    trainable: Any = None,
 ) -> FlaxClassifier:
     """Trains (or resumes training of) a registered Flax model.
 
@@ -353,6 +382,13 @@ def train_flax(
             are replicated (``P()``); the batch size must be a multiple of the device count.
             Results equal the single-device run up to float rounding; checkpoints are the
             same files (written by process 0 only), so a run may resume on another count.
+        init_params: Start from this parameter tree (e.g. another chamber's classifier, for
+            fine-tuning) instead of the seeded initialisation; its structure and shapes must
+            be the module's. With every leaf frozen (``trainable``) the run returns them unchanged.
+        preprocessor: Use this fitted preprocessing (the one ``init_params`` was trained
+            with) instead of fitting one on ``train``.
+        trainable: A tree of bools shaped like the parameters: ``False`` leaves are frozen
+            (their updates, weight decay included, are zero). ``None``: all trained.
 
     Returns:
         The classifier with the best-validation-loss parameters (also saved in ``workdir``).
@@ -377,7 +413,11 @@ def train_flax(
     model_config = resolved_model_config(module, model_config)  # defaults made explicit
     spec = _model_spec(model_name, module)  # the objective and its training classes
     train = _subsample(train, config)
-    pre = fit_preprocessor(config.preprocessing, train.charge)
+    pre = (
+        preprocessor
+        if preprocessor is not None
+        else fit_preprocessor(config.preprocessing, train.charge)
+    )
     if spec.objective == "classify":
         cw = class_weights(train.label, config.class_weight)
     else:  # an unsupervised objective: its classes only, each cluster weight 1
@@ -412,11 +452,15 @@ def train_flax(
         "data": _fingerprint(train, val),
         "train_chamber": train.chamber,
     }
+    if init_params is not None or trainable is not None:
+        run["start"] = _start_fingerprint(init_params, trainable)
     run = json.loads(json.dumps(run))  # the form it takes after a JSON round trip
 
     k_init, k_drop = jax.random.split(jax.random.key(config.seed))
     init = jax.jit(lambda k, x: module.init({"params": k}, x, train=False)["params"])
     params0 = init(k_init, x_all[:1] if dp is None else x_host[:1])
+    if init_params is not None:
+        params0 = _given_params(params0, init_params)
     rng_data = jax.random.key_data(k_drop)
 
     resume_meta: dict[str, Any] | None = None
@@ -448,6 +492,11 @@ def train_flax(
         config.b1_max,
         config.b1_min,
     )
+    if trainable is not None:
+        import optax
+
+        labels = jax.tree_util.tree_map(lambda t: "train" if t else "freeze", trainable)
+        tx = optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()}, labels)
     lr_schedule = jax.jit(
         one_cycle_lr(lr, total_steps, config.pct_start, config.div_factor, config.final_div_factor)
     )
