@@ -175,7 +175,7 @@ def _strip_times(x):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    cfg = TrackingConfig(n_events=1, thresholds=(0.3, 0.7), seed=4)
+    cfg = TrackingConfig(n_events=1, thresholds=(0.3, 0.7), seed=4, label_model=None)
     out = tmp_path_factory.mktemp("trk")
     return run_tracking_study({"MTPCL": {"peak": _score}}, out, cfg), out, cfg
 
