@@ -12,12 +12,11 @@ from interp.report.sections import SECTIONS, Section, SectionInput, Table
 from interp.study.tracking_stage import RESULT_FILE
 
 
-def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
-    """Efficiency, fake rate and CPU time vs clusters removed, one column per chamber."""
+def curves_figure(result: dict[str, Any]) -> Any:
+    """Efficiency, fake rate and CPU time vs clusters removed: one column per chamber, one
+    line per model (plotly ``Figure``; subplot (row, col) = (quantity, chamber))."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    from interp.plots.output import FigureWriter
 
     chambers = list(result["chambers"])
     fig = make_subplots(
@@ -46,6 +45,14 @@ def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
                 )
     fig.update_xaxes(title_text="fraction of clusters removed", row=3)
     fig.update_layout(title="Tracking vs clusters removed by the filter")
+    return fig
+
+
+def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
+    """:func:`curves_figure` written to the report's figure folder."""
+    from interp.plots.output import FigureWriter
+
+    fig = curves_figure(result)
     with FigureWriter(inp.figure_dir, png=inp.png) as w:
         return w.write(fig, f"{inp.study_name}_tracking", width=1100, height=900)
 
