@@ -165,7 +165,7 @@ def tracking(inp: SectionInput) -> Section:
                     [
                         chamber,
                         model,
-                        f"{p['threshold']:.2f}",
+                        f"{p['threshold']:g}",
                         pct(p["removed"]),
                         pct(p["lost_signal"]),
                         pct(p["efficiency"]),
@@ -181,7 +181,7 @@ def tracking(inp: SectionInput) -> Section:
                 [
                     chamber,
                     model,
-                    "none" if pr is None else f"{pr['threshold']:.2f}",
+                    "none" if pr is None else f"{pr['threshold']:g}",
                     "n/a" if pr is None else pct(pr["removed"]),
                     "n/a" if pr is None else pct(pr["lost_signal"]),
                     "n/a" if pr is None or not eff0 else pct(pr["efficiency"] / eff0),
@@ -190,10 +190,10 @@ def tracking(inp: SectionInput) -> Section:
             )
             loss = m["lost_signal"]
             pt_rows.append(
-                [chamber, model, f"{loss['threshold']:.2f}"] + [pct(b["lost"]) for b in loss["pt"]]
+                [chamber, model, f"{loss['threshold']:g}"] + [pct(b["lost"]) for b in loss["pt"]]
             )
             part_rows.append(
-                [chamber, model, f"{loss['threshold']:.2f}"]
+                [chamber, model, f"{loss['threshold']:g}"]
                 + [pct(v["lost"]) for v in loss["particle"].values()]
                 + [pct(b["lost"]) for b in loss["dedx"]]
             )
@@ -220,6 +220,18 @@ def tracking(inp: SectionInput) -> Section:
         "with the largest cluster reduction. CPU seconds are the track finder's process time "
         "on this machine (shared CPUs: compare within one run)."
     )
+    spread = []
+    for chamber, c in result["chambers"].items():
+        eff, n = c["baseline"]["efficiency"], c["baseline"]["n_findable"]
+        if eff is not None and n:
+            err = (eff * (1 - eff) / n) ** 0.5
+            spread.append(f"{chamber} {pct(eff)} +- {pct(err)} % of {n} tracks")
+    if spread:
+        text += (
+            " Unfiltered efficiency with its binomial error: "
+            + "; ".join(spread)
+            + " - a 1 % efficiency loss is at the edge of what these events resolve."
+        )
     label_tables, label_text = _label_tables(result)
     text += label_text
     sec = Section(
