@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from interp.data.simulator.geometry import (
     simulate_geometry_event,
 )
 from interp.report.sections import SectionInput
+from interp.report.tracking import curves_figure
 from interp.report.tracking import tracking as tracking_section
 from interp.study.tracking_stage import TrackingConfig, run_tracking_study
 
@@ -175,7 +177,7 @@ def _strip_times(x):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    cfg = TrackingConfig(n_events=1, thresholds=(0.3, 0.7), seed=4)
+    cfg = TrackingConfig(n_events=1, thresholds=(0.3, 0.7), seed=4, label_model=None)
     out = tmp_path_factory.mktemp("trk")
     return run_tracking_study({"MTPCL": {"peak": _score}}, out, cfg), out, cfg
 
@@ -205,8 +207,6 @@ def test_report_section_renders(study, tmp_path):
 
 
 def test_matching_needs_70_percent_shared_clusters():
-    from types import SimpleNamespace
-
     from interp.data.reconstruction.tracks import FoundTracks
 
     truth = np.array([1] * 7 + [2] * 3 + [1] * 6 + [3] * 4 + [1] * 10 + [-1] * 10)
@@ -247,3 +247,62 @@ def test_tracking_stage_needs_a_matrix(tmp_path):
     ctx = StageContext(study, "smoke", tmp_path, {}, False, False, lambda s: None)
     res = STAGES["tracking"](ctx)
     assert res.status == "missing" and "matrix" in res.reason
+
+
+def test_every_matrix_model_is_studied_in_every_chamber(monkeypatch, tmp_path):
+    """The stage takes every cell of the matrix (the default models come from the registry,
+    the MLP and XGBoost included), not a list of its own."""
+    from interp.backends import classifier as backend
+    from interp.study.config import default_models
+    from interp.study.tracking_stage import matrix_classifiers
+
+    models = default_models()
+    assert {"mlp", "xgboost"} <= set(models)
+    cells = [
+        {"model": m, "train_chamber": c, "run_dir": f"runs/{m}/{c}"}
+        for m in models
+        for c in CHAMBERS
+    ]
+    (tmp_path / "matrix.json").write_text(json.dumps({"cells": cells}))
+    loaded = []
+
+    def fake_load(folder):
+        loaded.append(folder.relative_to(tmp_path).as_posix())
+        return SimpleNamespace(predict_proba=_score)
+
+    monkeypatch.setattr(backend, "load_classifier", fake_load)
+    got = matrix_classifiers(tmp_path)
+    assert {c: sorted(m) for c, m in got.items()} == {c: sorted(models) for c in CHAMBERS}
+    assert sorted(loaded) == sorted(c["run_dir"] for c in cells)
+
+
+def test_report_shows_every_model_and_chamber(study, tmp_path):
+    """Curves, proposed thresholds and lost signal vs p_T / particle / dE/dx: one row per
+    model and chamber for every model the study scored."""
+    import copy
+
+    from interp.study.config import default_models
+
+    first, _, _ = study
+    one = first["chambers"]["MTPCL"]
+    peak = one["models"]["peak"]
+    result = copy.deepcopy(first)
+    result["chambers"] = {
+        c: {**copy.deepcopy(one), "models": {m: copy.deepcopy(peak) for m in default_models()}}
+        for c in CHAMBERS
+    }
+    out = tmp_path / "trk"
+    out.mkdir()
+    (out / "tracking.json").write_text(json.dumps(result))
+    sec = tracking_section(SectionInput("tracking", {"tracking": out}, {}, tmp_path, False))
+    want = {(c, m) for c in CHAMBERS for m in default_models()}
+    for t in sec.tables[1:5]:  # proposed, curves, lost vs p_T, lost vs particle and dE/dx
+        assert {(r[0], r[1]) for r in t.rows} == want, t.caption
+        assert all(len(r) == len(t.header) for r in t.rows), t.caption
+    assert any("p_T" in h for h in sec.tables[3].header)
+    assert {"pion", "kaon", "proton", "electron"} <= set(sec.tables[4].header)
+    assert any("dE/dx" in h for h in sec.tables[4].header)
+    assert sec.figures
+    fig = curves_figure(result)  # efficiency / fakes / CPU time vs removed, per chamber
+    drawn = {(tr.xaxis, tr.yaxis, tr.name) for tr in fig.data}
+    assert len(drawn) == 3 * len(want)  # every model in every chamber's three panels

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from interp.core.formatting import num, pct
+from interp.core.schema import NOISE_KINDS
 from interp.report.sections import SECTIONS, Section, SectionInput, Table
 from interp.study.tracking_stage import RESULT_FILE
 
 
-def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
-    """Efficiency, fake rate and CPU time vs clusters removed, one column per chamber."""
+def curves_figure(result: dict[str, Any]) -> Any:
+    """Efficiency, fake rate and CPU time vs clusters removed: one column per chamber, one
+    line per model (plotly ``Figure``; subplot (row, col) = (quantity, chamber))."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    from interp.plots.output import FigureWriter
 
     chambers = list(result["chambers"])
     fig = make_subplots(
@@ -45,8 +45,93 @@ def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
                 )
     fig.update_xaxes(title_text="fraction of clusters removed", row=3)
     fig.update_layout(title="Tracking vs clusters removed by the filter")
+    return fig
+
+
+def _figure(result: dict[str, Any], inp: SectionInput) -> Path | None:
+    """:func:`curves_figure` written to the report's figure folder."""
+    from interp.plots.output import FigureWriter
+
+    fig = curves_figure(result)
     with FigureWriter(inp.figure_dir, png=inp.png) as w:
         return w.write(fig, f"{inp.study_name}_tracking", width=1100, height=900)
+
+
+def _label_tables(result: dict[str, Any]) -> tuple[list[Table], str]:
+    """Tables and one sentence for the label-source comparison (tracking vs truth labels)."""
+    score_rows, agree_rows, said = [], [], []
+    for chamber, c in result["chambers"].items():
+        ls = c.get("label_sources")
+        if not ls:
+            continue
+        a = ls["label_agreement"]
+        agree_rows.append(
+            [
+                chamber,
+                str(a["n"]),
+                pct(a["signal_labelled_noise"]),
+                pct(a["noise_labelled_signal"]),
+                *(pct(a["labelled_signal"][k]) for k in NOISE_KINDS[1:]),
+            ]
+        )
+        for source in ("truth", "tracking"):
+            s = ls[source]
+            score_rows.append(
+                [
+                    chamber,
+                    ls["model"],
+                    f"{source} labels",
+                    pct(s["balanced_accuracy"]),
+                    pct(s["signal_lost"]),
+                    pct(s["noise_removed"]),
+                    *(pct(s["correct_by_kind"][k]) for k in NOISE_KINDS),
+                ]
+            )
+        t, k = ls["truth"], ls["tracking"]
+        said.append(
+            f"{chamber}: {pct(a['signal_labelled_noise'])} % of the signal clusters are labelled "
+            f"noise and {pct(a['noise_labelled_signal'])} % of the noise clusters signal by the "
+            f"tracking; the {ls['model']} trained on tracking labels reaches "
+            f"{pct(k['balanced_accuracy'])} % balanced accuracy against truth (signal lost "
+            f"{pct(k['signal_lost'])} %) vs {pct(t['balanced_accuracy'])} % "
+            f"({pct(t['signal_lost'])} %) trained on truth labels"
+        )
+    if not score_rows:
+        return [], ""
+    first = next(c["label_sources"] for c in result["chambers"].values() if c.get("label_sources"))
+    n_train, n_val, n_test = first["split"]
+    text = (
+        f" Labels from tracking: the same events with geometry are labelled by the track "
+        f"finder (a cluster is signal when a found track attached it) and by truth; one model "
+        f"per label source is trained on {n_train} event(s) (validated on {n_val}, same label "
+        f"source) and scored against truth on {n_test} held-out event(s) at threshold 0.5. "
+        + "; ".join(said)
+        + "."
+    )
+    kinds = [f"{k} %" for k in NOISE_KINDS[1:]]
+    tables = [
+        Table(
+            "Tracking labels vs truth (training events): signal labelled noise, noise labelled "
+            "signal, and the fraction of each noise kind labelled signal",
+            ["chamber", "clusters", "signal labelled noise %", "noise labelled signal %", *kinds],
+            agree_rows,
+        ),
+        Table(
+            "Trained on tracking labels vs on truth labels, scored against truth on held-out "
+            "events (per kind: signal kept, noise removed)",
+            [
+                "chamber",
+                "model",
+                "trained on",
+                "balanced acc %",
+                "signal lost %",
+                "noise removed %",
+                *(f"{k} %" for k in NOISE_KINDS),
+            ],
+            score_rows,
+        ),
+    ]
+    return tables, text
 
 
 def tracking(inp: SectionInput) -> Section:
@@ -80,7 +165,7 @@ def tracking(inp: SectionInput) -> Section:
                     [
                         chamber,
                         model,
-                        f"{p['threshold']:.2f}",
+                        f"{p['threshold']:g}",
                         pct(p["removed"]),
                         pct(p["lost_signal"]),
                         pct(p["efficiency"]),
@@ -96,7 +181,7 @@ def tracking(inp: SectionInput) -> Section:
                 [
                     chamber,
                     model,
-                    "none" if pr is None else f"{pr['threshold']:.2f}",
+                    "none" if pr is None else f"{pr['threshold']:g}",
                     "n/a" if pr is None else pct(pr["removed"]),
                     "n/a" if pr is None else pct(pr["lost_signal"]),
                     "n/a" if pr is None or not eff0 else pct(pr["efficiency"] / eff0),
@@ -105,10 +190,10 @@ def tracking(inp: SectionInput) -> Section:
             )
             loss = m["lost_signal"]
             pt_rows.append(
-                [chamber, model, f"{loss['threshold']:.2f}"] + [pct(b["lost"]) for b in loss["pt"]]
+                [chamber, model, f"{loss['threshold']:g}"] + [pct(b["lost"]) for b in loss["pt"]]
             )
             part_rows.append(
-                [chamber, model, f"{loss['threshold']:.2f}"]
+                [chamber, model, f"{loss['threshold']:g}"]
                 + [pct(v["lost"]) for v in loss["particle"].values()]
                 + [pct(b["lost"]) for b in loss["dedx"]]
             )
@@ -135,6 +220,20 @@ def tracking(inp: SectionInput) -> Section:
         "with the largest cluster reduction. CPU seconds are the track finder's process time "
         "on this machine (shared CPUs: compare within one run)."
     )
+    spread = []
+    for chamber, c in result["chambers"].items():
+        eff, n = c["baseline"]["efficiency"], c["baseline"]["n_findable"]
+        if eff is not None and n:
+            err = (eff * (1 - eff) / n) ** 0.5
+            spread.append(f"{chamber} {pct(eff)} +- {pct(err)} % of {n} tracks")
+    if spread:
+        text += (
+            " Unfiltered efficiency with its binomial error: "
+            + "; ".join(spread)
+            + " - a 1 % efficiency loss is at the edge of what these events resolve."
+        )
+    label_tables, label_text = _label_tables(result)
+    text += label_text
     sec = Section(
         title,
         text,
@@ -194,6 +293,7 @@ def tracking(inp: SectionInput) -> Section:
                 ["chamber", "model", "threshold", *part_head],
                 part_rows,
             ),
+            *label_tables,
         ],
     )
     try:

@@ -11,6 +11,10 @@ track-finder CPU seconds per event. The proposed threshold is the highest one th
 >= ``keep_efficiency`` (99 %) of the unfiltered tracking efficiency; the lost-signal fraction
 at that threshold is given against p_T, particle type and dE/dx.
 
+Labels from tracking (:mod:`interp.study.tracking_labels`): per chamber, one model
+(``TrackingConfig.label_model``) is trained on the tracking labels and on the truth labels of
+the same events with geometry and both are scored against truth on held-out events.
+
 Output: ``tracking.json`` (see :func:`run_tracking_study`).
 """
 
@@ -35,6 +39,7 @@ from interp.data.reconstruction.tracks import (
     match_tracks,
 )
 from interp.data.simulator.geometry import PARTICLES, simulate_geometry_event
+from interp.study.tracking_labels import label_source_study
 
 RESULT_FILE = "tracking.json"
 PT_EDGES: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 100.0)
@@ -51,24 +56,47 @@ class TrackingConfig:
         first_event: First event number (away from the matrix's window events).
         thresholds: Thresholds on P(signal); a cluster is kept when its score >= threshold.
         keep_efficiency: Fraction of the unfiltered efficiency a proposed threshold keeps.
+        label_model: Model (any registered name) trained on tracking labels and on truth
+            labels for the label-source comparison; ``None`` skips it.
+        label_split: Events (train, validation, test) of the label-source comparison.
+        label_first_event: Its first event number (apart from the tracking events).
+        label_profile: Its training profile.
     """
 
     n_events: int = 5
     seed: int = 16
     first_event: int = 1000
     thresholds: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
-    """Default grid (the full profile adds 0.005 and 0.01)."""
+    """Default grid (the full profile adds 0.0005-0.01: some models' scores of real tracks
+    sit far below 0.02, so keeping 99 % of the efficiency needs very low thresholds)."""
     keep_efficiency: float = 0.99
+    label_model: str | None = "mlp"
+    label_split: tuple[int, int, int] = (4, 1, 3)
+    label_first_event: int = 2000
+    label_profile: str = "full"
 
     @classmethod
     def profile(cls, name: str) -> TrackingConfig:
-        """``smoke`` (1 event, 4 thresholds), ``quick`` (3 events, 9 thresholds) or ``full``
-        (20 events, 10 thresholds)."""
+        """``smoke`` (1 event, 4 thresholds), ``quick`` (3 events, 12 thresholds) or ``full``
+        (20 events, 12 thresholds)."""
         if name == "smoke":
-            return cls(n_events=1, thresholds=(0.02, 0.1, 0.3, 0.6))
+            return cls(
+                n_events=1,
+                thresholds=(0.02, 0.1, 0.3, 0.6),
+                label_split=(1, 1, 1),
+                label_profile="smoke",
+            )
         if name == "quick":
-            return cls(n_events=3, thresholds=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5))
-        return cls(n_events=20, thresholds=(0.005, 0.01, *cls.thresholds))
+            return cls(
+                n_events=3,
+                thresholds=(
+                    *(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01),
+                    *(0.02, 0.05, 0.1, 0.2, 0.35, 0.5),
+                ),
+                label_split=(2, 1, 2),
+                label_profile="quick",
+            )
+        return cls(n_events=20, thresholds=(0.0005, 0.001, 0.005, 0.01, *cls.thresholds))
 
 
 @dataclasses.dataclass
@@ -199,7 +227,10 @@ def run_tracking_study(
     Returns:
         ``{"config", "tracker", "chambers": {chamber: {"n_clusters_per_event", "baseline",
         "truth_filter", "models": {model: {"curve": [...], "proposed", "lost_signal",
-        "inference_seconds_per_event"}}}}, "seconds"}``.
+        "inference_seconds_per_event"}}, "label_sources"}}, "seconds"}``; ``label_sources``
+        (absent when ``config.label_model`` is ``None``) is
+        :func:`~interp.study.tracking_labels.label_source_study`'s result, trained in
+        ``out_dir/labels/<chamber>``.
     """
     from tqdm.auto import tqdm
 
@@ -251,6 +282,18 @@ def run_tracking_study(
                 "lost_signal": loss,
                 "inference_seconds_per_event": infer,
             }
+        if cfg.label_model is not None:
+            entry["label_sources"] = label_source_study(
+                chamber,
+                out_dir / "labels" / chamber,
+                cfg.label_model,
+                cfg.label_split,
+                cfg.label_first_event,
+                cfg.seed,
+                profile=cfg.label_profile,
+                tracker=tf,
+                progress=progress,
+            )
         result["chambers"][chamber] = entry
         result["seconds"] = time.perf_counter() - t0
         atomic_write_text(out_dir / RESULT_FILE, json.dumps(result, indent=1))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time as _time
+from bisect import bisect_left
 
 import numpy as np
 
@@ -69,6 +70,34 @@ def _fit_momentum(z: np.ndarray, x: np.ndarray, b_field_t: float) -> float:
     return float(0.3 * b_field_t / max(abs(kappa), 1e-9))
 
 
+def _predict(dz: list[float], vals: list[float], quadratic: bool) -> float:
+    """Value at ``dz = 0`` of the least-squares line (or parabola) through (dz, vals).
+
+    The closed form of ``np.polyval(np.polyfit(dz, vals, deg), 0)`` (normal equations by
+    Cramer's rule) in plain floats: the road follower calls it once per row and coordinate,
+    where NumPy's per-call overhead on 10 points dominated the track finder's time. The
+    ``dz`` are distinct rows, so the systems are regular.
+    """
+    s0 = float(len(dz))
+    s1 = s2 = t0 = t1 = 0.0
+    s3 = s4 = t2 = 0.0
+    for d, v in zip(dz, vals, strict=True):
+        d2 = d * d
+        s1 += d
+        s2 += d2
+        t0 += v
+        t1 += v * d
+        if quadratic:
+            s3 += d2 * d
+            s4 += d2 * d2
+            t2 += v * d2
+    if not quadratic:
+        return (s2 * t0 - s1 * t1) / (s0 * s2 - s1 * s1)
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s2 * s3) + s2 * (s1 * s3 - s2 * s2)
+    num = t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
+    return num / det
+
+
 def find_tracks(
     found: FoundClusters,
     keep: np.ndarray | None = None,
@@ -85,27 +114,40 @@ def find_tracks(
     t0 = _time.process_time()
     preset = get_chamber(found.clusters.chamber)
     n = len(found)
-    used = np.zeros(n, dtype=bool) if keep is None else ~np.asarray(keep, dtype=bool)
+    # one byte per cluster, seen both as a NumPy array (seed pairing) and as a bytearray
+    # (the road follower's scalar look-ups, ~10x faster than NumPy element access)
+    used_bytes = bytearray(n)
+    used = np.frombuffer(used_bytes, dtype=bool)
+    if keep is not None:
+        used[:] = ~np.asarray(keep, dtype=bool)
     x, y, row = found.x_mm, found.y_mm, found.row
     n_rows = int(row.max(initial=-1)) + 1
     pitch = preset.pad_length_mm
-    # per-row cluster indices sorted by x
+    # per-row cluster indices sorted by x (NumPy for the seeds, lists for the road)
     order = np.lexsort((x, row))
     starts = np.searchsorted(row[order], np.arange(n_rows + 1))
     rows = [order[starts[r] : starts[r + 1]] for r in range(n_rows)]
     xs = [x[idx] for idx in rows]
+    rows_l = [idx.tolist() for idx in rows]
+    xs_l = [v.tolist() for v in xs]
+    ys_l = [y[idx].tolist() for idx in rows]
+    x_l, y_l = x.tolist(), y.tolist()
     seed_dx, seed_dy = cfg.seed_tan_x * pitch, cfg.seed_tan_y * pitch
 
     def nearest(r: int, px: float, py: float, tx: float, ty: float) -> int:
-        idx = rows[r]
-        lo, hi = np.searchsorted(xs[r], (px - tx, px + tx))
-        if lo == hi:
-            return -1
-        cand = idx[lo:hi]
-        d = ((x[cand] - px) / tx) ** 2 + ((y[cand] - py) / ty) ** 2
-        d[used[cand] | (np.abs(y[cand] - py) > ty)] = np.inf
-        k = int(np.argmin(d))
-        return int(cand[k]) if np.isfinite(d[k]) else -1
+        """Unused cluster of row ``r`` nearest to (px, py) in the road, or -1."""
+        xr, yr, idx = xs_l[r], ys_l[r], rows_l[r]
+        best, pick = float("inf"), -1
+        for k in range(bisect_left(xr, px - tx), bisect_left(xr, px + tx)):
+            c = idx[k]
+            dy = yr[k] - py
+            if used_bytes[c] or abs(dy) > ty:
+                continue
+            dx = (xr[k] - px) / tx
+            d = dx * dx + (dy / ty) ** 2
+            if d < best:
+                best, pick = d, c
+        return pick
 
     tracks: list[np.ndarray] = []
     momenta: list[float] = []
@@ -124,22 +166,24 @@ def find_tracks(
         a_rep, b_rep = a_rep[ok], b_rep[ok]
         # best pairs first: smallest angle
         pri = np.argsort(np.abs(x[b_rep] - x[a_rep]) + np.abs(y[b_rep] - y[a_rep]))
-        for a, b in zip(a_rep[pri], b_rep[pri], strict=True):
-            if used[a] or used[b]:
+        for a, b in zip(a_rep[pri].tolist(), b_rep[pri].tolist(), strict=True):
+            if used_bytes[a] or used_bytes[b]:
                 continue
-            c = nearest(r - 2, 2 * x[b] - x[a], 2 * y[b] - y[a], cfg.road_x_mm, cfg.road_y_mm)
+            c = nearest(
+                r - 2, 2 * x_l[b] - x_l[a], 2 * y_l[b] - y_l[a], cfg.road_x_mm, cfg.road_y_mm
+            )
             if c < 0:
                 continue
-            members = [int(a), int(b), c]
+            members = [a, b, c]
             zs = [r, r - 1, r - 2]
+            mx = [x_l[a], x_l[b], x_l[c]]
+            my = [y_l[a], y_l[b], y_l[c]]
             gap = 0
             for rr in range(r - 3, -1, -1):
                 k = min(len(members), cfg.fit_hits)
-                zz = np.asarray(zs[-k:], dtype=np.float64) * pitch
-                mi = np.asarray(members[-k:])
-                deg = 2 if k >= 5 else 1
-                px = np.polyval(np.polyfit(zz, x[mi], deg), rr * pitch)
-                py = np.polyval(np.polyfit(zz, y[mi], 1), rr * pitch)
+                dz = [float(z - rr) for z in zs[-k:]]
+                px = _predict(dz, mx[-k:], quadratic=k >= 5)
+                py = _predict(dz, my[-k:], quadratic=False)
                 widen = 1.0 + 0.5 * gap
                 j = nearest(rr, px, py, cfg.road_x_mm * widen, cfg.road_y_mm * widen)
                 if j < 0:
@@ -150,8 +194,10 @@ def find_tracks(
                 gap = 0
                 members.append(j)
                 zs.append(rr)
-                used[j] = True  # provisional; released if the candidate is rejected
-            mem = np.asarray(members)
+                mx.append(x_l[j])
+                my.append(y_l[j])
+                used_bytes[j] = 1  # provisional; released if the candidate is rejected
+            mem = np.asarray(members, dtype=np.int64)
             if mem.size >= cfg.min_hits:
                 used[mem] = True
                 tracks.append(mem)
