@@ -24,7 +24,7 @@ from interp.study.finetune_stage import (
     run_finetune,
 )
 
-FLAX_MODELS = [m for m in models.model_names() if models.model_spec(m).backend == "flax"]
+FLAX_MODELS = [m for m in models.model_names() if fine_tunable(m)]
 WINDOW = (11, 20)
 
 

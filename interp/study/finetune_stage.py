@@ -124,10 +124,13 @@ class FineTuneConfig:
 
 
 def fine_tunable(model: str) -> bool:
-    """Whether a model fine-tunes by gradient steps (its spec's backend is Flax)."""
+    """Whether a model fine-tunes by gradient steps on labels: a Flax backend and the
+    classification objective (an autoencoder's logits come from a fitted score head, not a
+    trained output layer)."""
     import models
 
-    return models.model_spec(model).backend == "flax"
+    spec = models.model_spec(model)
+    return spec.backend == "flax" and spec.objective == "classify"
 
 
 def event_order(data: ClusterSet, seed: Sequence[int]) -> np.ndarray:
@@ -259,7 +262,7 @@ def run_finetune(
         if not any(k[0] == m for k in cells):
             skipped.append({"model": m, "reason": "not in the matrix"})
         elif not fine_tunable(m):
-            skipped.append({"model": m, "reason": "no gradient fine-tuning (not a Flax model)"})
+            skipped.append({"model": m, "reason": "no gradient fine-tuning on labels (not a Flax classifier)"})
         else:
             models_run.append(m)
     result: dict[str, Any] = {
