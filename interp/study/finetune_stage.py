@@ -262,7 +262,7 @@ def run_finetune(
         if not any(k[0] == m for k in cells):
             skipped.append({"model": m, "reason": "not in the matrix"})
         elif not fine_tunable(m):
-            skipped.append({"model": m, "reason": "no gradient fine-tuning on labels (not a Flax classifier)"})
+            skipped.append({"model": m, "reason": "not a Flax classifier"})
         else:
             models_run.append(m)
     result: dict[str, Any] = {
