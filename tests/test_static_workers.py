@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 
 from interp.plots.output import FigureWriter
 from tests.test_figures_static import figures
 
 
+@pytest.mark.slow  # ~15 s on 2 loaded cores: 13 figure kinds drawn twice
 def test_worker_images_are_the_inline_images(tmp_path: Path) -> None:
     """Every figure kind drawn by a worker (from its ``to_dict()``) is byte-identical to the
     inline drawing; a figure the renderer cannot draw keeps its HTML and names itself."""

@@ -128,8 +128,11 @@ class FigureWriter:
             if self._pool is None:
                 import multiprocessing
 
-                ctx = multiprocessing.get_context("forkserver")
-                ctx.set_forkserver_preload(["interp.plots.static", "matplotlib.figure"])
+                if "forkserver" in multiprocessing.get_all_start_methods():
+                    ctx = multiprocessing.get_context("forkserver")
+                    ctx.set_forkserver_preload(["interp.plots.static", "matplotlib.figure"])
+                else:  # Windows: no fork at all
+                    ctx = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
             job = self._pool.submit(
                 write_static_dict, fig.to_dict(), [str(p) for p in paths], width, height, self.dpi
