@@ -152,6 +152,31 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
+def _check_rule_like_for_like(workdir: Path, saved: dict[str, Any]) -> None:
+    """Rule and perceptron operating points are the matrix's validation policy
+    (``choose_threshold`` at ``max_signal_loss``), recomputed here from the saved artefacts."""
+    from interp.backends.classifier import load_classifier
+    from interp.evaluation.metrics import choose_threshold
+    from interp.explain.rule import Rule, region_masks
+    from interp.study.explain_stage import load_run_data
+
+    matrix, parts = load_run_data(workdir)
+    loss = float(matrix["config"].get("max_signal_loss", 0.05))
+    clf = load_classifier(workdir / "runs" / "perceptron" / "VTPC2")
+    val = parts["VTPC2"]["val"]
+    x_val = clf.preprocessor(val.charge)
+    thr_p = choose_threshold(clf.predict_proba(val.charge), val.label, loss)
+    for method, rule in saved["rules"]["VTPC2"]["rules"].items():
+        r = Rule(method, rule["coefficients"], rule["intercept"], 0.0, region_masks(clf.window))
+        thr_r = choose_threshold(r.score(x_val), val.label, loss)
+        for t, lfl in rule["like_for_like"].items():
+            assert lfl["max_signal_loss"] == loss
+            assert lfl["perceptron"]["threshold"] == pytest.approx(thr_p, rel=1e-6), (method, t)
+            assert lfl["rule"]["threshold"] == pytest.approx(thr_r, rel=1e-6), (method, t)
+            assert 0.0 <= lfl["agreement"]["agreement"] <= 1.0
+            assert lfl["agreement"]["n"] == len(parts[t]["test"])
+
+
 def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) -> None:
     from interp.study.explain_stage import SUMMARY_FILE, ExplainConfig, explain_run
 
@@ -186,6 +211,7 @@ def test_explain_run_writes_figures_and_summary(tiny_run: Path, tmp_path: Path) 
     rule = saved["rules"]["VTPC2"]["rules"]["lstsq"]
     assert set(rule["coefficients"]) == {"core", "cross", "outer"}
     assert 0.0 <= rule["test"]["MTPCL"]["accuracy"] <= 1.0
+    _check_rule_like_for_like(tiny_run, saved)
     assert 0.0 <= saved["ks"]["split_conv_VTPC2"]["signal"]["pvalue"] <= 1.0
     assert summary["figures"] == saved["figures"]
 

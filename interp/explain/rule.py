@@ -16,7 +16,13 @@ as the perceptron's per-pixel weights. Three ways to get the coefficients:
   region means plus an intercept, over the training inputs.
 * ``logistic``: logistic regression of the labels on the region means (no teacher).
 
-The threshold ``t`` is always chosen on training data to maximise accuracy.
+The threshold ``t`` of :func:`distil_rule` is chosen on training data to maximise accuracy.
+:func:`like_for_like` compares the rule with the perceptron under the perceptron's own
+policy instead: each gets its operating point on the *validation* split from
+:func:`interp.evaluation.metrics.choose_threshold` (the highest cut with validation signal
+loss within the matrix's ``max_signal_loss``), both are scored by balanced accuracy on the
+test split, and their decisions on the test clusters are compared (agreement, Cohen's kappa,
+the 2 x 2 table).
 """
 
 from __future__ import annotations
@@ -184,3 +190,100 @@ def distil_rule(
     provisional = Rule(method, coefficients, intercept, 0.0, masks)
     thr = max_accuracy_threshold(provisional.score(x_train), y_train)
     return dataclasses.replace(provisional, threshold=thr)
+
+
+def decision_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """How often two classifiers make the same decision on the same clusters.
+
+    Args:
+        a, b: bool [N] decisions (True = signal) of classifiers A and B.
+
+    Returns:
+        ``{"n", "agreement", "cohen_kappa", "table"}``: the fraction of clusters with the same
+        decision, Cohen's kappa (agreement beyond what the two signal rates give by chance;
+        ``None`` when chance agreement is 1, i.e. both call every cluster the same class) and
+        the 2 x 2 counts ``{"both_signal", "both_noise", "a_signal_b_noise",
+        "a_noise_b_signal"}``.
+
+    Raises:
+        ValueError: If the lengths differ or there are no clusters.
+    """
+    a, b = np.asarray(a, bool).ravel(), np.asarray(b, bool).ravel()
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"decision_agreement: decisions {a.shape} and {b.shape} (need same, > 0)")
+    po = float(np.mean(a == b))
+    pa, pb = float(a.mean()), float(b.mean())
+    pe = pa * pb + (1.0 - pa) * (1.0 - pb)
+    kappa = None if pe >= 1.0 else (po - pe) / (1.0 - pe)
+    return {
+        "n": int(a.size),
+        "agreement": po,
+        "cohen_kappa": kappa,
+        "table": {
+            "both_signal": int(np.sum(a & b)),
+            "both_noise": int(np.sum(~a & ~b)),
+            "a_signal_b_noise": int(np.sum(a & ~b)),
+            "a_noise_b_signal": int(np.sum(~a & b)),
+        },
+    }
+
+
+def like_for_like(
+    rule_val: np.ndarray,
+    perceptron_val: np.ndarray,
+    y_val: np.ndarray,
+    rule_test: np.ndarray,
+    perceptron_test: np.ndarray,
+    y_test: np.ndarray,
+    max_signal_loss: float,
+    event_ids: np.ndarray | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The rule beside the perceptron under one threshold policy and one metric.
+
+    Both operating points come from :func:`interp.evaluation.metrics.choose_threshold` on
+    the validation split (signal when ``score >= threshold``), the same call that sets the
+    perceptron's operating point everywhere else; the rule's score is its own
+    (:meth:`Rule.score`, log-odds-like), the perceptron's its P(signal). The threshold
+    depends only on the order of the validation signal scores, so any monotone score scale
+    gives the same decisions.
+
+    Args:
+        rule_val, perceptron_val: float [N_val] validation scores of rule and perceptron.
+        y_val: int [N_val] validation labels.
+        rule_test, perceptron_test: float [N] test scores, same clusters.
+        y_test: int [N] test labels.
+        max_signal_loss: The matrix's validation signal-loss bound (e.g. 0.05).
+        event_ids: int [N] test event numbers (bootstrap unit; ``None``: one event).
+        n_boot: Event-bootstrap replicates of the intervals (0: point values only).
+        seed: Bootstrap seed.
+
+    Returns:
+        ``{"threshold_policy", "max_signal_loss", "rule", "perceptron", "difference",
+        "agreement"}``: ``rule`` / ``perceptron`` hold ``threshold`` (validation operating
+        point) and ``balanced_accuracy``, ``noise_removed``, ``signal_lost`` on the test
+        split as ``{"value", "lo", "hi"}``; ``difference`` is the paired rule-minus-perceptron
+        balanced accuracy (:func:`~interp.evaluation.metrics.paired_difference`);
+        ``agreement`` is :func:`decision_agreement` of rule (A) and perceptron (B).
+    """
+    from interp.evaluation.metrics import choose_threshold, evaluate_scores, paired_difference
+
+    thr_r = choose_threshold(rule_val, y_val, max_signal_loss)
+    thr_p = choose_threshold(perceptron_val, y_val, max_signal_loss)
+    out: dict[str, Any] = {
+        "threshold_policy": "interp.evaluation.metrics.choose_threshold on validation "
+        f"(signal lost <= {max_signal_loss:g}), signal when score >= threshold",
+        "max_signal_loss": float(max_signal_loss),
+    }
+    keys = ("balanced_accuracy", "noise_removed", "signal_lost")
+    for name, test, thr in (("rule", rule_test, thr_r), ("perceptron", perceptron_test, thr_p)):
+        ev = evaluate_scores(test, y_test, event_ids, threshold=thr, n_boot=n_boot, seed=seed)
+        out[name] = {"threshold": float(thr), **{k: ev["metrics"][k] for k in keys}}
+    out["difference"] = paired_difference(
+        rule_test, perceptron_test, y_test, event_ids, thr_r, thr_p, n_boot=n_boot, seed=seed
+    )
+    out["agreement"] = decision_agreement(
+        np.asarray(rule_test) >= thr_r, np.asarray(perceptron_test) >= thr_p
+    )
+    return out

@@ -8,6 +8,7 @@ browser and look the same on every machine. kaleido is not used.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -26,6 +27,11 @@ class FigureWriter:
         png: Also write the static images; ``False`` writes HTML only.
         scale: PNG pixel scale: the PNG has ``100 * scale`` dpi (``width x scale`` pixels).
         formats: Static formats (default :data:`~interp.plots.static.FORMATS`, PNG and PDF).
+        workers: Processes drawing the static images in the background (0: drawn inline by
+            :meth:`write`). The HTML is always written at once; the images are complete after
+            :meth:`finish` (called on leaving the ``with`` block). The workers are forked from
+            a fresh single-threaded server (``forkserver``), never from this process, which
+            may run JAX threads; each figure travels as its ``to_dict()``.
 
     Attributes:
         png_skipped_reason: Why static images were not written (disabled, or the last
@@ -39,6 +45,7 @@ class FigureWriter:
         png: bool = True,
         scale: float = 1.5,
         formats: tuple[str, ...] | None = None,
+        workers: int = 0,
     ) -> None:
         from interp.plots.static import FORMATS
 
@@ -56,6 +63,9 @@ class FigureWriter:
                 self.png_skipped_reason = "matplotlib is not installed (pip install matplotlib)"
         self.written: list[Path] = []
         self._js_checked = False
+        self.workers = max(int(workers), 0)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[str, Future]] = []
 
     def __enter__(self) -> FigureWriter:
         return self
@@ -66,7 +76,31 @@ class FigureWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is None:
+            self.finish()
+        self.close()
         return None
+
+    def finish(self) -> None:
+        """Waits for the background static images; afterwards :attr:`written` and
+        :attr:`png_skipped_reason` are complete (a no-op without workers)."""
+        pending, self._pending = self._pending, []
+        for name, fut in pending:
+            try:
+                self.written += fut.result()
+            except Exception as exc:  # one figure failing keeps the others and the HTML
+                self._failed(name, exc)
+
+    def close(self) -> None:
+        """Stops the worker processes (pending images are dropped: call :meth:`finish`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending = []
+
+    def _failed(self, name: str, exc: BaseException) -> None:
+        self.png_skipped_reason = f"static export of {name} failed: {exc}"
+        log.warning("%s: %s", self.folder / name, self.png_skipped_reason)
 
     def write(self, fig: go.Figure, name: str, width: int = 900, height: int = 650) -> Path:
         """Writes ``name.html`` and the static images atomically; returns the HTML path.
@@ -88,11 +122,27 @@ class FigureWriter:
         from interp.plots.static import write_static
 
         paths = [self.folder / f"{name}.{fmt}" for fmt in self.formats]
+        if self.workers:
+            from interp.plots.static import write_static_dict
+
+            if self._pool is None:
+                import multiprocessing
+
+                if "forkserver" in multiprocessing.get_all_start_methods():
+                    ctx = multiprocessing.get_context("forkserver")
+                    ctx.set_forkserver_preload(["interp.plots.static", "matplotlib.figure"])
+                else:  # Windows: no fork at all
+                    ctx = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            job = self._pool.submit(
+                write_static_dict, fig.to_dict(), [str(p) for p in paths], width, height, self.dpi
+            )
+            self._pending.append((name, job))
+            return
         try:
             self.written += write_static(fig, paths, width, height, dpi=self.dpi)
         except Exception as exc:  # one figure failing keeps the others and the HTML
-            self.png_skipped_reason = f"static export of {name} failed: {exc}"
-            log.warning("%s: %s", self.folder / name, self.png_skipped_reason)
+            self._failed(name, exc)
 
     def ensure_plotly_js(self) -> Path:
         """Writes the shared ``plotly.min.js`` atomically unless an intact copy is there.

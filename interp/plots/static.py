@@ -613,6 +613,32 @@ def render(fig: go.Figure, width: int = 900, height: int = 650) -> Any:
     return _Canvas(fig, width, height).draw()
 
 
+def _typed_arrays(obj: Any) -> Any:
+    """``obj`` with every plotly.js typed-array spec (``{"dtype", "bdata"[, "shape"]}``, what
+    ``go.Figure.to_dict()`` makes of numpy arrays) decoded back into a numpy array."""
+    if isinstance(obj, dict):
+        if "bdata" in obj and "dtype" in obj:
+            import base64
+
+            dtype = np.dtype(str(obj["dtype"]).rstrip("c"))  # "u1c": clamped uint8
+            a = np.frombuffer(base64.b64decode(obj["bdata"]), dtype)
+            shape = obj.get("shape")
+            return a.reshape([int(v) for v in str(shape).split(",")]) if shape else a
+        return {k: _typed_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_typed_arrays(v) for v in obj)
+    return obj
+
+
+def write_static_dict(
+    fig: dict[str, Any], paths: Iterable[str | Path], width: int, height: int, dpi: int
+) -> list[Path]:
+    """:func:`write_static` of a figure given as its ``go.Figure.to_dict()`` (a worker job:
+    rebuilding the figure costs ~30 ms, drawing it ~1 s)."""
+    figure = go.Figure(_typed_arrays(fig))
+    return write_static(figure, [Path(p) for p in paths], width, height, dpi)
+
+
 def write_static(
     fig: go.Figure, paths: Iterable[Path], width: int = 900, height: int = 650, dpi: int = 150
 ) -> list[Path]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from interp.core.formatting import NA, num, pct, pts, with_ci
 from interp.report.sections import (
     SECTIONS,
     Section,
@@ -21,6 +24,60 @@ def _figure_order(path: Path) -> tuple[int, str]:
         if name.startswith(prefix):
             return i, name
     return len(_KEY_FIGURES), name
+
+
+_RULE_HEADER = [
+    "trained on",
+    "rule",
+    "tested on",
+    "rule balanced acc. (%) [95 % CI]",
+    "perceptron balanced acc. (%) [95 % CI]",
+    "rule - perceptron (points) [95 % CI]",
+    "same decision (%)",
+    "Cohen's kappa",
+    "both signal / both noise / rule only / perceptron only",
+]
+
+
+def rule_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    """Rows of the like-for-like table: each distilled rule beside the perceptron, both at
+    their validation operating points (``explain_summary.json`` ``rules.*.like_for_like``)."""
+    rows = []
+    for chamber, entry in summary.get("rules", {}).items():
+        for method, rule in entry.get("rules", {}).items():
+            for t, lfl in rule.get("like_for_like", {}).items():
+                d, a = lfl["difference"], lfl["agreement"]
+                diff = pts(d["value"])
+                if d.get("lo") is not None:
+                    diff += f" [{pts(d['lo'])}, {pts(d['hi'])}]"
+                tab = a["table"]
+                counts = " / ".join(
+                    str(tab[k])
+                    for k in ("both_signal", "both_noise", "a_signal_b_noise", "a_noise_b_signal")
+                )
+                kappa = a.get("cohen_kappa")
+                rows.append(
+                    [
+                        chamber,
+                        method,
+                        t,
+                        with_ci(lfl["rule"]["balanced_accuracy"]),
+                        with_ci(lfl["perceptron"]["balanced_accuracy"]),
+                        diff,
+                        pct(a["agreement"]),
+                        NA if kappa is None else num(kappa),
+                        counts,
+                    ]
+                )
+    return rows
+
+
+def _max_loss(summary: Mapping[str, Any]) -> float | None:
+    for entry in summary.get("rules", {}).values():
+        for rule in entry.get("rules", {}).values():
+            for lfl in rule.get("like_for_like", {}).values():
+                return float(lfl["max_signal_loss"])
+    return None
 
 
 def weights(inp: SectionInput) -> Section:
@@ -73,6 +130,26 @@ def weights(inp: SectionInput) -> Section:
         ],
         figures,
     )
+    lfl_rows = rule_rows(summary)
+    if lfl_rows:
+        loss = _max_loss(summary)
+        sec.tables.append(
+            Table(
+                "Distilled rule vs perceptron, like for like: each rule (3 region means of the "
+                "preprocessed charge: core, cross arms, outer) and the perceptron get their "
+                "operating point on the validation split by the same policy (highest cut with "
+                f"validation signal lost <= {pct(loss, 0)} %), balanced accuracy on the test "
+                "split, and the fraction of test clusters on which both decide alike (with "
+                "Cohen's kappa and the 2 x 2 counts)",
+                _RULE_HEADER,
+                lfl_rows,
+            )
+        )
+    else:
+        sec.missing.append(
+            "Distilled rule vs perceptron at one threshold policy: not in explain_summary.json "
+            "(an explain stage written before it existed, or no perceptron)."
+        )
     if summary.get("png_skipped_reason"):
         sec.missing.append(f"PNG figures: {summary['png_skipped_reason']}.")
     return sec
