@@ -42,6 +42,10 @@ for line in sys.stdin:
         code = 1
         try:
             signal.alarm(req["timeout"])
+            if req["fsize_limit"] is not None:  # writes past it fail with EFBIG (a full disk)
+                import resource
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (req["fsize_limit"],) * 2)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             for fd, path in ((1, req["stdout"]), (2, req["stderr"])):
@@ -100,6 +104,7 @@ class ForkServer:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         timeout: int = 300,
+        fsize_limit: int | None = None,
     ) -> subprocess.CompletedProcess:
         """Runs ``code`` as ``python -c code *argv`` in a fresh child; waits for it.
 
@@ -109,6 +114,8 @@ class ForkServer:
             env: Environment variables added in the child (read after start-up).
             cwd: The child's working folder (default: the server's).
             timeout: Seconds; the child is killed by ``SIGALRM`` after them (status -14).
+            fsize_limit: Bytes: the child's ``RLIMIT_FSIZE`` (``SIGXFSZ`` ignored), so every
+                write past it fails with ``EFBIG``, as on a full disk; ``None``: no limit.
 
         Returns:
             ``returncode``, ``stdout`` and ``stderr`` (text) of the child.
@@ -120,6 +127,7 @@ class ForkServer:
             out, err = Path(self._tmp.name, "stdout"), Path(self._tmp.name, "stderr")
             req = {"code": code, "argv": argv, "env": dict(env or {}), "timeout": timeout}
             req["cwd"] = str(cwd if cwd is not None else self._cwd)
+            req["fsize_limit"] = fsize_limit
             req |= {"stdout": str(out), "stderr": str(err)}
             assert self._proc.stdin is not None and self._proc.stdout is not None
             self._proc.stdin.write(json.dumps(req) + "\n")

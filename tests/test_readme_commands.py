@@ -16,18 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CLI_CODE, CLI_PRELOAD
 from forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_COMMANDS = ("matrix", "explain", "reproduce")
 """Commands that run a whole study: minutes even on the smoke profile, so the test checks
 their options parse (``--help`` is not enough: it ignores the rest) only by name."""
-
-
-CLI_CODE = "import sys; sys.argv[0] = 'tpc-interp'; from interp.cli import app; app()"
-"""What the ``tpc-interp`` console script runs (``pyproject.toml``: ``interp.cli:app``)."""
-CLI_PRELOAD = ("jax", "flax", "optax", "sklearn.isotonic", "models", "interp.cli")
-"""Imported once by the fork server that runs the plain ``tpc-interp`` lines."""
 
 
 def plain_cli_words(line: str) -> list[str] | None:
