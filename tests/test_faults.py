@@ -80,7 +80,7 @@ def _kill_when(proc: subprocess.Popen, ready: callable, timeout: float = 120.0) 
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
+def test_kill9_during_training_then_resume(tmp_path: Path, cli_server: ForkServer) -> None:
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = [sys.executable, "-c", TRAIN]
     reference = _spawn([*args, str(full)])  # runs alongside
@@ -96,9 +96,7 @@ def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
     assert 2 <= len(_metrics(cut)) < 4
     _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err[-2000:]
-    resumed = subprocess.run(
-        [*args, str(cut)], env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    resumed = cli_server.run(TRAIN, [str(cut)], timeout=300)  # a fresh (forked) process
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = _metrics(full), _metrics(cut)
     assert len(a) == len(b) == 4

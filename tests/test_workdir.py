@@ -266,7 +266,7 @@ def test_predict_refuses_an_output_being_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "w"]
 
 
-def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
+def test_concurrent_train_with_two_seeds(tmp_path: Path, cli_server: ForkServer) -> None:
     """``train --seed 0`` and ``--seed 1`` into one folder: the second refuses, the first's
     printed numbers belong to the model left on disk.
 
@@ -298,14 +298,7 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
             pass
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.02)
-    second = subprocess.run(
-        [*CLI, *base, "--seed", "1"],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = cli_server.run(CLI_CODE, [*base, "--seed", "1"], timeout=300)
     reader = os.open(fifo, os.O_RDWR)  # lets the first go on (its log lines fit the pipe)
     try:
         out, err = first.communicate(timeout=300)
