@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+from forkserver import ForkServer
 
 from interp.core.schema import NOISE_KINDS, TRUTH_FIELDS, ClusterSet
 
@@ -43,3 +46,27 @@ def _make_clusters(
 def make_clusters() -> Callable[..., ClusterSet]:
     """Factory ``make_clusters(n=2000, *, window, chamber, truth, n_events, seed)``."""
     return _make_clusters
+
+
+CLI_CODE = "import sys; sys.argv[0] = 'tpc-interp'; from interp.cli import app; app()"
+"""What the ``tpc-interp`` console script runs (``pyproject.toml``: ``interp.cli:app``)."""
+CLI_PRELOAD = (
+    "jax",
+    "flax",
+    "optax",
+    "xgboost",
+    "h5py",
+    "sklearn.isotonic",
+    "models",
+    "interp.cli",
+)
+"""What the CLI fork server imports once (no JAX runtime started)."""
+
+
+@pytest.fixture(scope="session")
+def cli_server() -> Iterator[ForkServer]:
+    """A :class:`~forkserver.ForkServer` with the CLI preloaded (CPU JAX, repository root):
+    ``cli_server.run(CLI_CODE, args)`` runs ``tpc-interp ARGS`` in a fresh child process."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    with ForkServer(CLI_PRELOAD, env, Path(__file__).resolve().parents[1]) as server:
+        yield server

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CLI_CODE
+from forkserver import ForkServer
 
 from interp.data.io import write_clusters
 
@@ -79,7 +80,7 @@ def _kill_when(proc: subprocess.Popen, ready: callable, timeout: float = 120.0) 
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
+def test_kill9_during_training_then_resume(tmp_path: Path, cli_server: ForkServer) -> None:
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = [sys.executable, "-c", TRAIN]
     reference = _spawn([*args, str(full)])  # runs alongside
@@ -95,9 +96,7 @@ def test_kill9_during_training_then_resume(tmp_path: Path) -> None:
     assert 2 <= len(_metrics(cut)) < 4
     _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err[-2000:]
-    resumed = subprocess.run(
-        [*args, str(cut)], env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    resumed = cli_server.run(TRAIN, [str(cut)], timeout=300)  # a fresh (forked) process
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = _metrics(full), _metrics(cut)
     assert len(a) == len(b) == 4
@@ -190,26 +189,13 @@ def test_kill9_during_simulate_leaves_no_output(tmp_path: Path) -> None:
     assert not any(p.name.startswith("sim.h5") for p in tmp_path.iterdir())
 
 
-def _limit_file_size() -> None:  # runs in the child: files may not exceed 8 KiB
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
-    resource.setrlimit(resource.RLIMIT_FSIZE, (8 * 1024, 8 * 1024))
-
-
 def test_disk_full_during_predict_gives_clear_error(
-    tmp_path: Path, model: Path, big_input: Path
+    tmp_path: Path, model: Path, big_input: Path, cli_server: ForkServer
 ) -> None:
     """A real write failure: the child's file-size limit makes every write past 8 KiB fail."""
     out = tmp_path / "out.parquet"
     args = ["predict", str(model), str(big_input), "--out", str(out), "-q", "--chunk-size", "1000"]
-    res = subprocess.run(
-        [*CLI, *args],
-        env=_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_limit_file_size,
-    )
+    res = cli_server.run(CLI_CODE, args, timeout=300, fsize_limit=8 * 1024)
     assert res.returncode == 2, res.stdout + res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert "error:" in res.stderr and str(out) in res.stderr

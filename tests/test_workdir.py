@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CLI_CODE
+from forkserver import ForkServer
 from test_cli_bad_inputs import run_cli
 
 from interp.core.fsutil import TEMP_NAME
@@ -265,7 +266,7 @@ def test_predict_refuses_an_output_being_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "w"]
 
 
-def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
+def test_concurrent_train_with_two_seeds(tmp_path: Path, cli_server: ForkServer) -> None:
     """``train --seed 0`` and ``--seed 1`` into one folder: the second refuses, the first's
     printed numbers belong to the model left on disk.
 
@@ -297,14 +298,7 @@ def test_concurrent_train_with_two_seeds(tmp_path: Path) -> None:
             pass
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.02)
-    second = subprocess.run(
-        [*CLI, *base, "--seed", "1"],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = cli_server.run(CLI_CODE, [*base, "--seed", "1"], timeout=300)
     reader = os.open(fifo, os.O_RDWR)  # lets the first go on (its log lines fit the pipe)
     try:
         out, err = first.communicate(timeout=300)
@@ -535,26 +529,14 @@ def test_damaged_plotly_js_is_written_again(tmp_path: Path, damage: str) -> None
 
 
 # ------------------------------------------------------------------------------- full disk
-def _limit(nbytes: int):
-    def apply() -> None:  # in the child: writes past nbytes fail with EFBIG
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
-
-    return apply
-
-
-def _cli_limited(args: list[str], nbytes: int | None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=ROOT,
-        # the JAX compilation cache is an optimisation that warns on a full disk; the test is
-        # about the toolkit's own writes
-        env={**_env(), "TPC_INTERP_JAX_CACHE": "off"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=_limit(nbytes) if nbytes else None,
-    )
+def _cli_limited(
+    server: ForkServer, args: list[str], nbytes: int | None
+) -> subprocess.CompletedProcess:
+    """``tpc-interp ARGS`` in a fresh child process whose writes fail past ``nbytes``."""
+    # the JAX compilation cache is an optimisation that warns on a full disk; the test is
+    # about the toolkit's own writes
+    env = {"TPC_INTERP_JAX_CACHE": "off"}
+    return server.run(CLI_CODE, args, env=env, timeout=300, fsize_limit=nbytes or None)
 
 
 def _one_clean_error(res: subprocess.CompletedProcess) -> None:
@@ -565,18 +547,18 @@ def _one_clean_error(res: subprocess.CompletedProcess) -> None:
 
 
 @pytest.mark.parametrize("ext", ["npz", "h5", "parquet", "root"])
-def test_full_disk_in_every_format(tmp_path: Path, ext: str) -> None:
+def test_full_disk_in_every_format(tmp_path: Path, ext: str, cli_server: ForkServer) -> None:
     """HDF5 used to print the error and then die with a segmentation fault (exit 139)."""
     out = tmp_path / f"sim.{ext}"
     args = ["simulate", "--chamber", "VTPC2", "--events", "3", "--seed", "1"]
     args += ["--clusters-per-event", "2000", "--out", str(out), "-q"]
-    res = _cli_limited(args, 100_000)
+    res = _cli_limited(cli_server, args, 100_000)
     _one_clean_error(res)
     assert str(out) in res.stderr
     assert list(tmp_path.iterdir()) == []
 
 
-def test_full_disk_in_predict_h5(tmp_path: Path) -> None:
+def test_full_disk_in_predict_h5(tmp_path: Path, cli_server: ForkServer) -> None:
     """``predict`` writing .h5 used to print the error, then segfault (exit 139)."""
     from interp.backends.xgboost.classifier import XGBConfig, train_xgboost
     from interp.data.io import write_clusters
@@ -592,6 +574,7 @@ def test_full_disk_in_predict_h5(tmp_path: Path) -> None:
     out = tmp_path / "o" / "scores.h5"
     out.parent.mkdir()
     res = _cli_limited(
+        cli_server,
         ["predict", str(model), str(src), "--out", str(out), "-q"],
         20_000,
     )
@@ -599,27 +582,28 @@ def test_full_disk_in_predict_h5(tmp_path: Path) -> None:
     assert list(out.parent.iterdir()) == []
 
 
-def test_full_disk_in_train_then_resume(tmp_path: Path) -> None:
+def test_full_disk_in_train_then_resume(tmp_path: Path, cli_server: ForkServer) -> None:
     """Data cached, then every write of ``train`` fails (limit 1 KB): one line, exit 2; with
     space back the same work directory finishes with the numbers of an undisturbed run."""
     args = ["train", "--model", "perceptron", "--train-on", "VTPC2", "--profile", "smoke"]
     args += ["--n-boot", "0", "-q"]
-    ref = _cli_limited([*args, "--workdir", str(tmp_path / "ref")], None)
+    ref = _cli_limited(cli_server, [*args, "--workdir", str(tmp_path / "ref")], None)
     assert ref.returncode == 0, ref.stderr[-2000:]
     work = tmp_path / "w"
     (work / "data").mkdir(parents=True)
     for p in (tmp_path / "ref" / "data").iterdir():
         (work / "data" / p.name).write_bytes(p.read_bytes())
-    res = _cli_limited([*args, "--workdir", str(work)], 1000)
+    res = _cli_limited(cli_server, [*args, "--workdir", str(work)], 1000)
     _one_clean_error(res)
     assert not [p for p in work.rglob("*") if TEMP_NAME.match(p.name)]
-    again = _cli_limited([*args, "--workdir", str(work)], None)
+    again = _cli_limited(cli_server, [*args, "--workdir", str(work)], None)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.splitlines()[-1] == ref.stdout.splitlines()[-1]
 
 
-def test_full_disk_in_reproduce(tmp_path: Path) -> None:
+def test_full_disk_in_reproduce(tmp_path: Path, cli_server: ForkServer) -> None:
     res = _cli_limited(
+        cli_server,
         [
             "reproduce",
             "within_chamber",

@@ -7,18 +7,27 @@ data, splits, run record, metrics lines, best/last checkpoints, the classifier, 
 pipeline's run record; the data writes once, in the XGBoost case) and of an XGBoost run
 (cached data included), the killed work directory is run again and must
 finish with exactly the numbers of an uninterrupted run, leaving no temporary file.
+
+The uninterrupted reference runs in a fresh interpreter; the killed and resumed runs are forked
+children of preloaded processes (:mod:`forkserver`: one JAX start-up per worker, not per run).
+Each child is still its own process killed by ``os._exit``, and the resumed run is a fresh
+child that shares nothing with the killed one; their numbers must equal the fresh reference's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from forkserver import ForkServer
 
 from interp.core.fsutil import ABORT_ENV, ABORT_EXIT_CODE, TEMP_NAME, WRITE_LOG_ENV
 
@@ -52,21 +61,90 @@ print("RESULT " + json.dumps({
 """
 
 
-def _run(model: str, workdir: Path, abort_after: int | None = None, log: Path | None = None):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop(ABORT_ENV, None)
+PRELOAD = (
+    "jax",
+    "flax",
+    "optax",
+    "xgboost",
+    "sklearn.isotonic",
+    "models",
+    "interp.backends.flax.trainer",
+    "interp.evaluation.calibration",
+    "interp.study.scoring",
+    "interp.study.inputs",
+    "interp.study.training",
+    "interp.study.matrix",
+    "interp.study.experiments",
+)
+"""What every victim imports: the fork servers import it once (no JAX runtime started)."""
+
+
+def _env(abort_after: int | None, log: Path | None) -> dict[str, str]:
+    env: dict[str, str] = {}
     if abort_after is not None:
         env[ABORT_ENV] = str(abort_after)
     if log is not None:
         env[WRITE_LOG_ENV] = str(log)
+    return env
+
+
+def _base_env() -> dict[str, str]:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    for name in (ABORT_ENV, WRITE_LOG_ENV):
+        env.pop(name, None)
+    return env
+
+
+def _victim(code: str, argv: list[str], env: dict[str, str], server: ForkServer | None):
+    """Runs a victim program: in a fresh interpreter, or forked from a preloaded ``server``."""
+    if server is not None:
+        return server.run(code, argv, env=env, timeout=300)
     return subprocess.run(
-        [sys.executable, "-c", VICTIM, model, str(workdir)],
-        env=env,
+        [sys.executable, "-c", code, *argv],
+        env={**_base_env(), **env},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def _run(
+    model: str,
+    workdir: Path,
+    abort_after: int | None = None,
+    log: Path | None = None,
+    server: ForkServer | None = None,
+):
+    return _victim(VICTIM, [model, str(workdir)], _env(abort_after, log), server)
+
+
+@contextmanager
+def _servers(n: int = 2) -> Iterator[queue.Queue]:
+    """``n`` fork servers (one per worker thread) in a queue: take one, run, put it back."""
+    servers = [ForkServer(PRELOAD, _base_env(), ROOT) for _ in range(n)]
+    pool: queue.Queue = queue.Queue()
+    for server in servers:
+        pool.put(server)
+    try:
+        yield pool
+    finally:
+        for server in servers:
+            server.close()
+
+
+def _parallel(fn, ks) -> list:
+    """``[fn(k, server) for k in ks]``, two at a time, each on a free fork server."""
+    with _servers(2) as free, ThreadPoolExecutor(max_workers=2) as threads:
+
+        def one(k):
+            server = free.get()
+            try:
+                return fn(k, server)
+            finally:
+                free.put(server)
+
+        return list(threads.map(one, ks))
 
 
 def _result(proc: subprocess.CompletedProcess) -> dict:
@@ -84,12 +162,14 @@ def _metrics(workdir: Path, model: str) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
 
 
-def _kill_then_resume(model: str, base: Path, k: int, seed_dir: Path | None) -> tuple:
+def _kill_then_resume(
+    model: str, base: Path, k: int, seed_dir: Path | None, server: ForkServer
+) -> tuple:
     work = base / f"k{k}"
     if seed_dir is not None:  # start from the finished data of another run
         subprocess.run(["cp", "-a", str(seed_dir), str(work)], check=True)
-    killed = _run(model, work, abort_after=k)
-    resumed = _run(model, work)
+    killed = _run(model, work, abort_after=k, server=server)
+    resumed = _run(model, work, server=server)
     temps = [p for p in work.rglob("*") if TEMP_NAME.match(p.name)]
     return k, killed, resumed, temps, _metrics(work, model)
 
@@ -111,8 +191,7 @@ def test_kill_at_every_write_resumes_to_identical_numbers(tmp_path: Path, model:
         writes = [w for w in writes if "/data/" not in w]
     reference_metrics = _metrics(reference_dir, model)
     ks = range(1, len(writes) + 1)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(lambda k: _kill_then_resume(model, tmp_path, k, seed_dir), ks))
+    outcomes = _parallel(lambda k, srv: _kill_then_resume(model, tmp_path, k, seed_dir, srv), ks)
     for k, killed, resumed, temps, metrics in outcomes:
         where = writes[k - 1]
         assert killed.returncode == ABORT_EXIT_CODE, (k, where, killed.stderr[-2000:])
@@ -145,21 +224,13 @@ print("RESULT " + json.dumps(untimed([c["evaluations"] for c in matrix["cells"]]
 """
 
 
-def _run_stage_victim(work: Path, abort_after: int | None = None, log: Path | None = None):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop(ABORT_ENV, None)
-    if abort_after is not None:
-        env[ABORT_ENV] = str(abort_after)
-    if log is not None:
-        env[WRITE_LOG_ENV] = str(log)
-    return subprocess.run(
-        [sys.executable, "-c", STAGE_VICTIM, str(work)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _run_stage_victim(
+    work: Path,
+    abort_after: int | None = None,
+    log: Path | None = None,
+    server: ForkServer | None = None,
+):
+    return _victim(STAGE_VICTIM, [str(work)], _env(abort_after, log), server)
 
 
 def _visible_stages(work: Path) -> list[tuple[str, str | None]]:
@@ -191,18 +262,17 @@ def test_stage_killed_at_every_write_is_never_visible_half_done_and_resumes(
     [(key, why)] = _visible_stages(tmp_path / "reference")
     assert why is None and not (tmp_path / "reference" / "matrix" / f".{key}.partial").exists()
 
-    def kill_then_resume(k: int) -> tuple:
+    def kill_then_resume(k: int, server: ForkServer) -> tuple:
         work = tmp_path / f"k{k}"
-        killed = _run_stage_victim(work, abort_after=k)
+        killed = _run_stage_victim(work, abort_after=k, server=server)
         visible = _visible_stages(work)
         partial = (work / "matrix" / f".{key}.partial").is_dir()
-        resumed = _run_stage_victim(work)
+        resumed = _run_stage_victim(work, server=server)
         return k, killed, visible, partial, resumed, _visible_stages(work)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        n = len(writes)
-        ks = sorted({1, n // 3, 2 * n // 3, n - 1, n})
-        outcomes = list(pool.map(kill_then_resume, ks))
+    n = len(writes)
+    ks = sorted({1, n // 3, 2 * n // 3, n - 1, n})
+    outcomes = _parallel(kill_then_resume, ks)
     for k, killed, visible, partial, resumed, after in outcomes:
         where = writes[k - 1]
         assert killed.returncode == ABORT_EXIT_CODE, (k, where, killed.stderr[-2000:])
