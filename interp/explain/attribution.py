@@ -281,6 +281,34 @@ def occlusion(
     return _batched(kern, params, x, batch_size, b)
 
 
+def attribution_maps(
+    f: ScalarFn, x: np.ndarray, ig_steps: int, ig_chunk: int, occlusion_patch: int
+) -> dict[str, np.ndarray]:
+    """The three maps the explain stage draws, for preprocessed windows ``x`` float32
+    [N, P, T]: ``saliency``, ``integrated_gradients`` (``ig_steps`` midpoint steps,
+    ``ig_chunk`` per call) and ``occlusion`` (``occlusion_patch`` pixels square); each float32
+    [N, P, T], in log-odds per unit of preprocessed charge (occlusion: log-odds)."""
+    return {
+        "saliency": saliency(f, x),
+        "integrated_gradients": integrated_gradients(f, x, steps=ig_steps, chunk=ig_chunk),
+        "occlusion": occlusion(f, x, patch=occlusion_patch),
+    }
+
+
+def completeness_record(f: ScalarFn, x: np.ndarray, ig: np.ndarray, steps: int) -> dict:
+    """How far integrated gradients ``ig`` [N, P, T] (``steps`` steps, empty-window baseline)
+    are from summing to ``f(x) - f(0)``: the largest and median absolute gap per cluster and
+    the summed gap relative to the summed ``|f(x) - f(0)|`` (all in log-odds)."""
+    gap = np.abs(completeness_gap(f, x, ig))
+    dfx = np.abs(evaluate(f, x) - evaluate(f, np.zeros_like(x)))
+    return {
+        "steps": int(steps),
+        "max_abs_gap_logodds": float(gap.max()),
+        "median_abs_gap_logodds": float(np.median(gap)),
+        "total_rel_gap": float(gap.sum() / max(dfx.sum(), 1e-12)),
+    }
+
+
 # ----------------------------------------------------------------------------- grouping
 ATTRIBUTION_METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion")
 """Methods of :func:`attributions`."""

@@ -31,8 +31,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from interp.backends.classifier import load_classifier
 from interp.core.fsutil import atomic_write_text
 from interp.study.explain_stage import (
@@ -148,19 +146,10 @@ def explain_classifier_folder(
                 sub = test.subset(_sample(len(test), cfg.attr_clusters, cfg.seed))
                 x = pre(sub.charge)
                 groups = attr.confusion_groups(sub.label, clf.predict_proba(sub.charge), 0.5)
-                maps = {
-                    "saliency": attr.saliency(f, x),
-                    "integrated_gradients": attr.integrated_gradients(
-                        f, x, steps=cfg.ig_steps, chunk=cfg.ig_chunk
-                    ),
-                    "occlusion": attr.occlusion(f, x, patch=cfg.occlusion_patch),
-                }
-                gap = np.abs(attr.completeness_gap(f, x, maps["integrated_gradients"]))
-                summary["ig_completeness"][f"{tag}_on_{chamber}"] = {
-                    "steps": cfg.ig_steps,
-                    "max_abs_gap_logodds": float(gap.max()),
-                    "median_abs_gap_logodds": float(np.median(gap)),
-                }
+                maps = attr.attribution_maps(f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch)
+                summary["ig_completeness"][f"{tag}_on_{chamber}"] = attr.completeness_record(
+                    f, x, maps["integrated_gradients"], cfg.ig_steps
+                )
                 counts = {k: int(v.size) for k, v in groups.items()}
                 for method, m in maps.items():
                     title = (

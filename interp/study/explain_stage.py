@@ -507,21 +507,10 @@ def _attribution_section(
         groupings = {"cells": attr.confusion_groups(sub.label, cell.test_scores[t][idx], 0.5)}
         if "noise_kind" in sub.truth:
             groupings["kinds"] = attr.noise_kind_groups(sub.truth["noise_kind"])
-        maps = {
-            "saliency": attr.saliency(f, x),
-            "integrated_gradients": attr.integrated_gradients(
-                f, x, steps=cfg.ig_steps, chunk=cfg.ig_chunk
-            ),
-            "occlusion": attr.occlusion(f, x, patch=cfg.occlusion_patch),
-        }
-        gap = np.abs(attr.completeness_gap(f, x, maps["integrated_gradients"]))
-        dfx = np.abs(attr.evaluate(f, x) - attr.evaluate(f, np.zeros_like(x)))
-        summary["ig_completeness"][f"{cell.tag}_on_{t}"] = {
-            "steps": cfg.ig_steps,
-            "max_abs_gap_logodds": float(gap.max()),
-            "median_abs_gap_logodds": float(np.median(gap)),
-            "total_rel_gap": float(gap.sum() / max(dfx.sum(), 1e-12)),
-        }
+        maps = attr.attribution_maps(f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch)
+        summary["ig_completeness"][f"{cell.tag}_on_{t}"] = attr.completeness_record(
+            f, x, maps["integrated_gradients"], cfg.ig_steps
+        )
         for method, m in maps.items():
             for gname, groups in groupings.items():
                 per = "confusion cell (thr 0.5)" if gname == "cells" else "noise kind"
