@@ -488,7 +488,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | "
             f"{'not measured (no GPU)' if g is None else format(g, '.5f')} | "
             f"{fmt(r['noise_removed'])} | {r['parameters']:,} | {fmt(r['signal_lost'])} | "
-            f"{spe.get('cpu')} / {spe.get('gpu')} |"
+            f"{spe.get('cpu', 'n/a')} / {spe.get('gpu', 'n/a')} |"
         )
     x = res["xgboost"]
     lines.append(
