@@ -119,6 +119,24 @@ def _rates_at(scores: np.ndarray, label: np.ndarray, threshold: float) -> dict[s
             "noise_removed": c["tn"] / max(c["tn"] + c["fp"], 1)}  # fmt: skip
 
 
+def _gain_at_half(
+    scores: np.ndarray, base_scores: Sequence[np.ndarray], test: Any, config: MatrixConfig
+) -> dict[str, Any]:
+    """Balanced-accuracy gain at threshold 0.5 of ``scores`` [N] over ``base_scores`` (one [N]
+    array per training seed) on ``test``, with the event-bootstrap paired interval."""
+    return paired_difference(
+        [scores],
+        list(base_scores),
+        test.label,
+        test.event_id,
+        0.5,
+        0.5,
+        "balanced_accuracy",
+        config.n_boot,
+        config.seed,
+    )
+
+
 def technique_rows(
     model: str,
     chamber: str,
@@ -175,17 +193,7 @@ def technique_rows(
             members = ens.member_proba(test.charge)  # [k, N]
             scores = (ens.weights @ members.astype(np.float64)).astype(np.float32)
             predict_seconds = time.perf_counter() - t1
-            d = paired_difference(
-                [scores],
-                base.scores,
-                test.label,
-                test.event_id,
-                0.5,
-                0.5,
-                "balanced_accuracy",
-                config.n_boot,
-                config.seed,
-            )
+            d = _gain_at_half(scores, base.scores, test, config)
             op = None
             if oof is not None:
                 op = {
@@ -227,17 +235,7 @@ def technique_rows(
             test = base.test
             scores = np.asarray(tta.predict_proba(test.charge))
             predict_seconds = time.perf_counter() - t1
-            d = paired_difference(
-                [scores],
-                [base.scores[0]],
-                test.label,
-                test.event_id,
-                0.5,
-                0.5,
-                "balanced_accuracy",
-                config.n_boot,
-                config.seed,
-            )
+            d = _gain_at_half(scores, [base.scores[0]], test, config)
             rows.append(
                 {
                     **base_row,
