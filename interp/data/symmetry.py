@@ -18,6 +18,7 @@ the two CDFs, a size of the asymmetry) is reported besides the p-value, and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -112,4 +113,17 @@ def symmetry_line(check: dict[str, Any]) -> str:
         f"pad-mirror symmetry {check['chamber']} (n = {check['n']:,}): slope KS D = "
         f"{s['ks_statistic']:.3f} (p = {s['ks_pvalue']:.2g}, mean {s['mean']:+.3f} pads/bin), "
         f"asymmetry KS D = {a['ks_statistic']:.3f} (p = {a['ks_pvalue']:.2g}): {verdict}"
+    )
+
+
+def symmetry_words(check: Mapping[str, Any] | None) -> str:
+    """``symmetric: D = 0.011, p = 0.42 (slope); D = 0.009, p = 0.61 (asymmetry)``."""
+    if not check or check.get("symmetric") is None:
+        return "symmetry not checked (no clusters)"
+    s, a = check["slope"], check["asymmetry"]
+    verdict = "symmetric" if check["symmetric"] else "NOT symmetric"
+    return (
+        f"{verdict}: D = {s['ks_statistic']:.3f}, p = {s['ks_pvalue']:.2g} (crossing-angle "
+        f"slope); D = {a['ks_statistic']:.3f}, p = {a['ks_pvalue']:.2g} (pad asymmetry), "
+        f"n = {check['n']:,}"
     )

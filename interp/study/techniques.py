@@ -37,6 +37,7 @@ import numpy as np
 
 from interp.backends.classifier import Classifier, load_classifier
 from interp.core.names import name_folder
+from interp.data.symmetry import symmetry_words
 from interp.evaluation.metrics import choose_threshold, confusion_counts, paired_difference
 from interp.study.config import MatrixConfig
 from interp.study.inputs import ChamberData
@@ -267,19 +268,6 @@ def _pct_spread(s: Mapping[str, Any] | None) -> str:
 def per_event_seconds(seconds: float, n: int) -> float:
     """Scoring seconds of ``n`` clusters scaled to one published event (28,763.75 clusters)."""
     return seconds / max(int(n), 1) * PUBLISHED_CLUSTERS_PER_EVENT
-
-
-def symmetry_words(check: Mapping[str, Any] | None) -> str:
-    """``symmetric: D = 0.011, p = 0.42 (slope); D = 0.009, p = 0.61 (asymmetry)``."""
-    if not check or check.get("symmetric") is None:
-        return "symmetry not checked (no clusters)"
-    s, a = check["slope"], check["asymmetry"]
-    verdict = "symmetric" if check["symmetric"] else "NOT symmetric"
-    return (
-        f"{verdict}: D = {s['ks_statistic']:.3f}, p = {s['ks_pvalue']:.2g} (crossing-angle "
-        f"slope); D = {a['ks_statistic']:.3f}, p = {a['ks_pvalue']:.2g} (pad asymmetry), "
-        f"n = {check['n']:,}"
-    )
 
 
 SPREAD_HEADER = [
