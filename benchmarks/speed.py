@@ -377,6 +377,7 @@ def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int 
     """Training samples/s of the trainer's step (``formulation="auto"``) and of the same step
     differentiating ``module.apply`` (``"apply"``, the reference), where they differ."""
     from interp.backends.flax.formulation import rewritten_logits_fn
+    from interp.backends.flax.schedule import one_cycle_hyper
     from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)
@@ -390,7 +391,8 @@ def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int 
     if rewritten_logits_fn(module) is not None:  # a rewrite exists: time the reference too
         kinds.append(("apply_step", "apply"))
     for kind, formulation in kinds:
-        tx = make_optimizer(1e-3, 10_000, 1e-4)
+        tx = make_optimizer()
+        hyper = jnp.asarray(one_cycle_hyper(1e-3, 10_000, 1e-4))
         params = jax.tree_util.tree_map(jnp.asarray, random_params(module, (11, 20), 0))
         state = TrainState(
             step=jnp.int32(0),
@@ -400,17 +402,17 @@ def bench_training(name: str, charge: np.ndarray, label: np.ndarray, batch: int 
         )
         step = make_train_step(module, tx, formulation)
         idx = [jnp.asarray(rng.integers(0, len(label), batch, dtype=np.int32)) for _ in range(8)]
-        state, loss = step(state, x_all, y_all, w_all, idx[0])  # compile
+        state, loss = step(state, x_all, y_all, w_all, idx[0], hyper)  # compile
         jax.block_until_ready(loss)
         t = time.perf_counter()
-        state, loss = step(state, x_all, y_all, w_all, idx[1])
+        state, loss = step(state, x_all, y_all, w_all, idx[1], hyper)
         jax.block_until_ready(loss)
         k = int(np.clip(1.0 / max(time.perf_counter() - t, 1e-4), 3, 400))
         rates = []
         for _ in range(3):
             t = time.perf_counter()
             for i in range(k):
-                state, loss = step(state, x_all, y_all, w_all, idx[i % 8])
+                state, loss = step(state, x_all, y_all, w_all, idx[i % 8], hyper)
             jax.block_until_ready(loss)
             rates.append(k * batch / (time.perf_counter() - t))
         out[kind] = {"samples_per_s": float(np.median(rates)), "steps_timed": k, "load1": load1()}

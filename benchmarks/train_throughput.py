@@ -37,6 +37,7 @@ from interp.backends.flax.config import TrainConfig  # noqa: E402
 from interp.backends.flax.formulation import platform_formulation  # noqa: E402
 from interp.backends.flax.platform import current_platform  # noqa: E402
 from interp.backends.flax.random_params import random_params  # noqa: E402
+from interp.backends.flax.schedule import one_cycle_hyper  # noqa: E402
 from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
@@ -51,7 +52,8 @@ def time_training(
     module = models.get_model(name)
     n = int(x.shape[0])
     steps_epoch = n // batch
-    tx = make_optimizer(1e-3, max(steps_epoch, 1), 1e-4)
+    tx = make_optimizer()
+    hyper = jnp.asarray(one_cycle_hyper(1e-3, max(steps_epoch, 1), 1e-4))
     params = jax.tree_util.tree_map(jnp.asarray, random_params(module, (11, 20), 0))
     state = TrainState(
         step=jnp.int32(0),
@@ -63,13 +65,13 @@ def time_training(
     w = jnp.ones(n, jnp.float32)
     perm = jnp.asarray(np.random.default_rng(0).permutation(n).astype(np.int32))
     t = time.perf_counter()
-    state, loss = step(state, x, y, w, perm[:batch])  # compile
+    state, loss = step(state, x, y, w, perm[:batch], hyper)  # compile
     jax.block_until_ready(loss)
     compile_s = time.perf_counter() - t
     done, t0 = 0, time.perf_counter()
     with tqdm(total=steps_epoch, desc=f"{name} batch {batch}", unit="step") as bar:
         for i in range(steps_epoch):
-            state, loss = step(state, x, y, w, perm[i * batch : (i + 1) * batch])
+            state, loss = step(state, x, y, w, perm[i * batch : (i + 1) * batch], hyper)
             done += 1
             if done % 50 == 0:
                 jax.block_until_ready(loss)

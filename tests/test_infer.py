@@ -216,6 +216,7 @@ def _rewritten_models() -> list[str]:
 def test_trainer_step_formulations_agree(name: str) -> None:
     import jax.numpy as jnp
 
+    from interp.backends.flax.schedule import one_cycle_hyper
     from interp.backends.flax.steps import TrainState, make_optimizer, make_train_step
 
     module = models.get_model(name)
@@ -226,11 +227,12 @@ def test_trainer_step_formulations_agree(name: str) -> None:
     out = {}
     for formulation in ("auto", "apply"):
         params = jax.tree_util.tree_map(jnp.asarray, _params(module))
-        tx = make_optimizer(1e-3, 100, 1e-4)
+        tx = make_optimizer()
+        hyper = one_cycle_hyper(1e-3, 100, 1e-4)
         state = TrainState(jnp.int32(0), params, tx.init(params), np.zeros(2, np.uint32))
         step = make_train_step(module, tx, formulation)
         for _ in range(3):
-            state, loss = step(state, x, y, w, idx)
+            state, loss = step(state, x, y, w, idx, hyper)
         out[formulation] = (float(loss), jax.tree_util.tree_leaves(state.params))
     assert abs(out["auto"][0] - out["apply"][0]) < 1e-4
     for a, b in zip(out["auto"][1], out["apply"][1], strict=True):

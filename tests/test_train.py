@@ -298,7 +298,7 @@ def test_lr_finder_in_range(small: tuple[ClusterSet, ClusterSet]) -> None:
 def test_checkpoint_round_trip_exact(tmp_path: Path) -> None:
     module = _TinyDropout()
     params = jax.jit(module.init)(jax.random.key(0), jnp.ones((1, 11, 20)))["params"]
-    tx = make_optimizer(1e-2, 100, 1e-4)
+    tx = make_optimizer()
     init = jax.jit(tx.init)  # jitted: eager optax ops would each compile separately
     state = TrainState(
         step=jnp.asarray(7, jnp.int32),
@@ -378,3 +378,81 @@ def test_registered_models_train_and_reload(
     p = clf.predict_proba(va.charge, batch_size=128)
     assert p.shape == (len(va),) and np.all((p >= 0) & (p <= 1))
     np.testing.assert_array_equal(p, load_classifier(tmp_path).predict_proba(va.charge, 128))
+
+
+# --------------------------------------------------------------------------- compiled-step reuse
+@pytest.mark.parametrize(("total", "pct"), [(1000, 0.3), (10, 0.7), (7, 0.3), (1, 0.3), (3, 0.1)])
+def test_traced_one_cycle_matches_optax(total: int, pct: float) -> None:
+    import optax
+
+    from interp.backends.flax.schedule import one_cycle_b1, one_cycle_lr
+
+    ours, ref = one_cycle_lr(1e-3, total, pct), optax.cosine_onecycle_schedule(total, 1e-3, pct)
+    for count in range(total + 3):
+        assert float(ours(count)) == pytest.approx(float(ref(count)), rel=2e-6)
+    b1 = one_cycle_b1(100, 0.3, 0.95, 0.85)
+    assert [round(float(b1(c)), 6) for c in (0, 30, 100, 150)] == [0.95, 0.85, 0.95, 0.95]
+
+
+def test_one_compiled_step_serves_runs_of_any_lr_and_size(
+    small: tuple[ClusterSet, ClusterSet], tmp_path: Path
+) -> None:
+    """Two runs differing in learning rate and training size share one compiled train step
+    (the schedule is a jit argument, the training rows are bucketed), and each still follows
+    its own schedule."""
+    from interp.backends.flax import step_cache
+    from interp.backends.flax.schedule import one_cycle_lr
+
+    tr, va = small
+    step_cache.clear()
+    runs = {"a": (tr, 1e-2), "b": (tr.subset(slice(0, 700)), 3e-3)}
+    out = {}
+    for name, (data, lr) in runs.items():
+        cfg = _smoke(max_epochs=2, learning_rate=lr)
+        out[name] = train_flax("perceptron", data, va, tmp_path / name, cfg, progress=False)
+        spe = len(data) // cfg.batch_size
+        got = [r["lr"] for r in _metrics(tmp_path / name)]
+        want = [float(one_cycle_lr(lr, spe * 2, cfg.pct_start)(e * spe - 1)) for e in (1, 2)]
+        assert got == pytest.approx(want, rel=1e-6)
+    step = step_cache.train_step(models.get_model("perceptron"))
+    assert step._cache_size() == 1  # one trace/compile for both runs
+    la, lb = (jax.tree_util.tree_leaves(out[k].params) for k in "ab")
+    assert any(not np.array_equal(a, b) for a, b in zip(la, lb, strict=True))
+
+
+def test_padding_rows_carry_no_weight(small: tuple[ClusterSet, ClusterSet]) -> None:
+    """A batch holding zero-weight padding rows gives the update of the batch without them."""
+    from interp.backends.flax import step_cache
+    from interp.backends.flax.schedule import one_cycle_hyper
+    from interp.data.preprocess import fit_preprocessor
+
+    tr, _ = small
+    n = 200
+    assert step_cache.padded_rows(n) == 1 << 15
+    assert step_cache.padded_rows(40_000) == 40_960 and step_cache.padded_rows(40_959) == 40_960
+    pre = fit_preprocessor("max", tr.charge)
+    x = step_cache.padded_inputs(pre, tr.charge[:n], 1 << 15, chunk=64)
+    np.testing.assert_array_equal(x[:n], pre(tr.charge[:n]))
+    assert not x[n:].any()
+    y = step_cache.pad_rows(tr.label[:n].astype(np.int32), len(x))
+    w = step_cache.pad_rows(np.ones(n, np.float32), len(x))
+    module = models.get_model("mlp")  # no dropout: rows at other batch positions are the same
+    params = jax.jit(module.init)(jax.random.key(0), jnp.ones((1, 11, 20)))["params"]
+    hyper = one_cycle_hyper(1e-2, 10, 1e-4)
+    step = step_cache.train_step(module)
+
+    def run(idx: np.ndarray) -> Any:
+        state = TrainState(
+            jnp.int32(0),
+            jax.tree_util.tree_map(jnp.array, params),
+            step_cache.optimizer_init()(params),
+            np.zeros(2, np.uint32),
+        )
+        return step(state, x, y, w, idx.astype(np.int32), hyper)
+
+    real = np.arange(32)
+    a, la = run(np.concatenate([real, np.full(32, n)]))  # 32 padding rows in the batch
+    b, lb = run(np.concatenate([real, real]))  # the same rows twice: the same weighted mean
+    assert float(la) == pytest.approx(float(lb), rel=1e-6)
+    for u, v in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-7)

@@ -23,6 +23,102 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+HYPER_FIELDS: tuple[str, ...] = (
+    "lr_start",
+    "lr_peak",
+    "lr_end",
+    "lr_warmup_steps",
+    "lr_total_steps",
+    "b1_max",
+    "b1_min",
+    "b1_up_steps",
+    "b1_down_steps",
+    "weight_decay",
+)
+"""Entries of a packed hyperparameter vector (:func:`one_cycle_hyper`), in order."""
+
+
+def one_cycle_hyper(
+    peak_lr: float,
+    total_steps: int,
+    weight_decay: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    b1_max: float = 0.95,
+    b1_min: float = 0.85,
+) -> np.ndarray:
+    """The 1-cycle hyperparameters of one run packed as float32 [10] (:data:`HYPER_FIELDS`).
+
+    A jit *argument* of the training step, not a constant folded into it: one compiled step
+    serves every run of a model, whatever its learning rate, length or weight decay. The step
+    boundaries are computed here in float64, as optax's ``cosine_onecycle_schedule`` does
+    (``int(pct_start * total_steps)``), so the traced schedule (:func:`hyper_at`) matches it.
+
+    Args:
+        peak_lr: Peak learning rate.
+        total_steps: Length of the cycle in optimiser steps (>= 1 is used).
+        weight_decay: Decoupled weight decay (kernels only).
+        pct_start: Warm-up fraction.
+        div_factor: Initial LR = peak / div_factor.
+        final_div_factor: Final LR = initial / final_div_factor.
+        b1_max: Adam beta1 at both ends of the cycle.
+        b1_min: beta1 at the LR peak.
+    """
+    total = max(int(total_steps), 1)
+    up = max(round(pct_start * total), 1)  # beta1's own warm-up length
+    values = (
+        peak_lr / div_factor,
+        peak_lr,
+        peak_lr / (div_factor * final_div_factor),
+        int(pct_start * total),
+        total,
+        b1_max,
+        b1_min,
+        up,
+        max(total - up, 1),
+        weight_decay,
+    )
+    return np.asarray(values, np.float32)
+
+
+def constant_hyper(lr: float, weight_decay: float, b1: float = 0.9) -> np.ndarray:
+    """A packed vector (:func:`one_cycle_hyper` layout) whose schedule is the constant ``lr``
+    and ``b1`` (the LR range finder's steps)."""
+    return np.asarray([lr, lr, lr, 0, 1, b1, b1, 1, 1, weight_decay], np.float32)
+
+
+def _cosine(start: Any, end: Any, frac: Any) -> Any:
+    return end + (start - end) / 2 * (jnp.cos(jnp.pi * frac) + 1)
+
+
+def hyper_at(hyper: Any, count: Any) -> dict[str, Any]:
+    """AdamW's ``learning_rate``, ``b1`` and ``weight_decay`` at optimiser step ``count``
+    (traceable; float32 scalars).
+
+    The learning rate warms up with a cosine from ``lr_start`` to ``lr_peak`` over
+    ``lr_warmup_steps``, anneals to ``lr_end`` at ``lr_total_steps`` and stays there; beta1
+    moves the opposite way, ``b1_max -> b1_min`` over ``b1_up_steps`` and back over
+    ``b1_down_steps``.
+
+    Args:
+        hyper: float32 [10] from :func:`one_cycle_hyper` or :func:`constant_hyper`.
+        count: Optimiser steps taken (int or float scalar).
+    """
+    h = dict(zip(HYPER_FIELDS, (hyper[i] for i in range(len(HYPER_FIELDS))), strict=True))
+    c = jnp.asarray(count, jnp.float32)
+    warm_n, total = h["lr_warmup_steps"], h["lr_total_steps"]
+    warm = _cosine(h["lr_start"], h["lr_peak"], (c - 0.0) / jnp.maximum(warm_n, 1.0))
+    anneal = _cosine(h["lr_peak"], h["lr_end"], (c - warm_n) / jnp.maximum(total - warm_n, 1.0))
+    lr = jnp.where(c < warm_n, warm, jnp.where(c < total, anneal, h["lr_end"]))
+    up, down = h["b1_up_steps"], h["b1_down_steps"]
+    frac_up = jnp.clip(c / up, 0.0, 1.0)
+    frac_down = jnp.clip((c - up) / down, 0.0, 1.0)
+    b1_warm = h["b1_max"] + (h["b1_min"] - h["b1_max"]) * (1 - jnp.cos(jnp.pi * frac_up)) / 2
+    b1_anneal = h["b1_min"] + (h["b1_max"] - h["b1_min"]) * (1 - jnp.cos(jnp.pi * frac_down)) / 2
+    b1 = jnp.where(c < up, b1_warm, b1_anneal)
+    return {"learning_rate": lr, "b1": b1, "weight_decay": h["weight_decay"]}
+
 
 def one_cycle_lr(
     peak_lr: float,
@@ -31,33 +127,23 @@ def one_cycle_lr(
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> optax.Schedule:
-    """Cosine 1-cycle learning-rate schedule of ``total_steps`` steps (optax's own)."""
-    return optax.cosine_onecycle_schedule(
-        transition_steps=max(int(total_steps), 1),
-        peak_value=float(peak_lr),
-        pct_start=float(pct_start),
-        div_factor=float(div_factor),
-        final_div_factor=float(final_div_factor),
+    """Cosine 1-cycle learning-rate schedule of ``total_steps`` steps (:func:`hyper_at`'s, equal
+    to optax's ``cosine_onecycle_schedule`` within float32 rounding)."""
+    hyper = jnp.asarray(
+        one_cycle_hyper(peak_lr, total_steps, 0.0, pct_start, div_factor, final_div_factor)
     )
+    return lambda count: hyper_at(hyper, count)["learning_rate"]
 
 
 def one_cycle_b1(
     total_steps: int, pct_start: float = 0.3, b1_max: float = 0.95, b1_min: float = 0.85
 ) -> optax.Schedule:
-    """Adam beta1 cycled inversely to the LR: cosine ``b1_max -> b1_min -> b1_max``."""
-    total = max(int(total_steps), 1)
-    up = max(round(pct_start * total), 1)
-    down = max(total - up, 1)
-
-    def schedule(count: Any) -> Any:
-        count = jnp.asarray(count, jnp.float32)
-        frac_up = jnp.clip(count / up, 0.0, 1.0)
-        frac_down = jnp.clip((count - up) / down, 0.0, 1.0)
-        warm = b1_max + (b1_min - b1_max) * (1 - jnp.cos(jnp.pi * frac_up)) / 2
-        anneal = b1_min + (b1_max - b1_min) * (1 - jnp.cos(jnp.pi * frac_down)) / 2
-        return jnp.where(count < up, warm, anneal)
-
-    return schedule
+    """Adam beta1 cycled inversely to the LR: cosine ``b1_max -> b1_min -> b1_max``
+    (:func:`hyper_at`'s)."""
+    hyper = jnp.asarray(
+        one_cycle_hyper(1.0, total_steps, 0.0, pct_start, b1_max=b1_max, b1_min=b1_min)
+    )
+    return lambda count: hyper_at(hyper, count)["b1"]
 
 
 @dataclasses.dataclass(frozen=True)

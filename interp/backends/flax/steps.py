@@ -4,6 +4,12 @@ reconstruction error, chosen by the model spec's objective; AdamW).
 All training arrays live on the device once per run; a step receives int32 batch indices and
 gathers its batch inside the jitted function, so the host only ships indices per step. The
 dropout key of step ``s`` is ``fold_in(rng, s)``: a pure function of the saved state.
+
+The schedule (learning rate, beta1, weight decay) is a jit argument, a packed float32 vector
+(:func:`interp.backends.flax.schedule.one_cycle_hyper`), not constants of the compiled program:
+one compiled step serves every run of a model whatever its learning rate or length, the LR
+range finder included (:func:`interp.backends.flax.schedule.constant_hyper`); the trainer keeps
+one per model configuration (:mod:`interp.backends.flax.step_cache`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from interp.backends.flax.schedule import one_cycle_b1, one_cycle_lr
+from interp.backends.flax.schedule import hyper_at
 
 Params = Any
 
@@ -61,43 +67,26 @@ def decay_mask(params: Params) -> Params:
     return jax.tree_util.tree_map(lambda p: p.ndim >= 2, params)
 
 
-def make_optimizer(
-    peak_lr: float,
-    total_steps: int,
-    weight_decay: float,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    b1_max: float = 0.95,
-    b1_min: float = 0.85,
-) -> optax.GradientTransformation:
-    """AdamW with a 1-cycle learning rate and inversely cycled beta1 (Smith 2018).
+def make_optimizer(trainable: Any = None) -> optax.GradientTransformation:
+    """AdamW with weight decay on kernels only; its learning rate, beta1 and weight decay are
+    injected hyperparameters that :func:`make_train_step` sets at every step from its
+    ``hyper`` argument (1-cycle, Smith 2018: :func:`interp.backends.flax.schedule.hyper_at`).
 
     Args:
-        peak_lr: Peak learning rate.
-        total_steps: Length of the cycle in optimiser steps.
-        weight_decay: Decoupled weight decay (kernels only, see :func:`decay_mask`).
-        pct_start: Warm-up fraction.
-        div_factor: Initial LR = peak / div_factor.
-        final_div_factor: Final LR = initial / final_div_factor.
-        b1_max: beta1 at both ends of the cycle.
-        b1_min: beta1 at the LR peak.
+        trainable: ``None`` (every parameter trained) or a tree of bools shaped like the
+            parameters: ``False`` leaves are frozen (their updates, weight decay included, are
+            zero; ``optax.multi_transform`` with ``set_to_zero``).
 
     Returns:
-        The optax transformation; the schedule position is its own step count.
+        The optax transformation.
     """
-    lr = one_cycle_lr(peak_lr, total_steps, pct_start, div_factor, final_div_factor)
-    b1 = one_cycle_b1(total_steps, pct_start, b1_max, b1_min)
-    return optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
-        learning_rate=lr, b1=b1, weight_decay=weight_decay, mask=decay_mask
+    adamw = optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
+        learning_rate=0.0, b1=0.9, weight_decay=0.0, mask=decay_mask
     )
-
-
-def make_constant_optimizer(weight_decay: float, b1: float = 0.9) -> optax.GradientTransformation:
-    """AdamW whose learning rate is set per step (``opt_state.hyperparams``), for LR sweeps."""
-    return optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
-        learning_rate=0.0, b1=b1, weight_decay=weight_decay, mask=decay_mask
-    )
+    if trainable is None:
+        return adamw
+    labels = jax.tree_util.tree_map(lambda t: "train" if t else "freeze", trainable)
+    return optax.multi_transform({"train": adamw, "freeze": optax.set_to_zero()}, labels)
 
 
 LogitsFn = Callable[[Params, jax.Array, jax.Array], jax.Array]
@@ -187,68 +176,42 @@ def make_train_step(
     formulation: str = "auto",
     objective: str = "classify",
 ) -> Callable[..., tuple[TrainState, jax.Array]]:
-    """Jitted ``train_step(state, x_all, y_all, w_all, idx) -> (state, loss)``.
+    """Jitted ``train_step(state, x_all, y_all, w_all, idx, hyper) -> (state, loss)``.
 
     Args:
         module: Linen model; ``apply(..., train=True)`` -> logits [B, 2].
-        tx: Optimiser.
+        tx: Optimiser from :func:`make_optimizer`.
         formulation: Forward pass to differentiate, see :func:`logits_fn`.
         objective: The loss, see :func:`loss_sums_fn`.
 
     Returns:
-        A jitted pure function. ``x_all`` float32 [N, P, T] (preprocessed), ``y_all`` int32
-        [N], ``w_all`` float32 [N] per-sample class weights, ``idx`` int32 [B]. ``loss`` is
-        the weighted mean loss of the batch (cross-entropy in nats, or the reconstruction
-        error). ``state`` is donated.
+        A jitted pure function. ``x_all`` float32 [N, P, T] (preprocessed; rows past the
+        training clusters may be zero padding with weight 0), ``y_all`` int32 [N], ``w_all``
+        float32 [N] per-sample class weights, ``idx`` int32 [B], ``hyper`` float32 [10] the
+        run's schedule (:func:`~interp.backends.flax.schedule.one_cycle_hyper`, evaluated at
+        ``state.step``). ``loss`` is the weighted mean loss of the batch (cross-entropy in
+        nats, or the reconstruction error). ``state`` is donated.
     """
 
     sums = loss_sums_fn(module, True, formulation, objective)
 
     def train_step(
-        state: TrainState, x_all: jax.Array, y_all: jax.Array, w_all: jax.Array, idx: jax.Array
-    ) -> tuple[TrainState, jax.Array]:
-        x, y, w = x_all[idx], y_all[idx], w_all[idx]
-        key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-        loss, grads = jax.value_and_grad(lambda p: _loss(sums, p, x, y, w, key))(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
-
-    return jax.jit(train_step, donate_argnums=0)
-
-
-def make_sweep_step(
-    module: nn.Module,
-    tx: optax.GradientTransformation,
-    formulation: str = "auto",
-    objective: str = "classify",
-) -> Callable[..., tuple[TrainState, jax.Array]]:
-    """Like :func:`make_train_step` with the LR as an argument: ``(state, lr, x, y, w, idx)``.
-
-    ``tx`` must come from :func:`make_constant_optimizer`.
-    """
-    sums = loss_sums_fn(module, True, formulation, objective)
-
-    def sweep_step(
         state: TrainState,
-        lr: jax.Array,
         x_all: jax.Array,
         y_all: jax.Array,
         w_all: jax.Array,
         idx: jax.Array,
+        hyper: jax.Array,
     ) -> tuple[TrainState, jax.Array]:
         x, y, w = x_all[idx], y_all[idx], w_all[idx]
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         loss, grads = jax.value_and_grad(lambda p: _loss(sums, p, x, y, w, key))(state.params)
-        opt_state = state.opt_state
-        hyper = dict(opt_state.hyperparams)
-        hyper["learning_rate"] = jnp.asarray(lr, dtype=jnp.float32)
-        opt_state = opt_state._replace(hyperparams=hyper)
+        opt_state = optax.tree_utils.tree_set(state.opt_state, **hyper_at(hyper, state.step))
         updates, opt_state = tx.update(grads, opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
 
-    return jax.jit(sweep_step, donate_argnums=0)
+    return jax.jit(train_step, donate_argnums=0)
 
 
 def make_eval_step(

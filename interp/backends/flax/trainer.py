@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from interp.backends.flax import step_cache
 from interp.backends.flax.batching import LR_FINDER_STREAM, epoch_batches, steps_per_epoch
 from interp.backends.flax.checkpoint import (
     STATE_FILE,
@@ -59,15 +60,14 @@ from interp.backends.flax.objective import (
     objective_weights,
     training_clusters,
 )
-from interp.backends.flax.schedule import LRFinderResult, find_learning_rate, one_cycle_lr
-from interp.backends.flax.steps import (
-    TrainState,
-    make_constant_optimizer,
-    make_eval_step,
-    make_optimizer,
-    make_sweep_step,
-    make_train_step,
+from interp.backends.flax.schedule import (
+    LRFinderResult,
+    constant_hyper,
+    find_learning_rate,
+    hyper_at,
+    one_cycle_hyper,
 )
+from interp.backends.flax.steps import TrainState
 from interp.core.errors import ClusterDataError, ShapeMismatchError
 from interp.core.fsutil import append_line, atomic_write_text, read_jsonl
 from interp.core.schema import ClusterSet
@@ -219,6 +219,7 @@ def run_lr_finder(
     progress: bool = False,
     dp: Any = None,
     objective: str = "classify",
+    n: int | None = None,
 ) -> LRFinderResult:
     """LR range test from ``params`` (not modified) on the training arrays.
 
@@ -234,22 +235,30 @@ def run_lr_finder(
         dp: Optional :class:`~interp.backends.flax.mesh.DataParallel`; the sweep state is then
             replicated and each index batch split over its devices.
         objective: The loss swept (:func:`interp.backends.flax.steps.loss_sums_fn`).
+        n: Training clusters (the first ``n`` rows of ``x``; the rest is zero-weight padding,
+            :func:`interp.backends.flax.step_cache.padded_rows`). ``None``: all rows.
+
+    The sweep runs the run's own compiled training step
+    (:func:`interp.backends.flax.step_cache.train_step`) with a constant schedule per step
+    (:func:`interp.backends.flax.schedule.constant_hyper`).
 
     Returns:
         The sweep and the chosen LR.
     """
-    n = int(x.shape[0])
-    tx = make_constant_optimizer(config.weight_decay)
+    n = int(x.shape[0]) if n is None else int(n)
     # host round trip = fresh buffers without compiling anything (the sweep donates its state)
     if dp is not None:
         params, rng = _host((params, rng))
     params, rng = jax.tree_util.tree_map(lambda a: jnp.asarray(np.array(a)), (params, rng))
     state = TrainState(
-        step=jnp.zeros((), jnp.int32), params=params, opt_state=jax.jit(tx.init)(params), rng=rng
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=step_cache.optimizer_init()(params),
+        rng=rng,
     )
     if dp is not None:
         state = dp.replicate(state)
-    sweep = make_sweep_step(module, tx, objective=objective)
+    sweep = step_cache.train_step(module, objective)
     spe = steps_per_epoch(n, config.batch_size)
     cache: dict[int, np.ndarray] = {}
     bar = tqdm(
@@ -265,11 +274,12 @@ def run_lr_finder(
             cache.clear()
             cache[ep] = epoch_batches(n, config.batch_size, config.seed, ep, LR_FINDER_STREAM)
         idx = cache[ep][i % spe]
+        hyper = constant_hyper(lr, config.weight_decay)
         if dp is None:
-            state, loss = sweep(state, np.float32(lr), x, y, w, idx)
+            state, loss = sweep(state, x, y, w, idx, hyper)
             bar.update(1)
             return state, float(loss)
-        state, loss = dp.sync(sweep(state, np.float32(lr), x, y, w, dp.shard(idx)))
+        state, loss = dp.sync(sweep(state, x, y, w, dp.shard(idx), dp.replicate(hyper)))
         bar.update(1)
         return state, float(_host(loss))
 
@@ -349,6 +359,16 @@ def _start_fingerprint(init_params: Any, trainable: Any) -> str:
 
 
 # --------------------------------------------------------------------------- training
+@jax.jit
+def _hyper_at(hyper: jax.Array, count: jax.Array) -> jax.Array:
+    return hyper_at(hyper, count)["learning_rate"]
+
+
+def _lr_at(hyper: np.ndarray, count: int) -> float:
+    """The learning rate a run's schedule gave step ``count`` (one compiled program for all)."""
+    return float(_hyper_at(hyper, np.int32(count)))
+
+
 def train_flax(
     model_name: str,
     train: ClusterSet,
@@ -433,12 +453,13 @@ def train_flax(
 
     y_tr = train.label.astype(np.int32)
     place_all = dp.replicate if dp is not None else jax.device_put
-    x_host = pre(train.charge)
-    x_all = place_all(x_host)
-    y_all = place_all(y_tr)
-    w_all = place_all(cw[y_tr])
-    x_val, y_val = pre(val.charge), val.label.astype(np.int32)
     n = len(train)
+    rows = step_cache.padded_rows(n)  # zero-weight padding rows: one compiled shape per bucket
+    x_host = step_cache.padded_inputs(pre, train.charge, rows)
+    x_all = place_all(x_host)
+    y_all = place_all(step_cache.pad_rows(y_tr, rows))
+    w_all = place_all(step_cache.pad_rows(cw[y_tr], rows))
+    x_val, y_val = pre(val.charge), val.label.astype(np.int32)
     batch = min(config.batch_size, n)
     if dp is not None:
         dp.check_batch(batch)
@@ -457,8 +478,7 @@ def train_flax(
     run = json.loads(json.dumps(run))  # the form it takes after a JSON round trip
 
     k_init, k_drop = jax.random.split(jax.random.key(config.seed))
-    init = jax.jit(lambda k, x: module.init({"params": k}, x, train=False)["params"])
-    params0 = init(k_init, x_all[:1] if dp is None else x_host[:1])
+    params0 = step_cache.init_params(module)(k_init, x_host[:1])
     if init_params is not None:
         params0 = _given_params(params0, init_params)
     rng_data = jax.random.key_data(k_drop)
@@ -475,14 +495,14 @@ def train_flax(
     else:
         found = run_lr_finder(
             module, params0, x_all, y_all, w_all, config, rng_data, progress, dp=dp,
-            objective=spec.objective,
+            objective=spec.objective, n=n,
         )  # fmt: skip
         if primary:
             text = json.dumps(found.to_dict(), indent=1) + "\n"
             atomic_write_text(workdir / LR_FINDER_FILE, text)
         lr, lr_source = found.lr, "lr_finder"
 
-    tx = make_optimizer(
+    hyper_host = one_cycle_hyper(
         lr,
         total_steps,
         config.weight_decay,
@@ -492,18 +512,11 @@ def train_flax(
         config.b1_max,
         config.b1_min,
     )
-    if trainable is not None:
-        import optax
-
-        labels = jax.tree_util.tree_map(lambda t: "train" if t else "freeze", trainable)
-        tx = optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()}, labels)
-    lr_schedule = jax.jit(
-        one_cycle_lr(lr, total_steps, config.pct_start, config.div_factor, config.final_div_factor)
-    )
+    hyper = place_all(hyper_host)
     state = TrainState(
         step=jnp.zeros((), jnp.int32),
         params=params0,
-        opt_state=jax.jit(tx.init)(params0),  # one compiled program instead of many eager ops
+        opt_state=step_cache.optimizer_init(trainable)(params0),
         rng=rng_data,
     )
     es = {"epoch": 0, "best_val_loss": None, "best_epoch": 0, "wait": 0, "finished": False}
@@ -521,8 +534,8 @@ def train_flax(
     if dp is not None:
         state = dp.replicate(state)
 
-    train_step = make_train_step(module, tx, objective=spec.objective)
-    eval_step = make_eval_step(module, objective=spec.objective)
+    train_step = step_cache.train_step(module, spec.objective, trainable)
+    eval_step = step_cache.eval_step(module, spec.objective)
     callbacks = list(callbacks)
 
     epoch = int(es["epoch"])
@@ -539,9 +552,9 @@ def train_flax(
         )
         for idx in bar:
             if dp is None:
-                state, loss = train_step(state, x_all, y_all, w_all, idx)
+                state, loss = train_step(state, x_all, y_all, w_all, idx, hyper)
             else:
-                state, loss = dp.sync(train_step(state, x_all, y_all, w_all, dp.shard(idx)))
+                state, loss = dp.sync(train_step(state, x_all, y_all, w_all, dp.shard(idx), hyper))
             losses.append(loss)
         host_losses = jax.device_get(losses) if dp is None else _host(losses)
         train_loss = float(np.mean(np.asarray(host_losses, np.float64)))
@@ -563,7 +576,7 @@ def train_flax(
             "step": step_now,
             "train_loss": train_loss,
             "val_loss": vm["loss"],
-            "lr": float(lr_schedule(max(step_now - 1, 0))),
+            "lr": float(_lr_at(hyper_host, max(step_now - 1, 0))),
             "improved": improved,
             "epoch_time_s": time.perf_counter() - t0,
             "train_time_s": t_train,
