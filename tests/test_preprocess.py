@@ -101,8 +101,10 @@ def test_numpy_jax_onnx_forms_agree(method: str, dtype: Any) -> None:
     for name, got in (("jax", _jax_form(pre, x)), ("onnx", _onnx_form(pre, x))):
         assert got.dtype == np.float32, name
         # float32 rounding only: the numpy form divides by a float64 constant for ``log``
-        # and XLA may rewrite a division as a multiplication by the reciprocal
-        np.testing.assert_array_max_ulp(got, ref, maxulp=2)
+        # and XLA may rewrite a division as a multiplication by the reciprocal; XLA's own
+        # log1p is not correctly rounded (3 ULP from numpy's on 11 of 88,000 pixels on an AMD
+        # EPYC with AVX-512, 2 ULP on the earlier VM)
+        np.testing.assert_array_max_ulp(got, ref, maxulp=4 if name == "jax" else 2)
 
 
 def test_max_of_an_all_zero_window_is_zero() -> None:
