@@ -16,7 +16,10 @@ Paths per Flax model:
   ``interp.backends.flax.steps.make_forward``, zero-padded batches of 4,096);
 * ``onnx``: the exported model (:mod:`interp.backends.onnx.export`, preprocessing included) in ONNX
   Runtime on CPU (:class:`interp.backends.onnx.runtime.OnnxClassifier`) with ONNX Runtime's own
-  defaults (2 intra-op threads, spinning on; the toolkit's ONNX backend turns spinning off).
+  defaults (2 intra-op threads, spinning on; the toolkit's ONNX backend turns spinning off);
+* ``tta``: pad-mirror test-time augmentation (:class:`interp.backends.tta.TTAClassifier`, as
+  ``predict --tta pad-mirror``) around the toolkit classifier, against ``toolkit_proba``, the
+  plain ``FlaxClassifier.predict_proba`` it wraps (seconds per event and the ratio).
 
 Usage::
 
@@ -57,6 +60,7 @@ from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.backends.flax.steps import make_forward  # noqa: E402
 from interp.backends.flax.tuning import preferred_backend  # noqa: E402
 from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
+from interp.backends.tta import TTAClassifier  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
@@ -223,6 +227,10 @@ def bench_flax(
         paths["toolkit_jax"] = lambda: jax_clf.logits(charge)
     paths["toolkit_uint8"] = lambda: jax_clf.logits(adc8)  # JAX path reading integer ADC
     paths["jax_bfloat16"] = lambda: bf16_clf.logits(charge)
+    # P(signal) paths (not logits): the plain toolkit score and pad-mirror TTA around it
+    tta = TTAClassifier(clf, TTA_AUGMENTATIONS)
+    paths["toolkit_proba"] = lambda: clf.predict_proba(charge)
+    paths["tta"] = lambda: tta.predict_proba(charge)
     outs = {k: np.asarray(f()) for k, f in paths.items()}  # warm-up (compiles) + parity
     ref = outs["reference"]
     scale = float(np.abs(ref).max())
@@ -257,13 +265,48 @@ def bench_flax(
         "parity_rel_err": {
             f"{k}_vs_reference": float(np.abs(v - ref).max() / scale)
             for k, v in outs.items()
-            if k != "reference"
+            if k != "reference" and k not in PROBA_PATHS
         },
         "roofline": {k: roofline(flops, v, PEAK) for k, v in per_event.items()},
         "load1": loads,
         "input_dtype": {"toolkit_uint8": str(adc8.dtype)},
-        "quality_by_path": {k: quality(p_signal(v), label, trained) for k, v in outs.items()},
+        "quality_by_path": {
+            k: quality(v if k in PROBA_PATHS else p_signal(v), label, trained)
+            for k, v in outs.items()
+        },
+        "tta": tta_summary(med, outs, n),
         **quality(p, label, trained),
+    }
+
+
+TTA_AUGMENTATIONS = ("pad-mirror",)
+"""What the TTA rows time (``TTAClassifier``'s offered augmentations, as ``--tta pad-mirror``)."""
+PROBA_PATHS = ("toolkit_proba", "tta")
+"""Paths of :func:`bench_flax` returning P(signal) [N] rather than logits [N, 2]."""
+
+
+def tta_summary(med: dict[str, float], outs: dict[str, np.ndarray], n: int) -> dict[str, Any]:
+    """Seconds per event of pad-mirror TTA and of the plain score it wraps, same repeats.
+
+    Args:
+        med: Path -> median seconds per call on ``n`` clusters (``toolkit_proba``, ``tta``).
+        outs: Path -> outputs of the warm-up call (P(signal) [n] for the two paths).
+        n: Clusters per call.
+
+    Returns:
+        ``{"augmentations", "s_per_event", "plain_s_per_event", "ratio_to_plain",
+        "max_abs_p_change"}``: the plain path is ``FlaxClassifier.predict_proba`` (the
+        toolkit backend), the ratio is TTA / plain (about 1 + number of augmentations), the
+        last the largest change of P(signal) TTA makes on this event.
+    """
+    s_tta = med["tta"] * CLUSTERS_PER_EVENT / n
+    s_plain = med["toolkit_proba"] * CLUSTERS_PER_EVENT / n
+    return {
+        "augmentations": list(TTA_AUGMENTATIONS),
+        "s_per_event": s_tta,
+        "plain_s_per_event": s_plain,
+        "ratio_to_plain": s_tta / s_plain,
+        "max_abs_p_change": float(np.abs(outs["tta"] - outs["toolkit_proba"]).max()),
     }
 
 
@@ -433,6 +476,43 @@ def _best(r: dict[str, Any], path: str) -> float:
     return min(times) * CLUSTERS_PER_EVENT / n
 
 
+def _tta_cell(r: dict[str, Any]) -> str:
+    """Main-table cell: TTA seconds per event and its ratio to the plain score (JSON files
+    written before the TTA rows existed: "not measured")."""
+    t = r.get("tta")
+    return "not measured" if t is None else f"{t['s_per_event']:.4f} ({t['ratio_to_plain']:.2f}x)"
+
+
+def tta_markdown(res: dict[str, Any]) -> str:
+    """The TTA section: pad-mirror TTA vs the plain P(signal) of each Flax model, same run."""
+    rows = [r for r in res["flax"] if r.get("tta")]
+    if not rows:
+        return ""
+    lines = [
+        "",
+        "## Test-time augmentation (pad-mirror, same run)",
+        "",
+        "`TTAClassifier(clf, ('pad-mirror',)).predict_proba` (`--tta pad-mirror`: the window "
+        "and its mirror across pads scored, P(signal) averaged) against the plain "
+        "`FlaxClassifier.predict_proba` it wraps (toolkit backend), timed in the same "
+        "interleaved repeats.",
+        "",
+        "| model | plain P(signal) s/event | TTA s/event | TTA / plain | noise removed plain "
+        "/ TTA | signal lost plain / TTA | max change of P(signal) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t, q = r["tta"], r.get("quality_by_path", {})
+        plain, tta = q.get("toolkit_proba") or {}, q.get("tta") or {}
+        lines.append(
+            f"| {r['model']} | {t['plain_s_per_event']:.4f} | {t['s_per_event']:.4f} | "
+            f"{t['ratio_to_plain']:.2f}x | {fmt(plain.get('noise_removed'))} / "
+            f"{fmt(tta.get('noise_removed'))} | {fmt(plain.get('signal_lost'))} / "
+            f"{fmt(tta.get('signal_lost'))} | {t['max_abs_p_change']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def gpu_markdown(res: dict[str, Any]) -> str:
     """The GPU section (rows of :func:`bench_gpu`, or the line saying why it was skipped)."""
     gpu = res.get("gpu") or {"skipped": "not run"}
@@ -476,9 +556,9 @@ def markdown(res: dict[str, Any]) -> str:
         "back-to-back calls lasting ~0.2 s per path). Weights: "
         f"{res['weights']}.",
         "",
-        "| model | s/event CPU (toolkit) | s/event GPU | noise removed | parameters "
-        "| signal lost | published CPU / GPU (Keras 2020) |",
-        "|---|---|---|---|---|---|---|",
+        "| model | s/event CPU (toolkit) | s/event CPU with pad-mirror TTA | s/event GPU "
+        "| noise removed | parameters | signal lost | published CPU / GPU (Keras 2020) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     gpu = res.get("gpu") or {"skipped": "not run"}
     gpu_s = {m["model"]: m["rows"]["toolkit"]["s_per_event"] for m in gpu.get("models", [])}
@@ -487,14 +567,14 @@ def markdown(res: dict[str, Any]) -> str:
         spe = p.get("seconds_per_event", {})
         g = gpu_s.get(r["model"])
         lines.append(
-            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | "
+            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | {_tta_cell(r)} | "
             f"{'not measured (no GPU)' if g is None else format(g, '.5f')} | "
             f"{fmt(r['noise_removed'])} | {r['parameters']:,} | {fmt(r['signal_lost'])} | "
             f"{spe.get('cpu', 'n/a')} / {spe.get('gpu', 'n/a')} |"
         )
     x = res["xgboost"]
     lines.append(
-        f"| xgboost ({x['trees']} trees) | {x['s_per_event']:.4f} | n/a | "
+        f"| xgboost ({x['trees']} trees) | {x['s_per_event']:.4f} | not measured | n/a | "
         f"{fmt(x['noise_removed'])} | - | {fmt(x['signal_lost'])} | - |"
     )
     lines += [
@@ -566,6 +646,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"{cost('onnx_int8')} | {e['jax_bfloat16_vs_reference']:.1e} / "
             f"{e['onnx_int8_vs_reference']:.1e} |"
         )
+    lines += tta_markdown(res).splitlines()
     lines += gpu_markdown(res).splitlines()
     lines += [
         "",

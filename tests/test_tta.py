@@ -11,7 +11,8 @@ import models
 from interp.backends.classifier import Classifier, load_classifier
 from interp.backends.flax.classifier import FlaxClassifier
 from interp.backends.flax.random_params import random_params
-from interp.backends.tta import TTAClassifier, parse_tta
+from interp.backends.tta import TTAClassifier, mirror_pads, parse_tta
+from interp.core.aligned import is_aligned
 from interp.core.errors import UnknownNameError
 from interp.data.preprocess import fit_preprocessor
 from interp.data.symmetry import pad_centroid_slope, pad_mirror_check
@@ -81,3 +82,12 @@ def test_symmetry_check_flags_an_asymmetric_set(simulated) -> None:
     skewed = simulated.subset(slope > 0.02)  # only tracks crossing one way
     check = pad_mirror_check(skewed)
     assert check["symmetric"] is False and check["slope"]["ks_statistic"] > 0.3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.float64, np.int16])
+def test_mirror_pads_is_the_reversed_view_aligned(dtype) -> None:
+    x = np.random.default_rng(0).integers(0, 200, (37, 11, 20)).astype(dtype)
+    for src in (x, x[::2], x[:0]):  # contiguous, strided, empty
+        got = mirror_pads(src)
+        assert got.dtype == src.dtype and (is_aligned(got) or not src.size)
+        np.testing.assert_array_equal(got, src[:, ::-1, :])

@@ -150,6 +150,28 @@ class FlaxClassifier:
             self._fused_key = key
         return self._fused, self._device_params
 
+    def _tuning(self) -> tuple[str, int, int]:
+        """``(preferred backend, chunk, min chunk)`` of this model (built lazily, per name).
+
+        Read from the model's spec (:mod:`interp.backends.flax.tuning`) once, not per call:
+        resolving a spec stats the model's file, ~0.1 ms each, three per :meth:`logits` call,
+        which was 10-15 % of the perceptron's whole event (``benchmarks/speed.py``).
+        """
+        if getattr(self, "_tuning_key", None) != self.name:
+            from interp.backends.flax.tuning import (
+                preferred_backend,
+                preferred_chunk,
+                preferred_min_chunk,
+            )
+
+            self._tuning_plan = (
+                preferred_backend(self.name),
+                preferred_chunk(self.name),
+                preferred_min_chunk(self.name),
+            )
+            self._tuning_key = self.name
+        return self._tuning_plan
+
     def _onnx(self) -> Any:
         """In-memory ONNX Runtime twin of this classifier (built lazily)."""
         precision = "int8" if getattr(self, "precision", "float32") == "int8" else "float32"
@@ -182,12 +204,7 @@ class FlaxClassifier:
             ShapeMismatchError: If (P, T) differs from :attr:`window`.
         """
         from interp.backends.flax.adc import as_model_input
-        from interp.backends.flax.tuning import (
-            BACKENDS,
-            preferred_backend,
-            preferred_chunk,
-            preferred_min_chunk,
-        )
+        from interp.backends.flax.tuning import BACKENDS
 
         charge = self._check(charge)
         n = charge.shape[0]
@@ -198,16 +215,17 @@ class FlaxClassifier:
         precision = getattr(self, "precision", "float32")
         if precision not in INFERENCE_PRECISIONS:
             raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got '{precision}'")
-        backend = preferred_backend(self.name) if self.backend == "auto" else self.backend
+        auto_backend, chunk, min_chunk = self._tuning()
+        backend = auto_backend if self.backend == "auto" else self.backend
         if precision == "int8":
             backend = "onnx"  # int8 is ONNX Runtime's (interp.backends.onnx.quantize)
         elif precision != "float32":
             backend = "jax"  # reduced float precision is the JAX path's
         if backend == "onnx":
-            return self._onnx().logits(charge, int(batch_size or preferred_chunk(self.name)))
+            return self._onnx().logits(charge, int(batch_size or chunk))
         charge = as_model_input(charge)  # aligned: XLA reads the slices in place
         if batch_size is None:  # measured per model: big exact slices, a small padded tail
-            plan = ladder_chunks(n, preferred_chunk(self.name), preferred_min_chunk(self.name))
+            plan = ladder_chunks(n, chunk, min_chunk)
         else:
             size = bucket_size(n, int(batch_size))
             plan = ((start, stop, size) for start, stop in chunks(n, size))
