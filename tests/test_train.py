@@ -423,6 +423,7 @@ def test_one_compiled_step_serves_runs_of_any_lr_and_size(
 def test_padding_rows_carry_no_weight(small: tuple[ClusterSet, ClusterSet]) -> None:
     """A batch holding zero-weight padding rows gives the update of the batch without them."""
     from interp.backends.flax import step_cache
+    from interp.backends.flax.chunking import pad_to
     from interp.backends.flax.schedule import one_cycle_hyper
     from interp.data.preprocess import fit_preprocessor
 
@@ -434,8 +435,8 @@ def test_padding_rows_carry_no_weight(small: tuple[ClusterSet, ClusterSet]) -> N
     x = step_cache.padded_inputs(pre, tr.charge[:n], 1 << 15, chunk=64)
     np.testing.assert_array_equal(x[:n], pre(tr.charge[:n]))
     assert not x[n:].any()
-    y = step_cache.pad_rows(tr.label[:n].astype(np.int32), len(x))
-    w = step_cache.pad_rows(np.ones(n, np.float32), len(x))
+    y = pad_to(tr.label[:n].astype(np.int32), len(x))
+    w = pad_to(np.ones(n, np.float32), len(x))
     module = models.get_model("mlp")  # no dropout: rows at other batch positions are the same
     params = jax.jit(module.init)(jax.random.key(0), jnp.ones((1, 11, 20)))["params"]
     hyper = one_cycle_hyper(1e-2, 10, 1e-4)
@@ -454,5 +455,6 @@ def test_padding_rows_carry_no_weight(small: tuple[ClusterSet, ClusterSet]) -> N
     a, la = run(np.concatenate([real, np.full(32, n)]))  # 32 padding rows in the batch
     b, lb = run(np.concatenate([real, real]))  # the same rows twice: the same weighted mean
     assert float(la) == pytest.approx(float(lb), rel=1e-6)
-    for u, v in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+    pa, pb = jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)
+    for u, v in zip(pa, pb, strict=True):
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-7)

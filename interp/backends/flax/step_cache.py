@@ -107,15 +107,6 @@ def padded_rows(n: int) -> int:
     return -(-need // step) * step
 
 
-def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    """``a`` with zero rows appended to ``rows`` rows (axis 0)."""
-    if len(a) == rows:
-        return a
-    out = np.zeros((rows, *a.shape[1:]), a.dtype)
-    out[: len(a)] = a
-    return out
-
-
 def padded_inputs(
     pre: Callable[[np.ndarray], np.ndarray], charge: np.ndarray, rows: int, chunk: int = 1 << 16
 ) -> np.ndarray:
@@ -142,7 +133,6 @@ __all__ = [
     "init_params",
     "optimizer",
     "optimizer_init",
-    "pad_rows",
     "padded_inputs",
     "padded_rows",
     "train_step",

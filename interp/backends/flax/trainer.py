@@ -457,8 +457,8 @@ def train_flax(
     rows = step_cache.padded_rows(n)  # zero-weight padding rows: one compiled shape per bucket
     x_host = step_cache.padded_inputs(pre, train.charge, rows)
     x_all = place_all(x_host)
-    y_all = place_all(step_cache.pad_rows(y_tr, rows))
-    w_all = place_all(step_cache.pad_rows(cw[y_tr], rows))
+    y_all = place_all(pad_to(y_tr, rows))
+    w_all = place_all(pad_to(cw[y_tr], rows))
     x_val, y_val = pre(val.charge), val.label.astype(np.int32)
     batch = min(config.batch_size, n)
     if dp is not None:

@@ -2,9 +2,9 @@
 
 The float32 graph of :func:`interp.backends.onnx.export.build_onnx` is quantized with
 ``onnxruntime.quantization.quantize_static`` in the QDQ format (QuantizeLinear /
-DequantizeLinear pairs around int8 weights, one scale per output channel, and uint8 activations
-of every Conv, Gemm and MatMul), which ONNX Runtime's CPU provider fuses into integer kernels and other runtimes read
-as standard ONNX. The graph interface is unchanged (float32 ``charge`` in, float32 ``logits`` /
+DequantizeLinear pairs around int8 weights, one scale per output channel, and uint8
+activations of every Conv, Gemm and MatMul), which ONNX Runtime's CPU provider fuses into
+integer kernels and other runtimes read as standard ONNX. The graph interface is unchanged (float32 ``charge`` in, float32 ``logits`` /
 ``p_signal`` out; preprocessing stays float32).
 
 Activation ranges come from calibration windows: by default clusters simulated for the
