@@ -4,8 +4,8 @@ The float32 graph of :func:`interp.backends.onnx.export.build_onnx` is quantized
 ``onnxruntime.quantization.quantize_static`` in the QDQ format (QuantizeLinear /
 DequantizeLinear pairs around int8 weights, one scale per output channel, and uint8
 activations of every Conv, Gemm and MatMul), which ONNX Runtime's CPU provider fuses into
-integer kernels and other runtimes read as standard ONNX. The graph interface is unchanged (float32 ``charge`` in, float32 ``logits`` /
-``p_signal`` out; preprocessing stays float32).
+integer kernels and other runtimes read as standard ONNX. The graph interface is unchanged
+(float32 ``charge`` in, float32 ``logits`` / ``p_signal`` out; preprocessing stays float32).
 
 Activation ranges come from calibration windows: by default clusters simulated for the
 classifier's training chamber (the data it was trained on in the toolkit's studies), or the
