@@ -36,7 +36,7 @@ def explain(
             help="Most integrated-gradient nodes per cluster: each cluster's path is refined "
             "until its completeness gap is within 1 %; <= --ig-steps: fixed steps"
         ),
-    ] = 512,
+    ] = 1024,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress (only the closing summary)")
     ] = False,

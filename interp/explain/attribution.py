@@ -1,10 +1,17 @@
-"""Input attributions in JAX: saliency, integrated gradients (chunked) and occlusion.
+"""Input attributions in JAX: saliency, integrated gradients and occlusion.
 
 Every method works on a pure scalar-per-cluster function ``f(x) -> [B]`` of the *preprocessed*
 input ``x`` [B, P, T]; for the classifiers ``f`` is the logit difference
 ``logit_signal - logit_noise`` (:func:`logit_diff_fn`), i.e. the log-odds of signal. Samples
 are independent (no batch statistics), so the gradient of ``sum(f(x))`` is the per-cluster
 input gradient.
+
+Integrated gradients come in two rules: the fixed midpoint rule (:func:`integrated_gradients`,
+``steps`` nodes) and the adaptive one (:func:`integrated_gradients_adaptive`), which bisects
+each cluster's path intervals where their own completeness gap is largest until the cluster is
+within :data:`IG_RTOL`, and states the nodes it used. The explain stage uses the adaptive rule:
+on trained ReLU networks the fixed rule misses the tolerance on many clusters at any affordable
+node count (see :func:`integrated_gradients_adaptive`).
 
 All entry points take [N, P, T] numpy arrays, process them in fixed-size batches (the last one
 zero-padded, so one shape is compiled) and return float32 numpy arrays [N, P, T].
@@ -33,6 +40,13 @@ class LogitDiff:
     Callable like any :data:`ScalarFn`; the attribution kernels recognise it and pass the
     parameters as jit *arguments* (not baked-in constants), so one compilation serves every
     classifier with the same module config and XLA does not constant-fold the weights.
+
+    The logits are the forward pass the classifier predicts with on this platform
+    (:func:`interp.backends.flax.formulation.model_logits_fn`, ``"auto"``): the model's
+    rewrite where its spec picks one (on CPU the banded-matmul split conv and the
+    hybrid-convolution ResNet), else ``module.apply``; the same function up to float32
+    summation order. Gradients through the split conv's rewrite cost ~1/15 of ``apply``'s
+    (8 against 130 us per cluster on 2 cores), which pays for the adaptive IG nodes.
 
     Attributes:
         module: Unbound linen module mapping [B, P, T] -> logits [B, 2].
@@ -306,7 +320,7 @@ def integrated_gradients_adaptive(
     x: np.ndarray,
     baseline: np.ndarray | None = None,
     steps: int = 16,
-    max_steps: int = 512,
+    max_steps: int = 1024,
     rtol: float = IG_RTOL,
     points: int = IG_POINTS,
 ) -> AdaptiveIG:
@@ -316,8 +330,9 @@ def integrated_gradients_adaptive(
     intervals ``[lo_j, hi_j]`` of width ``h_j`` and midpoints ``m_j``: the composite midpoint
     rule of :func:`integrated_gradients` on non-uniform intervals. Along the path,
     ``g(a) = f(b + a (x - b))``; each interval's own completeness gap
-    ``e_j = h_j g'(m_j) - (g(hi_j) - g(lo_j))`` is known exactly (``g`` at the edges comes with
-    the gradients) and the cluster's gap ``sum(IG) - (f(x) - f(b))`` is ``sum_j e_j``.
+    ``e_j = h_j g'(m_j) - (g(hi_j) - g(lo_j))`` is known exactly (``g`` at the initial edges
+    by one forward pass each; a later edge is an old midpoint, whose value came with its
+    gradient) and the cluster's gap ``sum(IG) - (f(x) - f(b))`` is ``sum_j e_j``.
 
     Why: the classifiers are ReLU networks, so ``g`` is piecewise linear in ``a`` with
     75-380 kinks per path (trained split conv / MLP / ResNet, 4,096-node scan) and ``g'``
@@ -334,7 +349,16 @@ def integrated_gradients_adaptive(
     it is within tolerance or has ``max_steps`` intervals. The stopping quantity bounds the
     stated completeness gap (``|sum_j e_j| <= sum_j |e_j|``) without relying on cancellation
     between intervals; nothing is rescaled. A cluster stopped by the cap keeps its gap
-    (``converged`` false) and a completeness check reports it.
+    (``converged`` false) and a completeness check reports it. The completeness bounds only
+    the sum: per pixel, against a 4,096-node reference, the maps of a trained MLP are about
+    twice as close as the fixed 16-node rule's (largest pixel error 0.8 % against 1.6 % of the
+    map's largest value; tests/test_attribution.py).
+
+    Cost, measured (2-core VM, 128 test clusters of trained models, 16 initial intervals, cap
+    512): the ResNet needs 10-11k gradients (nodes per cluster: median 28-29, max 260-321) in
+    ~20 rounds, 2-3x the wall time of the fixed 16-node rule (0.9 against 0.35 s); the split
+    conv and the MLP ~0.1 s. Every cluster met the tolerance; the fixed rule left 90 / 54 / 27
+    of the 128 outside it (ResNet / split conv / MLP), 38 / 10 / 7 at 64 nodes.
 
     Args:
         f: Scalar-per-cluster function.
@@ -693,7 +717,8 @@ def attributions(
     The classifier's fitted preprocessing is applied inside; attributions are taken with
     respect to the preprocessed window the network sees (as the ``explain`` stage does), in
     log-odds (``logit_signal - logit_noise``). For integrated gradients (baseline: the empty
-    window) each map sums to about ``f(x) - f(0)``.
+    window) each map sums to about ``f(x) - f(0)``; pass ``max_steps`` (e.g. 512) for the
+    adaptive rule, which meets :data:`IG_RTOL` per cluster (:func:`integrated_gradients`).
 
     Args:
         clf: A Flax classifier (``module``, ``params``, ``preprocessor``, ``window``), e.g.

@@ -76,7 +76,7 @@ class ExplainConfig:
     attr_clusters: int = 512
     ig_steps: int = 64
     ig_chunk: int = 16
-    ig_max_steps: int | None = 512
+    ig_max_steps: int | None = 1024
     occlusion_patch: tuple[int, int] = (3, 3)
     shap_clusters: int = 2000
     train_clusters: int = 20000
