@@ -26,7 +26,17 @@ def explain(
         bool, typer.Option("--png/--no-png", help="Also write PNG + PDF (matplotlib, no browser)")
     ] = True,
     attr_clusters: Annotated[int, typer.Option(help="Test clusters per attribution map set")] = 512,
-    ig_steps: Annotated[int, typer.Option(help="Integrated-gradient path steps")] = 64,
+    ig_steps: Annotated[
+        int,
+        typer.Option(help="Integrated-gradient path steps (initial intervals when adaptive)"),
+    ] = 64,
+    ig_max_steps: Annotated[
+        int,
+        typer.Option(
+            help="Most integrated-gradient nodes per cluster: each cluster's path is refined "
+            "until its completeness gap is within 1 %; <= --ig-steps: fixed steps"
+        ),
+    ] = 1024,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress (only the closing summary)")
     ] = False,
@@ -41,7 +51,9 @@ def explain(
 
     out_dir = out if out is not None else run_workdir / "explain"
     chunk = 16 if ig_steps % 16 == 0 else ig_steps
-    cfg = ExplainConfig(attr_clusters=attr_clusters, ig_steps=ig_steps, ig_chunk=chunk)
+    cfg = ExplainConfig(
+        attr_clusters=attr_clusters, ig_steps=ig_steps, ig_chunk=chunk, ig_max_steps=ig_max_steps
+    )
     if (run_workdir / CLASSIFIER_FILE).is_file():
         from interp.study.explain_folder import explain_classifier_folder
 
@@ -51,7 +63,8 @@ def explain(
                    f"to {out_dir}")  # fmt: skip
         if s.get("attributed_function"):
             gaps = ", ".join(
-                f"{v['max_abs_gap_logodds']:.3g}" for v in s["ig_completeness"].values()
+                f"{v['max_abs_gap_logodds']:.3g} ({_within(v)})"
+                for v in s["ig_completeness"].values()
             )
             typer.echo(f"attributions of the {s['attributed_function']}; integrated-gradient "
                        f"completeness: max |gap| {gaps} (log-odds)")  # fmt: skip
@@ -80,6 +93,15 @@ def explain(
             )
         )
     typer.echo(f"summary: {out_dir / 'explain_summary.json'}")
+
+
+def _within(record: dict[str, Any]) -> str:
+    """``"within rtol 0.01, nodes 16 -> median 28, max 260"`` for a completeness record."""
+    verdict = "within" if record.get("passed") else f"{record.get('n_outside')} outside"
+    nodes = record["steps"]
+    if record.get("adaptive"):
+        nodes = f"{nodes} -> median {record['nodes_median']:g}, max {record['nodes_max']}"
+    return f"{verdict} rtol {record.get('rtol', 0.01):g}, nodes {nodes}"
 
 
 def _with_bar(run: Any) -> Any:

@@ -56,8 +56,20 @@ def sanity_rows(rows: list[Mapping[str, Any]]) -> list[list[str]]:
     return out
 
 
+def ig_nodes_text(c: Mapping[str, Any]) -> str:
+    """The integrated-gradient nodes a completeness record states: ``"16 fixed"``, or for the
+    adaptive rule ``"16 -> median 28, max 260 (cap 512)"``; ``""`` when it states none."""
+    if "nodes_median" in c:
+        capped = f", {c['capped']} capped" if c.get("capped") else ""
+        return (
+            f"{c['steps']} -> median {c['nodes_median']:g}, max {c['nodes_max']} "
+            f"(cap {c['max_steps']}{capped})"
+        )
+    return f"{c['steps']} fixed" if "steps" in c else ""
+
+
 def completeness_rows(rows: list[Mapping[str, Any]]) -> list[list[str]]:
-    """Method, model, chamber, max |gap| (log-odds), tolerance, passed."""
+    """Method, model, chamber, max |gap| (log-odds), tolerance, IG path nodes, passed."""
     out = []
     for r in rows:
         c = r.get("completeness")
@@ -71,6 +83,7 @@ def completeness_rows(rows: list[Mapping[str, Any]]) -> list[list[str]]:
                 r["chamber"],
                 f"{c['max_abs_gap']:.2g}",
                 tol,
+                ig_nodes_text(c),
                 "yes" if c["passed"] else "**no**",
             ]
         )
@@ -102,7 +115,11 @@ def sanity(inp: SectionInput) -> Section:
         "**Deletion / insertion**: the most-attributed pixels (towards the predicted class) "
         "replaced by the preprocessed empty window (deletion) or put back onto it "
         "(insertion) in 20 steps; area under the predicted-class probability, against "
-        "random pixel orders (lower deletion and higher insertion than random is better)."
+        "random pixel orders (lower deletion and higher insertion than random is better). "
+        "**Completeness**: integrated gradients must sum to f(x) - f(baseline) within rtol x "
+        "max(|f(x) - f(baseline)|, 1) per cluster; the adaptive rule bisects each cluster's "
+        "path intervals where their own gap is largest (at the ReLU kinks) until the summed "
+        "interval gaps are within it, so the nodes used per cluster are stated."
     )
     sec = Section(
         title,
@@ -123,7 +140,15 @@ def sanity(inp: SectionInput) -> Section:
             ),
             Table(
                 "Completeness: IG sums to f(x) - f(baseline), SHAP sums to the margin",
-                ["method", "model", "chamber", "max abs gap (log-odds)", "tolerance", "passed"],
+                [
+                    "method",
+                    "model",
+                    "chamber",
+                    "max abs gap (log-odds)",
+                    "tolerance",
+                    "IG path nodes (initial -> per cluster)",
+                    "passed",
+                ],
                 completeness_rows(rows),
             ),
         ],

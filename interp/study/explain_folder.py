@@ -87,7 +87,7 @@ def explain_classifier_folder(
         out_folder: Output folder (created).
         png: Also write PNG + PDF twins.
         config: Explanation sizes (``attr_clusters``, ``ig_steps``, ``ig_chunk``,
-            ``occlusion_patch``, ``seed``).
+            ``ig_max_steps``, ``occlusion_patch``, ``seed``).
         progress: Optional callback for one-line status messages.
         data_files: Chamber -> user cluster file (the ones it was trained on); simulated
             chambers need none.
@@ -146,10 +146,10 @@ def explain_classifier_folder(
                 sub = test.subset(_sample(len(test), cfg.attr_clusters, cfg.seed))
                 x = pre(sub.charge)
                 groups = attr.confusion_groups(sub.label, clf.predict_proba(sub.charge), 0.5)
-                maps = attr.attribution_maps(f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch)
-                summary["ig_completeness"][f"{tag}_on_{chamber}"] = attr.completeness_record(
-                    f, x, maps["integrated_gradients"], cfg.ig_steps
+                maps, record = attr.attribution_maps(
+                    f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch, cfg.ig_max_steps
                 )
+                summary["ig_completeness"][f"{tag}_on_{chamber}"] = record
                 counts = {k: int(v.size) for k, v in groups.items()}
                 for method, m in maps.items():
                     title = (

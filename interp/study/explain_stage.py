@@ -59,8 +59,14 @@ class ExplainConfig:
 
     Attributes:
         attr_clusters: Test clusters (random, fixed seed) per attribution map set.
-        ig_steps: Integrated-gradient path nodes.
-        ig_chunk: Nodes per chunk (memory bound).
+        ig_steps: Integrated-gradient path nodes: the initial uniform intervals of the
+            adaptive rule, or every node of the fixed one.
+        ig_chunk: Nodes per chunk of the fixed rule (memory bound).
+        ig_max_steps: Cap on one cluster's integrated-gradient nodes: the rule refines each
+            cluster's path until its completeness gap is within
+            :data:`interp.explain.attribution.IG_RTOL` (see
+            :func:`~interp.explain.attribution.integrated_gradients_adaptive`); ``None`` or
+            ``<= ig_steps``: the fixed midpoint rule with ``ig_steps`` nodes.
         occlusion_patch: Patch (pads, time bins).
         shap_clusters: Test clusters for XGBoost SHAP.
         train_clusters: Training clusters scored for the KS test and the rule fit.
@@ -70,6 +76,7 @@ class ExplainConfig:
     attr_clusters: int = 512
     ig_steps: int = 64
     ig_chunk: int = 16
+    ig_max_steps: int | None = 1024
     occlusion_patch: tuple[int, int] = (3, 3)
     shap_clusters: int = 2000
     train_clusters: int = 20000
@@ -189,7 +196,8 @@ def explain_run(
         perceptron's; per rule ``like_for_like``: balanced accuracy of rule and perceptron at
         their validation operating points and their decision agreement per test chamber,
         :func:`interp.explain.rule.like_for_like`), ``ks`` (p-values per model and
-        chamber), ``ig_completeness`` (gaps per cell), ``accuracy`` per cell, ``physics``,
+        chamber), ``ig_completeness`` (per cell: gaps, tolerance, passed and the nodes used,
+        :func:`interp.explain.attribution.completeness_record`), ``accuracy`` per cell, ``physics``,
         ``calibration`` (test ECE / Brier raw vs Platt vs isotonic per cell), ``figures`` and
         ``png_skipped_reason``.
 
@@ -507,10 +515,10 @@ def _attribution_section(
         groupings = {"cells": attr.confusion_groups(sub.label, cell.test_scores[t][idx], 0.5)}
         if "noise_kind" in sub.truth:
             groupings["kinds"] = attr.noise_kind_groups(sub.truth["noise_kind"])
-        maps = attr.attribution_maps(f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch)
-        summary["ig_completeness"][f"{cell.tag}_on_{t}"] = attr.completeness_record(
-            f, x, maps["integrated_gradients"], cfg.ig_steps
+        maps, record = attr.attribution_maps(
+            f, x, cfg.ig_steps, cfg.ig_chunk, cfg.occlusion_patch, cfg.ig_max_steps
         )
+        summary["ig_completeness"][f"{cell.tag}_on_{t}"] = record
         for method, m in maps.items():
             for gname, groups in groupings.items():
                 per = "confusion cell (thr 0.5)" if gname == "cells" else "noise kind"
