@@ -7,10 +7,11 @@ so the only collection is ``params``; the second conv of every residual branch i
 zero-initialised (SkipInit-style) so each block starts as its shortcut, which keeps the
 un-normalised network well conditioned at initialisation.
 
-Fast forward (CPU): every convolution in the form measured fastest for its shape
-(:func:`models.ops.conv_hybrid`; 2.9x faster than ``module.apply``); GPU/TPU run
-``module.apply``. Inference: ONNX Runtime when installed (2.5-3x faster than XLA:CPU's
-convolutions on the 2-core VM), 1,024 clusters per call (flat between 1k and 8k).
+Fast forward (CPU): :func:`models.resnet_cpu.fast_forward` (every convolution in the form
+measured fastest for its shape, :func:`models.ops.conv_hybrid`, with each block's projection
+folded into its conv1 and the 16-channel convolutions widened onto YNNPACK); GPU/TPU run
+``module.apply``. Inference: 256 clusters per call (YNNPACK's convolutions are faster on small
+batches). Backend: ONNX Runtime when installed (see ``docs/speed.md`` for the measured ratio).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 
 from models import onnx_graph as og
 from models.contract import ModelSpec
-from models.ops import conv_hybrid
+from models.resnet_cpu import fast_forward
 
 
 class ResidualBlock(nn.Module):
@@ -87,33 +88,6 @@ class ResNet(nn.Module):
 Model = ResNet
 
 
-def fast_forward(module: nn.Module) -> Any:
-    """``ResNet`` forward with every convolution in its fastest form (:func:`conv_hybrid`).
-
-    Args:
-        module: A :class:`ResNet` (any ``stem_features``/``block_*`` config).
-
-    Returns:
-        ``fn(params, x [B, P, T] float32) -> float32 [B, C]``.
-    """
-    strides = tuple(int(s) for s in module.block_strides)
-    features = tuple(int(f) for f in module.block_features)
-
-    def fn(params: Any, x: jax.Array) -> jax.Array:
-        def conv(h: jax.Array, p: Any, s: int = 1) -> jax.Array:
-            return conv_hybrid(h, p["kernel"], p["bias"], s)
-
-        h = nn.relu(conv(x[..., None], params["stem_conv"]))
-        for i, (f, s) in enumerate(zip(features, strides, strict=True)):
-            bp = params[f"res_block{i + 1}"]
-            a = conv(nn.relu(conv(h, bp["conv1"], s)), bp["conv2"])
-            short = conv(h, bp["proj"], s) if (s != 1 or h.shape[-1] != f) else h
-            h = nn.relu(a + short)
-        return jnp.mean(h, axis=(1, 2)) @ params["dense"]["kernel"] + params["dense"]["bias"]
-
-    return fn
-
-
 def onnx_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int]) -> str:
     """Stem Conv -> residual blocks (Conv, Relu, Conv, Add) -> GlobalAveragePool -> Gemm."""
     h = og.unsqueeze_channel(g, x)
@@ -138,7 +112,7 @@ SPEC = ModelSpec(
     name="resnet",
     fast_forward=fast_forward,
     formulation={"cpu": "rewrite", "gpu": "apply", "tpu": "apply"},
-    chunk=1024,
+    chunk=256,
     inference_backend="onnx",
     onnx_graph=onnx_graph,
     description="lean residual network (95,170 params)",

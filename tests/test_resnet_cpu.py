@@ -1,0 +1,113 @@
+"""The ResNet's CPU formulation (models/resnet_cpu.py) against flax.linen and module.apply."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import numpy as np
+import pytest
+
+import models
+from interp.backends.flax.random_params import random_params
+from interp.backends.flax.steps import make_forward
+from models.resnet_cpu import YNN_MIN_FEATURES, conv_cpu, fast_forward, fold_projection
+
+RTOL = 1e-5
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def _conv_params(rng, kernel, c_in, c_out):
+    return {
+        "kernel": rng.standard_normal((*kernel, c_in, c_out)).astype(np.float32),
+        "bias": rng.standard_normal(c_out).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize(
+    ("hw", "stride"),
+    [((11, 20), 2), ((6, 10), 2), ((3, 5), 2), ((9, 13), 1), ((7, 8), 3)],
+)
+def test_fold_projection_is_conv1_and_shortcut(hw, stride) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, *hw, 4)).astype(np.float32)
+    p1, pp = _conv_params(rng, (3, 3), 4, 6), _conv_params(rng, (1, 1), 4, 7)
+    s = (stride, stride)
+    ref1 = nn.Conv(6, (3, 3), strides=s, padding="SAME").apply({"params": p1}, x)
+    refp = nn.Conv(7, (1, 1), strides=s, padding="SAME").apply({"params": pp}, x)
+    k = fold_projection(p1["kernel"], pp["kernel"], hw, stride)
+    assert k.shape == (3, 3, 4, 13)
+    got = jax.lax.conv_general_dilated(
+        x, k, s, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    ) + np.concatenate([p1["bias"], pp["bias"]])
+    assert _rel(got[..., :6], ref1) < RTOL
+    assert _rel(got[..., 6:], refp) < RTOL
+
+
+def test_fold_projection_rejects_a_non_1x1_projection() -> None:
+    k = np.zeros((3, 3, 4, 6), np.float32)
+    with pytest.raises(ValueError, match="proj kernel"):
+        fold_projection(k, np.zeros((3, 3, 4, 6), np.float32), (6, 10), 2)
+
+
+@pytest.mark.parametrize(
+    ("hw", "c_in", "c_out", "stride", "widened"),
+    [
+        ((6, 10), 16, 16, 1, True),  # block 1 conv2: widened to 17 channels
+        ((11, 20), 10, 16, 2, True),  # block 1 conv1 (unfolded)
+        ((6, 10), 16, 32, 2, False),  # already on YNNPACK
+        ((2, 3), 8, 8, 1, False),  # dense matmul branch
+        ((11, 20), 1, 10, 1, False),  # 1-channel stem: shift-add branch
+    ],
+)
+def test_conv_cpu_matches_flax_conv(hw, c_in, c_out, stride, widened) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((9, *hw, c_in)).astype(np.float32)
+    p = _conv_params(rng, (3, 3), c_in, c_out)
+    ref = nn.Conv(c_out, (3, 3), strides=(stride, stride), padding="SAME").apply({"params": p}, x)
+    fn = jax.jit(conv_cpu, static_argnums=3)
+    got = fn(x, p["kernel"], p["bias"], stride)
+    assert got.shape == ref.shape
+    assert _rel(got, ref) < RTOL
+    jaxpr = str(jax.make_jaxpr(conv_cpu, static_argnums=3)(x, p["kernel"], p["bias"], stride))
+    assert (f",{YNN_MIN_FEATURES}]" in jaxpr.replace(" ", "")) == widened
+
+
+@pytest.mark.parametrize(
+    ("config", "window"),
+    [
+        ({}, (11, 20)),  # the registered ResNet: folds in blocks 1-2, dense block 3
+        ({"stem_features": 6, "block_features": (6, 8), "block_strides": (1, 2)}, (11, 20)),
+        ({"stem_features": 4, "block_features": (6, 8), "block_strides": (2, 1)}, (11, 20)),
+        ({"stem_features": 3, "block_features": (5, 6, 7), "block_strides": (1, 2, 2)}, (9, 13)),
+    ],
+)
+def test_fast_forward_matches_apply_values_and_gradients(config, window) -> None:
+    module = models.get_model("resnet", **config)
+    params = random_params(module, window, 0)
+    rng = np.random.default_rng(2)  # the zero-initialised conv2 kernels made non-zero
+    params = jax.tree_util.tree_map(
+        lambda a: np.asarray(a) + 0.1 * rng.standard_normal(a.shape).astype(np.float32), params
+    )
+    x = rng.random((33, *window)).astype(np.float32)
+    ref = np.asarray(make_forward(module)(params, x))
+    fn = fast_forward(module)
+    assert _rel(jax.jit(fn)(params, x), ref) < RTOL
+
+    def grads(f):
+        return jax.grad(lambda p: f(p, x)[:, 1].sum())(params)
+
+    apply = lambda p, x: module.apply({"params": p}, x)  # noqa: E731
+    for g_fast, g_ref in zip(
+        jax.tree_util.tree_leaves(grads(fn)), jax.tree_util.tree_leaves(grads(apply)), strict=True
+    ):
+        assert _rel(g_fast, g_ref) < 1e-4
+
+
+def test_resnet_spec_uses_the_cpu_formulation() -> None:
+    spec = models.model_spec("resnet")
+    assert spec.fast_forward is fast_forward
+    assert spec.formulation["cpu"] == "rewrite"
