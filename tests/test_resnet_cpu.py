@@ -54,16 +54,18 @@ def test_fold_projection_rejects_a_non_1x1_projection() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hw", "c_in", "c_out", "stride", "widened"),
+    ("hw", "c_in", "c_out", "stride", "branch"),
     [
-        ((6, 10), 16, 16, 1, True),  # block 1 conv2: widened to 17 channels
-        ((11, 20), 10, 16, 2, True),  # block 1 conv1 (unfolded)
-        ((6, 10), 16, 32, 2, False),  # already on YNNPACK
-        ((2, 3), 8, 8, 1, False),  # dense matmul branch
-        ((11, 20), 1, 10, 1, False),  # 1-channel stem: shift-add branch
+        ((6, 10), 16, 16, 1, "widened"),  # block 1 conv2: widened to 17 channels
+        ((11, 20), 10, 16, 2, "widened"),  # block 1 conv1 (unfolded)
+        ((6, 10), 16, 32, 2, "conv"),  # already on YNNPACK
+        ((3, 5), 32, 76, 2, "im2col"),  # block 3 conv1: 9 taps < 15 positions
+        ((3, 5), 20, 5, 1, "conv"),  # > 6 output positions, 20 channels: a convolution
+        ((2, 3), 8, 8, 1, "dense"),  # 9 taps > 6 positions: dense matmul
+        ((11, 20), 1, 10, 1, "shift-add"),  # 1-channel stem
     ],
 )
-def test_conv_cpu_matches_flax_conv(hw, c_in, c_out, stride, widened) -> None:
+def test_conv_cpu_matches_flax_conv(hw, c_in, c_out, stride, branch) -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((9, *hw, c_in)).astype(np.float32)
     p = _conv_params(rng, (3, 3), c_in, c_out)
@@ -73,7 +75,11 @@ def test_conv_cpu_matches_flax_conv(hw, c_in, c_out, stride, widened) -> None:
     assert got.shape == ref.shape
     assert _rel(got, ref) < RTOL
     jaxpr = str(jax.make_jaxpr(conv_cpu, static_argnums=3)(x, p["kernel"], p["bias"], stride))
-    assert (f",{YNN_MIN_FEATURES}]" in jaxpr.replace(" ", "")) == widened
+    jaxpr = jaxpr.replace(" ", "")
+    assert (f",{YNN_MIN_FEATURES}]" in jaxpr) == (branch == "widened")
+    positions = 9 * int(got.shape[1]) * int(got.shape[2])  # im2col: [B * Ho * Wo, 9 * C]
+    assert (f"f32[{positions},{9 * c_in}]" in jaxpr) == (branch == "im2col")
+    assert ("conv_general_dilated" in jaxpr) == (branch in ("widened", "conv"))
 
 
 @pytest.mark.parametrize(
