@@ -8,10 +8,10 @@ zero-initialised (SkipInit-style) so each block starts as its shortcut, which ke
 un-normalised network well conditioned at initialisation.
 
 Fast forward (CPU): :func:`models.resnet_cpu.fast_forward` (every convolution in the form
-measured fastest for its shape, :func:`models.ops.conv_hybrid`, with each block's projection
-folded into its conv1 and the 16-channel convolutions widened onto YNNPACK); GPU/TPU run
-``module.apply``. Inference: 256 clusters per call (YNNPACK's convolutions are faster on small
-batches). Backend: ONNX Runtime when installed (see ``docs/speed.md`` for the measured ratio).
+measured fastest for its shape: :func:`models.ops.conv_hybrid`, with block 3's stride-2 conv1
+as im2col); GPU/TPU run ``module.apply``. Inference: ONNX Runtime when installed (1.6-1.9x
+faster than this XLA:CPU path on the 2-core VM with the second core free, see
+``models/resnet_cpu.py``), 1,024 clusters per call (flat between 256 and 1,024).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ SPEC = ModelSpec(
     name="resnet",
     fast_forward=fast_forward,
     formulation={"cpu": "rewrite", "gpu": "apply", "tpu": "apply"},
-    chunk=256,
+    chunk=1024,
     inference_backend="onnx",
     onnx_graph=onnx_graph,
     description="lean residual network (95,170 params)",

@@ -1,30 +1,29 @@
 """The ResNet's CPU forward pass (``SPEC.fast_forward`` of :mod:`models.resnet`).
 
-Three rewrites on top of :func:`models.ops.conv_hybrid`, all exact up to float32 summation
-order and differentiable:
+Every convolution as :func:`models.ops.conv_hybrid` runs it, except on small grids
+(<= :data:`models.ops.DENSE_MAX_POSITIONS` output positions) where im2col needs fewer FLOPs
+than ``conv_hybrid``'s dense Toeplitz matmul (``kh * kw < H * W``): block 3's stride-2 conv1,
+3x5x32 -> 2x3x76, runs as one ``[B * 6, 288] @ [288, 76]`` matmul (263k FLOPs per cluster
+instead of 438k; :func:`conv_im2col`). Exact up to float32 summation order and
+differentiable (the trainer uses it too).
 
-* **Projection folded into conv1** where conv1 has <= 16 channels in and out (block 1, 10 ->
-  16). A block's 1x1 stride-s shortcut reads input position ``s * o``, which is one tap of
-  the 3x3 stride-s ``conv1`` ("SAME": the tap at the low padding), so both run as one
-  convolution with ``2F`` output channels (:func:`fold_projection`), which XLA:CPU hands to
-  YNNPACK (next point) at no extra time; the 1x1 shortcut alone was a strided copy and a
-  K = 10 matmul. Wider blocks keep a separate shortcut (folding doubles conv1's FLOPs).
-* **Small-channel convolutions widened to 17 output channels.** XLA:CPU (jaxlib 0.10.2) runs a
-  float32 convolution with YNNPACK only when ``max(C_in, C_out) > 16``
-  (:data:`YNN_MIN_FEATURES`), else with Eigen; block 1's 16 -> 16 conv2 took 25 % less CPU
-  time with one zero output channel added (:func:`conv_cpu`).
-* **im2col on small grids** where it needs fewer FLOPs than ``conv_hybrid``'s dense Toeplitz
-  matmul (block 3's stride-2 conv1, 3x5x32 -> 2x3x76: 263k instead of 438k FLOPs per
-  cluster; :func:`conv_im2col`).
+Measured on the 2-core VM (seconds per 28,764-cluster event, one run, medians of 9
+interleaved repeats, load 2.4-2.7): ``conv_hybrid`` forward 0.566, this file 0.542.
 
-Measured on the 2-core VM (CPU ms per 1,024 clusters on one core, ``time.process_time``,
-medians of 15 interleaved repeats, one run): ``conv_hybrid`` forward 31.5 (chunks of 1,024),
-27.4 (chunks of 256), this file 24.1 (chunks of 256; YNNPACK's convolutions are faster on
-small batches); ONNX Runtime (1 thread, chunks of 256) 21.1. Tried and dropped: per-output-
-column dense matmuls for the 2x3 / 3x5 grids (fewer FLOPs, slower: the slices break
-YNNPACK's fusion of block 3 and the head), im2col for block 2 (+3 ms), folding the
-projection of block 2 (+1 ms), the spatial axes swapped (+10 %), the batch split into
-independent halves inside one call (no gain).
+Tried and dropped (same runs and single-core CPU time, ``time.process_time``, ms per 1,024
+clusters):
+
+* the 1x1 projection folded into conv1 as extra output channels (it reads one tap of the
+  3x3 stride-2 conv) and the 16-channel convolutions widened to 17 output channels, so that
+  XLA:CPU (jaxlib 0.10.2, ``max(C_in, C_out) > 16``) runs them with YNNPACK instead of
+  Eigen, in chunks of 256: 32.4 -> 25.7 ms of one core's CPU time, but YNNPACK's
+  convolutions run on one thread, so with two idle cores the forward took 0.65-0.69 s per
+  event against 0.55-0.59 (faster only while another job holds the second core: 0.78-0.84
+  against 0.90-0.95);
+* per-output-column dense matmuls for the 2x3 / 3x5 grids (fewer FLOPs, slower: the slices
+  break YNNPACK's fusion of block 3 and the head); im2col for block 2 (+3 ms); the spatial
+  axes swapped (+10 %); the batch split into independent halves inside one call or over two
+  Python threads (no gain).
 """
 
 from __future__ import annotations
@@ -36,38 +35,6 @@ import jax
 import jax.numpy as jnp
 
 from models.ops import DENSE_MAX_POSITIONS, conv_hybrid, same_pads
-
-YNN_MIN_FEATURES = 17
-"""XLA:CPU hands a float32 convolution to YNNPACK when ``max(C_in, C_out) >=`` this."""
-
-
-def fold_projection(
-    conv1: jax.Array, proj: jax.Array, hw: tuple[int, int], stride: int
-) -> jax.Array:
-    """``conv1`` and a 1x1 projection with the same stride as one kernel.
-
-    Args:
-        conv1: float32 [kh, kw, C, F] ("SAME", stride ``stride``).
-        proj: float32 [1, 1, C, Fp] (1x1, stride ``stride``; "SAME" pads nothing).
-        hw: Input grid (H, W) of both.
-        stride: Their common stride.
-
-    Returns:
-        float32 [kh, kw, C, F + Fp]: output channels ``:F`` are ``conv1``, ``F:`` the
-        projection, placed at the tap that reads input position ``stride * o``.
-
-    Raises:
-        ValueError: ``proj`` is not 1x1, or the "SAME" padding of ``conv1`` leaves no tap on
-            ``stride * o``.
-    """
-    kh, kw = int(conv1.shape[0]), int(conv1.shape[1])
-    if tuple(proj.shape[:2]) != (1, 1) or proj.shape[2] != conv1.shape[2]:
-        raise ValueError(f"proj kernel must be [1, 1, {conv1.shape[2]}, F], got {proj.shape}")
-    ti, tj = same_pads(hw[0], kh, stride)[0], same_pads(hw[1], kw, stride)[0]
-    if ti >= kh or tj >= kw:
-        raise ValueError(f"no tap of a {kh}x{kw} stride-{stride} conv on {hw} reads s*o")
-    taps = jnp.zeros((kh, kw, *proj.shape[2:]), proj.dtype).at[ti, tj].set(proj[0, 0])
-    return jnp.concatenate([conv1, taps], axis=-1)
 
 
 def conv_im2col(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
@@ -93,14 +60,12 @@ def conv_im2col(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 
 
 
 def conv_cpu(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) -> jax.Array:
-    """:func:`models.ops.conv_hybrid`, with two branches changed (see the module docstring).
+    """:func:`models.ops.conv_hybrid`, with :func:`conv_im2col` where it needs fewer FLOPs.
 
-    * The dense-matmul branch (<= 6 output positions) runs as :func:`conv_im2col` when that
-      needs fewer FLOPs (``kh * kw < H * W``: the Toeplitz matrix holds every input position
-      per output, im2col only the kernel's taps).
-    * The XLA-convolution branch (> 6 output positions, a kernel larger than 1x1 on a
-      multi-channel input) gets zero output channels up to :data:`YNN_MIN_FEATURES` when
-      both channel counts are below it, and the result is sliced back.
+    That is a grid of <= :data:`~models.ops.DENSE_MAX_POSITIONS` output positions (which
+    ``conv_hybrid`` runs as a dense Toeplitz matmul holding every input position per output)
+    whose kernel has fewer taps than the input has positions, for a kernel larger than 1x1
+    on a multi-channel or strided input (the other ``conv_hybrid`` branches stay).
 
     Args:
         x: float32 [B, H, W, C].
@@ -112,26 +77,16 @@ def conv_cpu(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int = 1) 
         float32 [B, ceil(H / stride), ceil(W / stride), F].
     """
     _, H, W, C = (int(d) for d in x.shape)
-    kh, kw, _, F = (int(d) for d in kernel.shape)
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
     positions = -(-H // stride) * -(-W // stride)
-    xla_conv = (kh, kw) != (1, 1) and not (C == 1 and stride == 1)
-    if xla_conv and positions <= DENSE_MAX_POSITIONS:
-        return (
-            conv_im2col(x, kernel, bias, stride)
-            if kh * kw < H * W
-            else conv_hybrid(x, kernel, bias, stride)
-        )
-    if not xla_conv or max(C, F) >= YNN_MIN_FEATURES:
-        return conv_hybrid(x, kernel, bias, stride)
-    wide = jnp.pad(kernel, ((0, 0), (0, 0), (0, 0), (0, YNN_MIN_FEATURES - F)))
-    y = jax.lax.conv_general_dilated(
-        x, wide, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
-    return y[..., :F] + bias
+    general = (kh, kw) != (1, 1) and not (C == 1 and stride == 1)
+    if general and positions <= DENSE_MAX_POSITIONS and kh * kw < H * W:
+        return conv_im2col(x, kernel, bias, stride)
+    return conv_hybrid(x, kernel, bias, stride)
 
 
 def fast_forward(module: nn.Module) -> Any:
-    """``ResNet`` forward for XLA:CPU (see the module docstring).
+    """``ResNet`` forward for XLA:CPU with every convolution as :func:`conv_cpu`.
 
     Args:
         module: A :class:`models.resnet.ResNet` (any ``stem_features``/``block_*`` config).
@@ -144,24 +99,14 @@ def fast_forward(module: nn.Module) -> Any:
     features = tuple(int(f) for f in module.block_features)
 
     def fn(params: Any, x: jax.Array) -> jax.Array:
-        stem = params["stem_conv"]
-        h = nn.relu(conv_cpu(x[..., None], stem["kernel"], stem["bias"]))
+        def conv(h: jax.Array, p: Any, s: int = 1) -> jax.Array:
+            return conv_cpu(h, p["kernel"], p["bias"], s)
+
+        h = nn.relu(conv(x[..., None], params["stem_conv"]))
         for i, (f, s) in enumerate(zip(features, strides, strict=True)):
             bp = params[f"res_block{i + 1}"]
-            hw = (int(h.shape[1]), int(h.shape[2]))
-            positions = -(-hw[0] // s) * -(-hw[1] // s)
-            c1 = bp["conv1"]
-            narrow = max(int(h.shape[-1]), f) < YNN_MIN_FEATURES
-            if "proj" in bp and positions > DENSE_MAX_POSITIONS and narrow:
-                k = fold_projection(c1["kernel"], bp["proj"]["kernel"], hw, s)
-                y = conv_cpu(h, k, jnp.concatenate([c1["bias"], bp["proj"]["bias"]]), s)
-                a, short = y[..., :f], y[..., f:]
-            else:
-                a = conv_cpu(h, c1["kernel"], c1["bias"], s)
-                short = h
-                if "proj" in bp:
-                    short = conv_cpu(h, bp["proj"]["kernel"], bp["proj"]["bias"], s)
-            a = conv_cpu(nn.relu(a), bp["conv2"]["kernel"], bp["conv2"]["bias"])
+            a = conv(nn.relu(conv(h, bp["conv1"], s)), bp["conv2"])
+            short = conv(h, bp["proj"], s) if (s != 1 or h.shape[-1] != f) else h
             h = nn.relu(a + short)
         return jnp.mean(h, axis=(1, 2)) @ params["dense"]["kernel"] + params["dense"]["bias"]
 

@@ -10,7 +10,7 @@ import pytest
 import models
 from interp.backends.flax.random_params import random_params
 from interp.backends.flax.steps import make_forward
-from models.resnet_cpu import YNN_MIN_FEATURES, conv_cpu, fast_forward, fold_projection
+from models.resnet_cpu import conv_cpu, fast_forward
 
 RTOL = 1e-5
 
@@ -28,39 +28,13 @@ def _conv_params(rng, kernel, c_in, c_out):
 
 
 @pytest.mark.parametrize(
-    ("hw", "stride"),
-    [((11, 20), 2), ((6, 10), 2), ((3, 5), 2), ((9, 13), 1), ((7, 8), 3)],
-)
-def test_fold_projection_is_conv1_and_shortcut(hw, stride) -> None:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((5, *hw, 4)).astype(np.float32)
-    p1, pp = _conv_params(rng, (3, 3), 4, 6), _conv_params(rng, (1, 1), 4, 7)
-    s = (stride, stride)
-    ref1 = nn.Conv(6, (3, 3), strides=s, padding="SAME").apply({"params": p1}, x)
-    refp = nn.Conv(7, (1, 1), strides=s, padding="SAME").apply({"params": pp}, x)
-    k = fold_projection(p1["kernel"], pp["kernel"], hw, stride)
-    assert k.shape == (3, 3, 4, 13)
-    got = jax.lax.conv_general_dilated(
-        x, k, s, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    ) + np.concatenate([p1["bias"], pp["bias"]])
-    assert _rel(got[..., :6], ref1) < RTOL
-    assert _rel(got[..., 6:], refp) < RTOL
-
-
-def test_fold_projection_rejects_a_non_1x1_projection() -> None:
-    k = np.zeros((3, 3, 4, 6), np.float32)
-    with pytest.raises(ValueError, match="proj kernel"):
-        fold_projection(k, np.zeros((3, 3, 4, 6), np.float32), (6, 10), 2)
-
-
-@pytest.mark.parametrize(
     ("hw", "c_in", "c_out", "stride", "branch"),
     [
-        ((6, 10), 16, 16, 1, "widened"),  # block 1 conv2: widened to 17 channels
-        ((11, 20), 10, 16, 2, "widened"),  # block 1 conv1 (unfolded)
-        ((6, 10), 16, 32, 2, "conv"),  # already on YNNPACK
+        ((6, 10), 16, 16, 1, "conv"),  # > 6 output positions: XLA convolution
+        ((11, 20), 10, 16, 2, "conv"),
         ((3, 5), 32, 76, 2, "im2col"),  # block 3 conv1: 9 taps < 15 positions
-        ((3, 5), 20, 5, 1, "conv"),  # > 6 output positions, 20 channels: a convolution
+        ((3, 5), 4, 5, 1, "conv"),  # 15 output positions: XLA convolution
+        ((3, 5), 1, 4, 2, "im2col"),  # 1 channel, strided: im2col too
         ((2, 3), 8, 8, 1, "dense"),  # 9 taps > 6 positions: dense matmul
         ((11, 20), 1, 10, 1, "shift-add"),  # 1-channel stem
     ],
@@ -76,16 +50,15 @@ def test_conv_cpu_matches_flax_conv(hw, c_in, c_out, stride, branch) -> None:
     assert _rel(got, ref) < RTOL
     jaxpr = str(jax.make_jaxpr(conv_cpu, static_argnums=3)(x, p["kernel"], p["bias"], stride))
     jaxpr = jaxpr.replace(" ", "")
-    assert (f",{YNN_MIN_FEATURES}]" in jaxpr) == (branch == "widened")
     positions = 9 * int(got.shape[1]) * int(got.shape[2])  # im2col: [B * Ho * Wo, 9 * C]
     assert (f"f32[{positions},{9 * c_in}]" in jaxpr) == (branch == "im2col")
-    assert ("conv_general_dilated" in jaxpr) == (branch in ("widened", "conv"))
+    assert ("conv_general_dilated" in jaxpr) == (branch == "conv")
 
 
 @pytest.mark.parametrize(
     ("config", "window"),
     [
-        ({}, (11, 20)),  # the registered ResNet: folds in blocks 1-2, dense block 3
+        ({}, (11, 20)),  # the registered ResNet: every conv_cpu branch
         ({"stem_features": 6, "block_features": (6, 8), "block_strides": (1, 2)}, (11, 20)),
         ({"stem_features": 4, "block_features": (6, 8), "block_strides": (2, 1)}, (11, 20)),
         ({"stem_features": 3, "block_features": (5, 6, 7), "block_strides": (1, 2, 2)}, (9, 13)),
