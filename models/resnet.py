@@ -9,8 +9,10 @@ un-normalised network well conditioned at initialisation.
 
 Fast forward (CPU): every convolution in the form measured fastest for its shape
 (:func:`models.ops.conv_hybrid`; 2.9x faster than ``module.apply``); GPU/TPU run
-``module.apply``. Inference: ONNX Runtime when installed (2.5-3x faster than XLA:CPU's
-convolutions on the 2-core VM), 1,024 clusters per call (flat between 1k and 8k).
+``module.apply``. Inference: ONNX Runtime when installed (1.4-1.9x faster than XLA:CPU's
+convolutions on the 2-core VM), 512 clusters per call: ONNX Runtime (the toolkit's session,
+no spinning threads) ran 1.07-1.16x faster per event than at 1,024 in 5 side-by-side runs
+(0.30-0.34 s vs 0.35-0.38 s), the JAX path within +-5 % of 1,024.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ SPEC = ModelSpec(
     name="resnet",
     fast_forward=fast_forward,
     formulation={"cpu": "rewrite", "gpu": "apply", "tpu": "apply"},
-    chunk=1024,
+    chunk=512,
     inference_backend="onnx",
     onnx_graph=onnx_graph,
     description="lean residual network (95,170 params)",
