@@ -174,8 +174,8 @@ def test_builtin_specs_keep_their_choices() -> None:
     # break this test)
     has = {n: {c for c in models.CAPABILITIES if spec(n).has(c)} for n in BUILTIN_FACTS}
     assert has == BUILTIN_FACTS
-    assert (spec("perceptron").chunk, spec("perceptron").min_chunk) == (8192, 512)
-    assert spec("split_conv").chunk == spec("resnet").chunk == 1024
+    assert (spec("perceptron").chunk, spec("perceptron").min_chunk) == (4096, 512)
+    assert (spec("split_conv").chunk, spec("resnet").chunk) == (1024, 512)
     assert [n for n in model_names() if spec(n).inference_backend == "onnx"] == ["resnet"]
     assert spec("xgboost").backend == "xgboost" and spec("xgboost").onnx_graph is None
     with pytest.raises(models.registry.ModelLoadError, match="no linen module"):
