@@ -13,7 +13,7 @@ caller's own windows. Static quantization is used because dynamic quantization t
 Conv into ``ConvInteger``, which ONNX Runtime ran 6x slower than float32 on the ResNet
 (``docs/speed.md``). Per-channel weight scales: on the quick study's test splits they brought
 the autoencoder's int8 cost from 0.11-0.13 to 0.03-0.04 points of balanced accuracy, every
-model within 0.08 (``benchmarks/results/precision_accuracy.md``; one scale per tensor gave the
+model within 0.08 (the repository's precision benchmark; one scale per tensor gave the
 same elsewhere within 0.05).
 """
 
