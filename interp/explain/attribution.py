@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from interp.backends.flax.chunking import pad_to
+
 ScalarFn = Callable[[jax.Array], jax.Array]
 """``f(x [B, P, T]) -> [B]``, pure and jittable."""
 
@@ -221,8 +223,7 @@ def _padded(kernel: Callable, params: Any, z: np.ndarray, size: int) -> tuple[np
     for start in range(0, len(z), size):
         part = z[start : start + size]
         n = len(part)
-        if n < size:
-            part = np.concatenate([part, np.zeros((size - n, *part.shape[1:]), part.dtype)])
+        part = pad_to(part, size)
         res = kernel(params, part)
         outs.append(tuple(np.asarray(r)[:n] for r in (res if isinstance(res, tuple) else (res,))))
     return tuple(np.concatenate(parts) for parts in zip(*outs, strict=True))

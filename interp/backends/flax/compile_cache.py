@@ -2,6 +2,8 @@
 
 :func:`enable_compilation_cache` (called by :func:`~interp.backends.flax.trainer.train_flax`)
 makes compiled XLA programs reusable across processes; ``TPC_INTERP_JAX_CACHE=off`` disables it.
+:func:`module_key` is the key of a module configuration in the in-process caches of jitted
+functions (:mod:`~interp.backends.flax.fused`, :mod:`~interp.backends.flax.step_cache`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ CACHE_ENV = "TPC_INTERP_JAX_CACHE"
 """Environment variable overriding the compilation-cache folder (``off`` disables it)."""
 
 _cache_dir: Path | None = None
+
+
+def module_key(module: object) -> tuple[str, str]:
+    """``(qualified class name, repr)`` of a linen module: equal for two modules of the same
+    class and configuration, so their jitted functions can be shared."""
+    cls = type(module)
+    return f"{cls.__module__}.{cls.__qualname__}", repr(module)
 
 
 def default_cache_dir() -> Path:

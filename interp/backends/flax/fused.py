@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 import models
+from interp.backends.flax.compile_cache import module_key
 from interp.backends.flax.fast import jax_preprocess_method, preprocess_constants
 from interp.backends.flax.formulation import Forward, Params, model_logits_fn, resolve_formulation
 from interp.data.preprocess import Preprocessor
@@ -63,8 +64,7 @@ def fused_jit(
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
     resolved = resolve_formulation(module, formulation, platform)
-    cls = type(module)
-    key = (f"{cls.__module__}.{cls.__qualname__}", repr(module), method, resolved, precision)
+    key = (*module_key(module), method, resolved, precision)
     if key not in _FUSED_CACHE:
         dtype = jnp.dtype(precision)
         raw_forward = models.spec_of(module).raw_forwards.get(method or "")

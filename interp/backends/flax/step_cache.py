@@ -5,7 +5,7 @@ curves (n = 300 ... 30k clusters, three curves, both directions). Building a fre
 ``jax.jit`` per run retraces and recompiles the step every time (5-6 s of a 6 s ResNet
 fine-tuning run on the 2-core VM). Here the jitted functions are kept per
 
-* the module's class and configuration (``repr``, as :func:`interp.backends.flax.fused.fused_jit`),
+* the module's class and configuration (:func:`~interp.backends.flax.compile_cache.module_key`),
 * the objective, and which parameters are frozen (the optimiser's structure),
 
 and everything that varies between runs is an argument: the schedule (a packed vector,
@@ -25,17 +25,13 @@ import jax
 import numpy as np
 import optax
 
+from interp.backends.flax.compile_cache import module_key
 from interp.backends.flax.steps import make_eval_step, make_optimizer, make_train_step
 
 _MIN_ROWS = 1 << 15
 """Training arrays smaller than this many rows are padded to it (one shape for small runs)."""
 
 _CACHE: dict[tuple[Any, ...], Any] = {}
-
-
-def _module_key(module: nn.Module) -> tuple[str, str]:
-    cls = type(module)
-    return f"{cls.__module__}.{cls.__qualname__}", repr(module)
 
 
 def frozen_key(trainable: Any) -> Any:
@@ -76,14 +72,14 @@ def train_step(
 ) -> Callable[..., Any]:
     """The jitted :func:`~interp.backends.flax.steps.make_train_step` of (module configuration,
     objective, frozen leaves), fast formulation (``"auto"``); shared across runs."""
-    key = ("train", _module_key(module), objective, frozen_key(trainable))
+    key = ("train", module_key(module), objective, frozen_key(trainable))
     return _cached(key, lambda: make_train_step(module, optimizer(trainable), objective=objective))
 
 
 def eval_step(module: nn.Module, objective: str = "classify") -> Callable[..., Any]:
     """The jitted :func:`~interp.backends.flax.steps.make_eval_step` of (module configuration,
     objective); shared across runs."""
-    key = ("eval", _module_key(module), objective)
+    key = ("eval", module_key(module), objective)
     return _cached(key, lambda: make_eval_step(module, objective=objective))
 
 
@@ -93,7 +89,7 @@ def init_params(module: nn.Module) -> Callable[[jax.Array, jax.Array], Any]:
     def build() -> Callable[[jax.Array, jax.Array], Any]:
         return jax.jit(lambda k, x: module.init({"params": k}, x, train=False)["params"])
 
-    return _cached(("init", _module_key(module)), build)
+    return _cached(("init", module_key(module)), build)
 
 
 def padded_rows(n: int) -> int:
