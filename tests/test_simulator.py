@@ -187,3 +187,14 @@ def test_bad_arguments() -> None:
         simulate_event("VTPC2", -1, 1, n_clusters=10)
     with pytest.raises(ValueError):
         simulate("VTPC2", 0, seed=1)
+
+
+def test_parallel_simulation_equals_one_process() -> None:
+    """Child processes get the preset itself (not its name: a preset only this process has
+    registered must travel) and their blocks come back in event order, column for column."""
+    preset = get_chamber("VTPC2").replace(name="VTPC2_PARALLEL_TEST", noise_fraction=0.5)
+    one = simulate(preset, n_events=3, seed=SEED, first_event=2, n_clusters=300, workers=1)
+    two = simulate(preset, n_events=3, seed=SEED, first_event=2, n_clusters=300, workers=2)
+    assert two.equals(one)
+    assert list(np.unique(two.event_id)) == [2, 3, 4]
+    assert two.chamber == "VTPC2_PARALLEL_TEST"
