@@ -112,6 +112,7 @@ SPEC = ModelSpec(
     profile_overrides={
         "smoke": {"learning_rate": 1e-2, "max_epochs": 12, "patience": 12, "batch_size": 32},
         "quick": {"learning_rate": 1e-2, "max_epochs": 16, "patience": 4},
+        "full": {"learning_rate": 1e-2, "max_epochs": 16, "patience": 4},
     },
     description="dense autoencoder (128-16-128) trained on signal; score: reconstruction error",
 )

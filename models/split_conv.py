@@ -114,5 +114,9 @@ SPEC = ModelSpec(
     order=20,
     # the smoke profile skips the LR range finder (seconds); quick caps the epochs of the
     # slower networks
-    profile_overrides={"smoke": {"learning_rate": 3e-3}, "quick": {"max_epochs": 6}},
+    profile_overrides={
+        "smoke": {"learning_rate": 3e-3},
+        "quick": {"max_epochs": 6},
+        "full": {"max_epochs": 6},
+    },
 )

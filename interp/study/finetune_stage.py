@@ -97,8 +97,9 @@ class FineTuneConfig:
         """``smoke`` (the MLP only: all three curves, seconds; n = 100, 300; one draw, 2 epochs
         at most, 100 bootstraps), ``quick``
         (n = 300, 1k, 3k, 10k; one draw; perceptron, split conv, ResNet; 200 bootstraps) or
-        ``full`` (n up to 30k, 3 draws, the MLP too); smoke and quick train from scratch at the
-        source run's learning rate (no LR sweep per run), full sweeps it."""
+        ``full`` (n up to 30k, 2 draws, the MLP too, 1,000 bootstraps); every profile trains
+        from scratch at the source run's learning rate (an LR sweep per run would cost as
+        much as the run at small n; ``scratch_lr_finder=True`` turns it on)."""
         from interp.core.profiles import check_profile
 
         check_profile(name, "fine-tuning profile")
@@ -120,7 +121,7 @@ class FineTuneConfig:
                 scratch_lr_finder=False,
                 n_boot=200,
             )
-        return cls()
+        return cls(draws=2, scratch_lr_finder=False)
 
 
 def fine_tunable(model: str) -> bool:

@@ -83,8 +83,10 @@ class XGBConfig:
 
     @classmethod
     def full(cls) -> XGBConfig:
-        """The production setting."""
-        return cls(n_estimators=2000, max_depth=8, learning_rate=0.05, early_stopping_rounds=50)
+        """The full study's setting: at most 400 trees of depth 8, early stopping after 20
+        rounds. ``hist`` on 300k x 220 training clusters takes ~0.25 s per tree on 2 CPU
+        cores (2026-12-02), so at most ~100 s per chamber."""
+        return cls(n_estimators=400, max_depth=8, learning_rate=0.1, early_stopping_rounds=20)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
