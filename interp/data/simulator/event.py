@@ -51,6 +51,22 @@ def _dedx(rng: np.random.Generator, n: int, heavy_fraction: float, p: ChamberPre
     return np.where(heavy, rng.uniform(*p.dedx_heavy_range, n), rng.uniform(*p.dedx_light_range, n))
 
 
+MAX_CROSSING_DEG = 89.0
+"""Largest |crossing angle| drawn: the path through a pad row grows as 1 / cos(phi)."""
+
+
+def _line_angle(phi_deg: np.ndarray) -> np.ndarray:
+    """Crossing angles as the direction of a line, in [-MAX_CROSSING_DEG, MAX_CROSSING_DEG].
+
+    A track's direction is a line: phi and phi - 180 deg cross the pad row alike, so a draw
+    beyond +-90 deg (wide angle spreads, e.g. ``angle_scale`` > 1 for unreconstructed tracks)
+    is folded back into (-90, 90] deg instead of giving a negative path length. Only draws
+    beyond 90 deg change, and each of those crashed its event before.
+    """
+    folded = np.mod(phi_deg + 90.0, 180.0) - 90.0
+    return np.clip(folded, -MAX_CROSSING_DEG, MAX_CROSSING_DEG)
+
+
 def _tracks(
     rng: np.random.Generator,
     cluster: np.ndarray,
@@ -66,7 +82,7 @@ def _tracks(
         cluster=cluster,
         x0=centre[0] + rng.uniform(-0.5, 0.5, n),
         t0=centre[1] + rng.uniform(-0.5, 0.5, n),
-        phi_deg=angle_scale * p.crossing_angle_sigma_deg * rng.standard_normal(n),
+        phi_deg=_line_angle(angle_scale * p.crossing_angle_sigma_deg * rng.standard_normal(n)),
         tan_dip=angle_scale * p.dip_tan_sigma * rng.standard_normal(n),
         drift_cm=rng.uniform(0.0, p.drift_length_cm, n),
         dedx=_dedx(rng, n, heavy, p),
