@@ -63,7 +63,8 @@ def _line_angle(phi_deg: np.ndarray) -> np.ndarray:
     is folded back into (-90, 90] deg instead of giving a negative path length. Only draws
     beyond 90 deg change, and each of those crashed its event before.
     """
-    folded = np.mod(phi_deg + 90.0, 180.0) - 90.0
+    wide = np.abs(phi_deg) > 90.0
+    folded = np.where(wide, np.mod(phi_deg + 90.0, 180.0) - 90.0, phi_deg)  # others bit-exact
     return np.clip(folded, -MAX_CROSSING_DEG, MAX_CROSSING_DEG)
 
 
