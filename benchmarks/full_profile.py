@@ -162,9 +162,12 @@ def markdown(rec: dict[str, Any]) -> str:
              f"Commit: `{rec['commit']}`; machine: {rec['machine']}  ",
              f"Recorded {rec['created_utc']}", ""]  # fmt: skip
     if run:
-        lines += [f"**Wall time {run['wall_seconds'] / 60:.1f} min** (aim: 60), "
-                  f"CPU {run['cpu_seconds'] / 60:.1f} min, peak RSS of the study process "
-                  f"{run['peak_rss_gb']:.2f} GB (aim: 8), return code {run['returncode']}.", ""]  # fmt: skip
+        lines += [
+            f"**Wall time {run['wall_seconds'] / 60:.1f} min** (aim: 60), CPU "
+            f"{run['cpu_seconds'] / 60:.1f} min, peak RSS of the study process "
+            f"{run['peak_rss_gb']:.2f} GB (aim: 8), return code {run['returncode']}.",
+            "",
+        ]
     lines += ["| stage | status | seconds |", "|---|---|---|"]
     lines += [f"| {s['stage']} | {s['status']} | {s['seconds']:.0f} |" for s in rec["stages"]
               if isinstance(s.get("seconds"), int | float)]  # fmt: skip
