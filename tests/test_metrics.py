@@ -57,6 +57,29 @@ def test_auc_matches_sklearn_with_ties_and_weights(ties: bool) -> None:
     assert roc_auc(s, y, w) == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
 
 
+@pytest.mark.parametrize(("ties", "chunk"), [(False, None), (True, None), (True, 60)])
+def test_bootstrap_auc_replicates_equal_weighted_auc(ties: bool, chunk, monkeypatch) -> None:
+    """Every replicate's AUC (the event-pair form) equals sklearn's AUC with the replicate's
+    event multiplicities as cluster weights, also when the score groups come in many chunks;
+    a replicate of noise-only events is NaN."""
+    from interp.evaluation import metrics
+    from interp.evaluation.metrics import _boot_auc, _bootstrap_weights
+
+    if chunk is not None:
+        monkeypatch.setattr(metrics, "_BOOT_CHUNK_ELEMENTS", chunk)  # 5 groups per chunk
+
+    s, y, ev = _scores(12, per_event=150, ties=ties)
+    y = np.where(ev == 0, 0, y).astype(np.int8)  # event 0 holds noise only
+    noise_only = np.zeros((1, 12))
+    noise_only[0, 0] = 2.0
+    w = np.vstack([_bootstrap_weights(12, 40, seed=3), noise_only])
+    got = _boot_auc(s, y, ev, w)
+    for b in range(40):
+        cw = w[b, ev]
+        assert got[b] == pytest.approx(roc_auc_score(y, s, sample_weight=cw), abs=1e-12)
+    assert np.isnan(got[-1])
+
+
 def test_auc_single_class_is_none() -> None:
     r = evaluate_scores(np.array([0.2, 0.7]), np.array([0, 0]), np.array([0, 1]), n_boot=50)
     assert r["metrics"]["roc_auc"]["value"] is None
