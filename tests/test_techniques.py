@@ -16,7 +16,7 @@ def test_profiles_turn_techniques_on_for_a_subset_of_models() -> None:
     quick, full, smoke = MatrixConfig.quick(), MatrixConfig.full(), MatrixConfig.smoke()
     assert (quick.folds, quick.tta) == (3, ("pad-mirror",))
     assert quick.technique_cell_models() == ("perceptron", "split_conv")
-    assert full.folds == 5 and full.technique_cell_models() == ("perceptron", "split_conv")
+    assert full.folds == 3 and full.technique_cell_models() == ("perceptron", "split_conv")
     assert all(models.model_spec(m).backend == "flax" for m in full.technique_cell_models())
     assert not smoke.techniques_on and smoke.technique_dict() == {}
     # a study's model list narrows the subset; an empty list switches the rows off

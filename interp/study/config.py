@@ -175,8 +175,7 @@ class MatrixConfig:
         time for the matrix on an idle 2-core machine (not timed as a whole).
 
         Techniques: a 3-fold ensemble and pad-mirror TTA for the perceptron and the split
-        convolution only (:data:`TECHNIQUE_MODELS`; the full profile: 5 folds, every
-        Flax model).
+        convolution only (:data:`TECHNIQUE_MODELS`; the full profile too).
         """
         base = cls(
             n_events=140,
@@ -200,13 +199,14 @@ class MatrixConfig:
         training seed, and every model trains on the same :data:`FULL_TRAIN_CLUSTERS` clusters
         of each chamber (20 times the quick profile's 15k; the ResNet's 4 epochs at batch
         1,024 then take ~4 minutes per chamber); full training profile (at most 8 epochs,
-        early stopping on validation loss). Techniques: a 5-fold ensemble and pad-mirror TTA
-        for the perceptron and the split convolution (:data:`TECHNIQUE_MODELS`).
+        early stopping on validation loss). Techniques: a 3-fold ensemble (as in quick; each
+        fold model trains on 2/3 of the cap) and pad-mirror TTA for the perceptron and the
+        split convolution (:data:`TECHNIQUE_MODELS`).
         """
         base = cls(
             train_seeds=1,
             max_train_clusters=FULL_TRAIN_CLUSTERS,
-            folds=5,
+            folds=3,
             tta=("pad-mirror",),
             technique_models=TECHNIQUE_MODELS,
         )
