@@ -53,14 +53,15 @@ def read_block(out: Path) -> ClusterSet:
 
 
 def main(spec_path: str) -> None:
-    from interp.data.simulator import iter_events
+    from interp.data.simulator.event import simulate_event
 
     spec = json.loads(Path(spec_path).read_text())
     preset = preset_from_json(spec["preset"])
-    events = iter_events(
-        preset, spec["n_events"], spec["seed"], spec["first_event"], spec["n_clusters"]
-    )
-    write_block(ClusterSet.concatenate(list(events)), Path(spec["out"]))
+    first, n = spec["first_event"], spec["n_events"]
+    events = [
+        simulate_event(preset, e, spec["seed"], spec["n_clusters"]) for e in range(first, first + n)
+    ]
+    write_block(ClusterSet.concatenate(events), Path(spec["out"]))
 
 
 if __name__ == "__main__":
