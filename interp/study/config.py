@@ -195,7 +195,8 @@ class MatrixConfig:
         each; ~2.0 M train / 431k val / 431k test clusters in 70 / 15 / 15 events), every test
         cluster scored, 1,000 bootstrap replicates.
 
-        Sized to run in an hour on 2 CPU cores (measured; ``experiments/README.md``): one
+        Sized for an hour on 2 CPU cores (an estimate from timed pieces; not yet timed end to
+        end, see ``experiments/README.md``): one
         training seed, and every model trains on the same :data:`FULL_TRAIN_CLUSTERS` clusters
         of each chamber (20 times the quick profile's 15k; the ResNet's 4 epochs at batch
         1,024 then take ~4 minutes per chamber); full training profile (at most 8 epochs,

@@ -167,6 +167,7 @@ def _simulate_parallel(
                 if proc.wait() != 0:
                     for p in procs:
                         p.kill()
+                        p.wait()  # no zombies; the temporary folder is then removed whole
                     raise RuntimeError(
                         f"simulating {chamber.name} events {bounds[i]}-{bounds[i + 1] - 1}: "
                         f"worker process exited with code {proc.returncode}"
