@@ -52,7 +52,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
-from interp.backends.flax.adc import compact_adc  # noqa: E402
 from interp.backends.flax.chunking import bucket_size, chunks, pad_to  # noqa: E402
 from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
 from interp.backends.flax.fused import make_fused_forward  # noqa: E402
@@ -61,6 +60,8 @@ from interp.backends.flax.steps import make_forward  # noqa: E402
 from interp.backends.flax.tuning import preferred_backend  # noqa: E402
 from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
 from interp.backends.tta import TTAClassifier  # noqa: E402
+from interp.core.adc import compact_adc  # noqa: E402
+from interp.core.aligned import as_aligned  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 
@@ -214,7 +215,7 @@ def bench_flax(
     jax_clf.backend = "jax"
     bf16_clf = copy.copy(clf)
     bf16_clf.precision = "bfloat16"
-    adc8 = compact_adc(charge)  # the event as the 8-bit ADC it is (uint8 when exact)
+    adc8 = compact_adc(charge)  # the event as a ClusterSet holds it: the 8-bit ADC as uint8
     # order within a repeat: ONNX Runtime's spinning threads linger after its block, so the
     # reference path (a baseline only) follows the ORT paths rather than a toolkit path
     paths: dict[str, Callable[[], Any]] = {
@@ -585,7 +586,7 @@ def markdown(res: dict[str, Any]) -> str:
         "| ONNX Runtime s/event | reference s/event | toolkit / ORT throughput | JAX path / ORT "
         "| speed-up vs reference | FLOPs/cluster | toolkit roofline fraction | ORT roofline "
         "fraction | max rel err toolkit / ORT | best-of-N s/event toolkit / JAX / ORT / ref "
-        "| JAX path on uint8 ADC s/event | uint8 JAX / ORT |",
+        "| JAX path on the ClusterSet's uint8 ADC s/event | uint8 JAX / ORT |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["flax"]:
@@ -690,7 +691,9 @@ def main() -> None:
         PEAK.update(machine_roofline(args.repeats))
     print("machine", PEAK, flush=True)
     ev = simulate("VTPC2", 1, 0)
-    charge, label = ev.charge, ev.label.astype(np.int64)
+    # the event as float32 windows (ONNX Runtime's input dtype, and a float ADC file's); the
+    # ClusterSet itself holds the 8-bit ADC as uint8 (interp.core.adc): ``toolkit_uint8``
+    charge, label = as_aligned(ev.charge, np.float32), ev.label.astype(np.int64)
     res: dict[str, Any] = {
         "env": {
             "cpu_count": os.cpu_count(),

@@ -242,7 +242,7 @@ def test_trainer_step_formulations_agree(name: str) -> None:
 def test_perceptron_event_plan_on_float_and_integer_adc() -> None:
     """An event longer than the perceptron's chunk, as float32 and as uint8 ADC: the ladder
     of exact slices (raw-ADC rewrite, max moved after the matmul) equals the reference."""
-    from interp.backends.flax.adc import compact_adc
+    from interp.core.adc import compact_adc
 
     module = models.get_model("perceptron")
     params = _params(module)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import models
-from interp.backends.flax.adc import as_model_input, compact_adc
+from interp.backends.flax.adc import as_model_input
 from interp.backends.flax.classifier import FlaxClassifier
 from interp.backends.flax.random_params import random_params
+from interp.core.adc import compact_adc
 from interp.data.preprocess import PREPROCESSORS, fit_preprocessor
 
 RTOL = 1e-5  # float32 summation order; the integer -> float32 conversion itself is exact
@@ -47,6 +48,27 @@ def test_integer_adc_input_equals_float32(name: str, method: str) -> None:
         xi = x.astype(dtype)
         assert as_model_input(xi).dtype == dtype  # read as it is, not converted in numpy
         assert _rel(clf.logits(xi), ref) <= RTOL, (dtype, name, method)
+
+
+@pytest.mark.parametrize("method", PREPROCESSORS)
+def test_preprocessing_integer_adc_bit_identical(method: str) -> None:
+    """Fitting and applying the preprocessing on uint8 ADC gives exactly the float32 result
+    on the same whole numbers (the first op is the exact float32 conversion)."""
+    x = _charge()
+    u8 = x.astype(np.uint8)
+    pre32, pre8 = fit_preprocessor(method, x), fit_preprocessor(method, u8)
+    assert pre8.to_json() == pre32.to_json()
+    np.testing.assert_array_equal(pre8(u8), pre32(x))
+
+
+@pytest.mark.parametrize("name", models.model_names("flax"))
+def test_onnx_runtime_integer_adc_equals_float32(name: str) -> None:
+    """ONNX Runtime takes float32: integer ADC is converted chunk by chunk, exactly."""
+    from interp.backends.onnx.runtime import OnnxClassifier
+
+    x = _charge(200)
+    ort = OnnxClassifier.from_classifier(_classifier(name, "max", x), threads=1)
+    np.testing.assert_array_equal(ort.logits(x.astype(np.uint8), 64), ort.logits(x, 64))
 
 
 def test_compact_adc() -> None:

@@ -119,3 +119,53 @@ def test_charge_is_kept_64_byte_aligned() -> None:
     np.testing.assert_array_equal(parts[1].charge, cs.charge[[3, 1, 5]])
     np.testing.assert_array_equal(parts[2].charge, cs.charge[::2])
     np.testing.assert_array_equal(parts[4].charge[-1], cs.charge[2])
+
+
+ADC_CASES = {
+    # input values -> stored dtype (interp.core.adc: integer ADC kept compact, losslessly)
+    "float whole numbers 0-255": (lambda x: x.round(), np.uint8),
+    "float whole numbers above 255": (lambda x: x.round() * 10, np.uint16),
+    "int64 0-255": (lambda x: x.round().astype(np.int64), np.uint8),
+    "fractional": (lambda x: x + 0.25, np.float32),
+    "negative": (lambda x: x.round() - 300, np.float32),
+    "beyond 16 bits": (lambda x: x.round() * 1000, np.float32),
+    "uint8 kept": (lambda x: x.round().astype(np.uint8), np.uint8),
+    "int16 kept": (lambda x: x.round().astype(np.int16) - 100, np.int16),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADC_CASES))
+def test_charge_dtype_rule(case: str) -> None:
+    make, dtype = ADC_CASES[case]
+    cols = _columns()
+    values = make(cols["charge"].astype(np.float64))
+    cols["charge"] = values
+    cs = ClusterSet.from_columns(cols, "VTPC2", source="x.h5")
+    assert cs.charge.dtype == dtype, case
+    np.testing.assert_array_equal(cs.charge.astype(np.float64), values.astype(np.float32))
+
+
+def test_charge_dtype_rule_checks_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fractional value in a late block of clusters keeps the whole set float32."""
+    import interp.core.adc as adc
+
+    monkeypatch.setattr(adc, "_CHECK_ELEMENTS", 11 * 20)  # one cluster per block
+    cols = _columns()
+    cols["charge"] = cols["charge"].round()
+    assert ClusterSet.from_columns(cols, "VTPC2").charge.dtype == np.uint8
+    cols["charge"][5, 3, 3] += 0.5
+    assert ClusterSet.from_columns(cols, "VTPC2").charge.dtype == np.float32
+    cols["charge"][5, 3, 3] = 300.0
+    assert ClusterSet.from_columns(cols, "VTPC2").charge.dtype == np.uint16
+
+
+def test_concatenate_keeps_the_compact_adc_dtype() -> None:
+    cols = _columns()
+    cols["charge"] = cols["charge"].round()
+    a = ClusterSet.from_columns(cols, "VTPC2")
+    cols["charge"] = cols["charge"] * 10
+    b = ClusterSet.from_columns(cols, "VTPC2")
+    assert ClusterSet.concatenate([a, a]).charge.dtype == np.uint8
+    both = ClusterSet.concatenate([a, b])
+    assert both.charge.dtype == np.uint16
+    np.testing.assert_array_equal(both.charge[: len(a)], a.charge)

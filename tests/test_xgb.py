@@ -121,3 +121,13 @@ def test_load_errors(tmp_path) -> None:
     (tmp_path / CLASSIFIER_FILE).write_text(json.dumps({"kind": "xgboost", "config": {}}))
     with pytest.raises(ClusterDataError, match="missing"):
         XGBoostClassifier.load(tmp_path)
+
+
+def test_scores_integer_adc_as_float32(trained, parts) -> None:
+    """The simulator's uint8 charge and the same values as float32 score identically."""
+    clf, _ = trained
+    test = parts["test"]
+    assert test.charge.dtype == np.uint8  # the 8-bit ADC kept as it is
+    np.testing.assert_array_equal(
+        clf.predict_proba(test.charge), clf.predict_proba(test.charge.astype(np.float32))
+    )

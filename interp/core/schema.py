@@ -7,8 +7,10 @@ Core fields (always present):
 ========== ============================ ======================================================
 field      dtype / shape                meaning
 ========== ============================ ======================================================
-charge     float32 [N, P, T]            ADC counts, P pads x T time bins (default 11 x 20),
-                                        centred on the cluster maximum at (P // 2, T // 2)
+charge     uint8 | uint16 |             ADC counts, P pads x T time bins (default 11 x 20),
+           float32 [N, P, T]            centred on the cluster maximum at (P // 2, T // 2);
+                                        integer ADC is kept as uint8/uint16 (see
+                                        :mod:`interp.core.adc`), anything else is float32
 label      int8 [N]                     0 = noise, 1 = signal (attached to a track offline)
 event_id   int64 [N]                    event number; splits never cut an event
 chamber    str (one per set)            chamber name, e.g. ``VTPC2`` or ``MTPCL``
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from interp.core.adc import adc_dtype
 from interp.core.aligned import aligned_empty, as_aligned
 from interp.core.errors import ClusterDataError
 
@@ -136,17 +139,12 @@ def validate_columns(
         )
     if charge.shape[1] < 1 or charge.shape[2] < 1:
         raise ClusterDataError(source, "charge", f"empty window {charge.shape[1:]}")
-    charge = as_aligned(charge, np.float32)  # one copy at most (ClusterSet keeps it aligned)
-    finite = np.isfinite(charge)
-    if not finite.all():
-        bad = np.flatnonzero(~finite.reshape(n, -1).all(axis=1))
-        kind = "NaN" if np.isnan(charge).any() else "infinite"
-        raise ClusterDataError(
-            source,
-            "charge",
-            f"{kind} values in {bad.size} cluster(s), first at index {int(bad[0])}",
-        )
-    out["charge"] = charge
+    if np.issubdtype(charge.dtype, np.floating):
+        _check_finite(charge, source)
+    # integer ADC kept or compacted losslessly (interp.core.adc), else float32; one aligned
+    # copy at most (ClusterSet keeps it aligned)
+    dtype = adc_dtype(charge)
+    out["charge"] = as_aligned(charge, np.float32 if dtype is None else dtype)
 
     for name in ("label", "event_id", *TRUTH_FIELDS):
         if name not in columns or columns[name] is None:
@@ -190,12 +188,27 @@ def validate_columns(
     return out
 
 
+def _check_finite(charge: np.ndarray, source: str | None) -> None:
+    """Raises naming ``source`` and ``charge`` if a value is NaN or infinite (the check runs
+    in blocks of clusters, so a valid set costs no full-size temporary)."""
+    step = max(1, (1 << 22) // max(int(np.prod(charge.shape[1:])), 1))
+    if all(np.isfinite(charge[i : i + step]).all() for i in range(0, len(charge), step)):
+        return
+    bad = np.flatnonzero(~np.isfinite(charge).reshape(len(charge), -1).all(axis=1))
+    kind = "NaN" if np.isnan(charge).any() else "infinite"
+    raise ClusterDataError(
+        source, "charge", f"{kind} values in {bad.size} cluster(s), first at index {int(bad[0])}"
+    )
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ClusterSet:
     """Labelled cluster windows from one chamber.
 
     Attributes:
-        charge: float32 [N, P, T], ADC counts; P pads x T time bins.
+        charge: [N, P, T] ADC counts, P pads x T time bins: uint8 or uint16 for integer ADC
+            (:mod:`interp.core.adc`; int8/int16 are kept too), float32 otherwise. Consumers
+            convert to float32 where they compute (integer subtraction wraps).
         label: int8 [N], 0 noise, 1 signal.
         event_id: int64 [N].
         chamber: Chamber name.

@@ -16,6 +16,17 @@ from tqdm.auto import tqdm
 from interp.data.splits import DEFAULT_FRACTIONS, split_events, splits_path_for
 
 
+def _file_charge_dtype(adc_max: int, first: np.dtype) -> np.dtype:
+    """On-disk charge dtype of a simulated file: every event's charge must cast to it. The
+    simulator's windows are integers in [0, adc_max] (uint8 for an 8-bit ADC, uint16 up to
+    65535); anything else (a preset whose windows are not whole numbers) stays float32."""
+    if first == np.uint8 and adc_max <= 255:
+        return np.dtype(np.uint8)
+    if first in (np.uint8, np.uint16) and adc_max <= 65535:
+        return np.dtype(np.uint16)
+    return np.dtype(np.float32)
+
+
 def simulate_to_file(
     chamber: str,
     events: int,
@@ -58,7 +69,11 @@ def simulate_to_file(
     with (
         bar,
         ClusterWriter(
-            out, chamber=first.chamber, window=first.window_shape, truth_fields=tuple(first.truth)
+            out,
+            chamber=first.chamber,
+            window=first.window_shape,
+            truth_fields=tuple(first.truth),
+            charge_dtype=_file_charge_dtype(preset.adc_max, first.charge.dtype),
         ) as writer,
     ):
         for ev in itertools.chain([first], stream):

@@ -114,7 +114,7 @@ class OnnxClassifier:
         return cls(model.SerializeToString(), threads, spinning)
 
     def _run(self, charge: np.ndarray, output: str, chunk: int) -> np.ndarray:
-        charge = np.asarray(charge, dtype=np.float32)
+        charge = np.asarray(charge)  # float32 per chunk below (integer ADC stays compact)
         if charge.ndim != 3 or tuple(charge.shape[1:]) != self.window:
             raise ShapeMismatchError(
                 f"ONNX model '{self.name}' expects windows [N, {self.window[0]}, "
@@ -126,7 +126,8 @@ class OnnxClassifier:
             return np.zeros((0, *width), np.float32)
         out = np.empty((n, *width), np.float32)
         for start, stop in chunks(n, int(chunk)):
-            (out[start:stop],) = self.session.run([output], {INPUT: charge[start:stop]})
+            x = np.ascontiguousarray(charge[start:stop], dtype=np.float32)
+            (out[start:stop],) = self.session.run([output], {INPUT: x})
         return out
 
     def logits(self, charge: np.ndarray, batch_size: int = DEFAULT_CHUNK) -> np.ndarray:

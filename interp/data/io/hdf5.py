@@ -1,11 +1,11 @@
 """HDF5 format: one chunked, compressed, resizable dataset per field.
 
-Layout (root group): ``charge`` float32 [N, P, T], ``label`` int8 [N], ``event_id`` int64 [N]
-and one dataset per truth field. Datasets are chunked by :data:`CHUNK_ROWS` clusters,
-compressed with gzip level 1 + shuffle by default, Fletcher-32 checksummed (corruption is
-detected on read) and resizable along the first axis so the writer appends. Root
-attributes: ``tpc_interp_meta`` (metadata JSON) plus readable copies ``chamber``, ``window``
-and ``schema_version``.
+Layout (root group): ``charge`` float32, uint8 or uint16 [N, P, T] (the writer's
+``charge_dtype``), ``label`` int8 [N], ``event_id`` int64 [N] and one dataset per truth field.
+Datasets are chunked by :data:`CHUNK_ROWS` clusters, compressed with gzip level 1 + shuffle by
+default, Fletcher-32 checksummed (corruption is detected on read) and resizable along the first
+axis so the writer appends. Root attributes: ``tpc_interp_meta`` (metadata JSON) plus readable
+copies ``chamber``, ``window`` and ``schema_version``.
 
 Files written by other software (plain ``h5py``, C++ HDF5) are read when their datasets
 follow the schema names, either at the root or inside one group (``tree=`` names the group

@@ -1,8 +1,8 @@
 """NPZ format: a zip of one ``.npy`` array per field plus a ``__meta__.npy`` JSON entry.
 
-Layout: ``charge.npy`` (float32 [N, P, T]), ``label.npy``, ``event_id.npy``, one ``.npy`` per
-truth field, and ``__meta__.npy`` (uint8 bytes of the metadata JSON: chamber, window, schema
-version). Nothing is pickled; readers use ``allow_pickle=False``.
+Layout: ``charge.npy`` (float32, uint8 or uint16 [N, P, T]), ``label.npy``, ``event_id.npy``,
+one ``.npy`` per truth field, and ``__meta__.npy`` (uint8 bytes of the metadata JSON: chamber,
+window, schema version). Nothing is pickled; readers use ``allow_pickle=False``.
 
 Members are stored uncompressed by default, so :func:`~interp.data.io.iter_clusters` reads only
 the requested rows of each member straight from the file (one seek + read per chunk; the zip

@@ -1,11 +1,11 @@
-"""Parquet format: ``charge`` as FixedSizeList<float32>[P*T], one column per other field.
+"""Parquet format: ``charge`` as FixedSizeList<adc dtype>[P*T], one column per other field.
 
-Layout: ``charge`` fixed_size_list<float32>[P*T] (row-major P x T window), ``label`` int8,
-``event_id`` int64 and one column per truth field (NaN kept as a value, never as null).
-The schema metadata key ``tpc_interp`` holds the metadata JSON (chamber, window, schema
-version). Pages carry CRC-32 checksums, verified on read. zstd compression by default; one
-row group per writer buffer (~65k clusters), so chunked reads (one row group at a time) hold one
-row group at a time.
+Layout: ``charge`` fixed_size_list<float32 | uint8 | uint16>[P*T] (row-major P x T window, the
+writer's ``charge_dtype``), ``label`` int8, ``event_id`` int64 and one column per truth field
+(NaN kept as a value, never as null). The schema metadata key ``tpc_interp`` holds the metadata
+JSON (chamber, window, schema version). Pages carry CRC-32 checksums, verified on read. zstd
+compression by default; one row group per writer buffer (~65k clusters), so chunked reads (one
+row group at a time) hold one row group at a time.
 
 Files written by other software (pyarrow, pandas, Spark) are read when ``charge`` is one of:
 
@@ -50,7 +50,7 @@ def _schema(window: tuple[int, int], fields: Mapping[str, np.dtype], meta: str) 
     cols = [
         pa.field(
             name,
-            pa.list_(pa.float32(), window[0] * window[1])
+            pa.list_(pa.from_numpy_dtype(np.dtype(dtype)), window[0] * window[1])
             if name == "charge"
             else pa.from_numpy_dtype(np.dtype(dtype)),
             nullable=False,
@@ -89,7 +89,7 @@ class _ParquetSink:
         for name, dtype in self.fields.items():
             values = np.ascontiguousarray(columns[name], dtype=dtype)
             if name == "charge":
-                flat = pa.array(values.reshape(-1), type=pa.float32())
+                flat = pa.array(values.reshape(-1), type=pa.from_numpy_dtype(dtype))
                 arrays.append(pa.FixedSizeListArray.from_arrays(flat, values[0].size))
             else:
                 arrays.append(pa.array(values, from_pandas=False))

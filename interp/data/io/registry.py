@@ -602,7 +602,8 @@ def read_clusters(
         format: Format name; ``None`` to use the extension.
 
     Returns:
-        The validated set (charge float32 [N, P, T] in ADC counts).
+        The validated set (charge [N, P, T] in ADC counts: uint8/uint16 for integer ADC,
+        else float32; see :mod:`interp.core.adc`).
 
     Raises:
         ClusterFileNotFoundError: ``path`` does not exist.

@@ -1,11 +1,11 @@
 """ROOT format (via uproot): TTree ``clusters`` plus a TObjString of metadata.
 
-Layout: TTree :data:`TREE` with branches ``charge`` (``float[P][T]``), ``label`` (int8_t),
-``event_id`` (int64_t) and one branch per truth field (float or int8_t, the schema dtypes,
-which uproot writes and reads natively, so round trips are exact). A TObjString
-:data:`META_KEY` holds the metadata JSON (chamber, window, schema version). ZSTD(1)
-compression by default; one basket per writer buffer (~65k clusters), so chunked reads with
-entry steps touch only the baskets they need.
+Layout: TTree :data:`TREE` with branches ``charge`` (``float[P][T]``, or
+``uint8_t``/``uint16_t`` for integer ADC), ``label`` (int8_t), ``event_id`` (int64_t) and one
+branch per truth field (float or int8_t, the schema dtypes, which uproot writes and reads
+natively, so round trips are exact). A TObjString :data:`META_KEY` holds the metadata JSON
+(chamber, window, schema version). ZSTD(1) compression by default; one basket per writer buffer
+(~65k clusters), so chunked reads with entry steps touch only the baskets they need.
 
 Files written by other software (a C++ ROOT macro, plain uproot) are read when the tree has
 one entry per cluster and branches named after the schema fields: the tree ``clusters``,

@@ -27,6 +27,7 @@ from types import TracebackType
 
 import numpy as np
 
+from interp.core.adc import INTEGER_ADC_DTYPES
 from interp.core.errors import ClusterDataError
 from interp.core.fsutil import AtomicFile
 from interp.core.schema import CORE_FIELDS, TRUTH_FIELDS, ClusterSet
@@ -166,6 +167,9 @@ class ClusterWriter(AtomicTableWriter):
             ROOT ZSTD(1), NPZ uncompressed), ``None`` (none) or a format-specific codec name.
         buffer_rows: Clusters buffered in memory before a chunk goes to disk; also the
             Parquet row-group / ROOT basket / bounded-read granularity.
+        charge_dtype: On-disk dtype of ``charge``: float32 (default; holds any set), or one of
+            the integer ADC dtypes (:data:`~interp.core.adc.INTEGER_ADC_DTYPES`; uint8 is a
+            quarter of the size) when every written set's charge casts to it safely.
 
     Raises:
         UnknownFormatError: Unknown extension or format.
@@ -183,6 +187,7 @@ class ClusterWriter(AtomicTableWriter):
         *,
         compression: str | None = "default",
         buffer_rows: int = DEFAULT_CHUNK_SIZE,
+        charge_dtype: np.dtype | type = np.float32,
     ) -> None:
         self._fmt: Format = format_for_path(path, format)
         super().__init__(path, f"{self._fmt.name} file")
@@ -197,6 +202,13 @@ class ClusterWriter(AtomicTableWriter):
                 )
         self.truth_fields = tuple(t for t in TRUTH_FIELDS if t in truth)
         self.fields = {k: FIELD_DTYPES[k] for k in (*CORE_FIELDS, *self.truth_fields)}
+        dtype = np.dtype(charge_dtype)
+        if dtype != np.float32 and dtype not in INTEGER_ADC_DTYPES:
+            raise ClusterDataError(
+                src, "charge", f"charge_dtype must be float32 or one of "
+                f"{[np.dtype(d).name for d in INTEGER_ADC_DTYPES]}, got {dtype}"
+            )  # fmt: skip
+        self.fields["charge"] = dtype
         self._compression = self._fmt.check_compression(compression, src)
         if int(buffer_rows) <= 0:
             raise ClusterDataError(src, None, f"buffer_rows must be positive, got {buffer_rows}")
@@ -297,6 +309,13 @@ class ClusterWriter(AtomicTableWriter):
                 return
             valid = cs.validate(source=str(self.path), window=self.window)
             self._check_compatible(valid)
+            if not np.can_cast(valid.charge.dtype, self.fields["charge"], "safe"):
+                raise ClusterDataError(
+                    str(self.path),
+                    "charge",
+                    f"{valid.charge.dtype} values do not fit the file's charge dtype "
+                    f"{self.fields['charge']} (ClusterWriter(charge_dtype=...))",
+                )
             self._append(valid.columns())
         except BaseException:
             self.abort()
@@ -363,7 +382,8 @@ def write_clusters(
     """Validates ``cs`` and writes it atomically to ``path``.
 
     Args:
-        cs: Clusters (charge float32 [N, P, T] ADC, labels, event ids, optional truth).
+        cs: Clusters (charge [N, P, T] ADC, labels, event ids, optional truth); integer ADC
+            charge is stored in its own dtype (uint8: a quarter of float32), else float32.
         path: Destination; the extension (``.npz``, ``.h5``/``.hdf5``, ``.parquet``, ``.root``)
             selects the format unless ``format`` is given.
         format: Format name or ``None``.
@@ -385,6 +405,7 @@ def write_clusters(
         tuple(valid.truth),
         format,
         compression=compression,
+        charge_dtype=valid.charge.dtype,
     )
     with writer:
         writer._append(valid.columns())

@@ -55,7 +55,7 @@ def simulate_event(
         n_clusters: Clusters per event; default ``preset.clusters_per_event`` (28,764).
 
     Returns:
-        ClusterSet: charge float32 [N, P, T] ADC, label int8 [N], event_id int64 [N], truth.
+        ClusterSet: charge uint8 [N, P, T] ADC (8-bit), label int8 [N], event_id int64 [N], truth.
     """
     return _simulate_event(get_chamber(preset), event_id, seed, n_clusters)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from interp.core.adc import compact_adc
 from interp.core.schema import ClusterSet
 from interp.data.chambers import ChamberPreset
 from interp.data.simulator import noise
@@ -208,7 +209,8 @@ def simulate_chunk(
         kinds: int8 [n], noise-kind codes (0 = signal).
 
     Returns:
-        (charge float32 [n, P, T] in ADC, truth columns of ``TRUTH_FIELDS`` each [n]).
+        (charge [n, P, T] in ADC: uint8 when ``preset.adc_max`` <= 255, uint16 up to 65535
+        (:func:`interp.core.adc.compact_adc`), truth columns of ``TRUTH_FIELDS`` each [n]).
     """
     n = kinds.size
     shape = canvas_shape(preset)
@@ -262,7 +264,7 @@ def simulate_chunk(
     overlapped = order[overlap_pool[has_overlap]]
     truth = _truth(n, main, track_like, overlapped, kinds)
     truth["dead_pads"] = dead
-    return charge, truth
+    return compact_adc(charge), truth  # the ADC's integers (uint8 for an 8-bit ADC)
 
 
 def _truth(
@@ -301,7 +303,8 @@ def simulate_event(
         n_clusters: Clusters in the event; default ``preset.clusters_per_event``.
 
     Returns:
-        ClusterSet with charge float32 [N, P, T] (ADC), labels, event ids and all truth fields.
+        ClusterSet with charge uint8 [N, P, T] (ADC; uint16 for a wider ADC), labels, event
+        ids and all truth fields.
     """
     n = preset.clusters_per_event if n_clusters is None else int(n_clusters)
     if n < 1:
