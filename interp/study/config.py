@@ -196,9 +196,9 @@ class MatrixConfig:
         cluster scored, 1,000 bootstrap replicates.
 
         Sized for an hour on 2 CPU cores; timed end to end at 32 minutes for this matrix and
-        86 for ``reproduce all`` (the full-profile timing record, see ``experiments/README.md``): one
-        training seed, and every model trains on the same :data:`FULL_TRAIN_CLUSTERS` clusters
-        of each chamber (20 times the quick profile's 15k; the ResNet's 4 epochs at batch
+        86 for ``reproduce all`` (timing record: ``experiments/README.md``): one training seed,
+        and every model trains on the same :data:`FULL_TRAIN_CLUSTERS` clusters of each chamber
+        (20 times the quick profile's 15k; the ResNet's 4 epochs at batch
         1,024 took 5.3-5.9 minutes per chamber); full training profile (at most 8 epochs,
         early stopping on validation loss). Techniques: a 3-fold ensemble (as in quick; each
         fold model trains on 2/3 of the cap) and pad-mirror TTA for the perceptron and the
