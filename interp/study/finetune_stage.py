@@ -97,9 +97,14 @@ class FineTuneConfig:
         """``smoke`` (the MLP only: all three curves, seconds; n = 100, 300; one draw, 2 epochs
         at most, 100 bootstraps), ``quick``
         (n = 300, 1k, 3k, 10k; one draw; perceptron, split conv, ResNet; 200 bootstraps) or
-        ``full`` (n up to 30k, 2 draws, the MLP too, 1,000 bootstraps); every profile trains
-        from scratch at the source run's learning rate (an LR sweep per run would cost as
-        much as the run at small n; ``scratch_lr_finder=True`` turns it on)."""
+        ``full`` (n up to 30k, 2 draws, perceptron, split conv and MLP, 1,000 bootstraps);
+        every profile trains from scratch at the source run's learning rate (an LR sweep per
+        run would cost as much as the run at small n; ``scratch_lr_finder=True`` turns it on).
+
+        The full profile leaves the ResNet out: its 60 curve points each score the 431k test
+        clusters of the new chamber, 1,336 of the stage's 1,810 s (74 %) in the timed full
+        profile of 2026-12-03 (``experiments/README.md``); its curves are in the
+        quick profile, and ``FineTuneConfig(models=(..., "resnet"))`` puts them back."""
         from interp.core.profiles import check_profile
 
         check_profile(name, "fine-tuning profile")
@@ -121,7 +126,7 @@ class FineTuneConfig:
                 scratch_lr_finder=False,
                 n_boot=200,
             )
-        return cls(draws=2, scratch_lr_finder=False)
+        return cls(models=("perceptron", "split_conv", "mlp"), draws=2, scratch_lr_finder=False)
 
 
 def fine_tunable(model: str) -> bool:
