@@ -24,7 +24,9 @@ _CHECK_ELEMENTS = 1 << 22
 """Elements per pass of the whole-number check (16 MB of float32): no full-size temporary."""
 
 
-def _rows_per_block(charge: np.ndarray) -> int:
+def rows_per_block(charge: np.ndarray) -> int:
+    """Clusters per pass of a blockwise check over ``charge`` [N, ...] (about
+    :data:`_CHECK_ELEMENTS` elements, at least 1 cluster)."""
     return max(1, _CHECK_ELEMENTS // max(int(np.prod(charge.shape[1:])), 1))
 
 
@@ -46,7 +48,7 @@ def adc_dtype(charge: np.ndarray) -> np.dtype | None:
         np.issubdtype(charge.dtype, np.integer) or np.issubdtype(charge.dtype, np.floating)
     ):
         return None
-    step, hi = _rows_per_block(charge), -np.inf
+    step, hi = rows_per_block(charge), -np.inf
     for start in range(0, len(charge), step):
         block = charge[start : start + step]
         b_lo, b_hi = float(block.min()), float(block.max())
@@ -73,7 +75,7 @@ def compact_adc(charge: np.ndarray) -> np.ndarray:
     if dtype is None or dtype == charge.dtype:
         return charge
     out = aligned_empty(charge.shape, dtype)
-    step = _rows_per_block(charge)
+    step = rows_per_block(charge)
     for start in range(0, len(charge), step):
         out[start : start + step] = charge[start : start + step]  # exact: whole numbers in range
     return out

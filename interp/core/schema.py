@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.core.adc import _rows_per_block, adc_dtype  # same package: one block rule
+from interp.core.adc import adc_dtype, rows_per_block
 from interp.core.aligned import aligned_empty, as_aligned
 from interp.core.errors import ClusterDataError
 
@@ -191,7 +191,7 @@ def validate_columns(
 def _check_finite(charge: np.ndarray, source: str | None) -> None:
     """Raises naming ``source`` and ``charge`` if a value is NaN or infinite (the check runs
     in blocks of clusters, so a valid set costs no full-size temporary)."""
-    step = _rows_per_block(charge)
+    step = rows_per_block(charge)
     if all(np.isfinite(charge[i : i + step]).all() for i in range(0, len(charge), step)):
         return
     bad = np.flatnonzero(~np.isfinite(charge).reshape(len(charge), -1).all(axis=1))
