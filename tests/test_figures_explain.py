@@ -252,3 +252,23 @@ def test_cli_explain_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert calls["config"].attr_clusters == 8 and calls["config"].ig_steps == 4
     assert "wrote 1 HTML, 0 PNG and 0 PDF" in res.output
     assert "static images skipped" in res.output
+
+
+def test_matrix_stores_the_scores_explain_reads(tiny_run: Path) -> None:
+    """Every first-seed run folder holds its val and test scores, fingerprinted, equal to what
+    the saved classifier gives (the explain stage reads them instead of scoring again)."""
+    from interp.backends.classifier import load_classifier
+    from interp.study import score_cache as sc
+    from interp.study.explain_stage import find_runs, load_run_data
+
+    _, parts = load_run_data(tiny_run)
+    runs = find_runs(tiny_run)
+    assert {m for m, _, _ in runs} == {"perceptron", "split_conv", "xgboost"}
+    for _model, chamber, run_dir in runs:
+        clf, clf_sha = load_classifier(run_dir), sc.classifier_fingerprint(run_dir)
+        wanted = [("val", chamber)] + [("test", t) for t in parts]
+        for split, c in wanted:
+            part = parts[c][split]
+            kept = sc.load_scores(run_dir, f"{split}_{c}", sc.split_fingerprint(part), clf_sha)
+            assert kept is not None, (run_dir, split, c)
+            np.testing.assert_allclose(kept, clf.predict_proba(part.charge), atol=2e-6)

@@ -39,6 +39,7 @@ from interp.core.fsutil import atomic_write_text
 from interp.core.schema import ClusterSet
 from interp.study.reconstruction_section import reconstruction_section
 from interp.study.reliability_section import reliability_section
+from interp.study.score_cache import classifier_fingerprint, split_fingerprint, stored_or_scored
 from models.contract import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,32 @@ class _Cell:
 Writer = Callable[..., None]
 
 
+class _KeptScores:
+    """``(split, chamber) -> float32 [N]`` P(signal) of one classifier: the scores its matrix
+    stage stored (:mod:`interp.study.score_cache`), or scored now when they do not match."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        clf: Any,
+        parts: dict[str, dict[str, ClusterSet]],
+        fingerprints: dict[int, str],
+    ) -> None:
+        self.run_dir, self.clf, self.parts, self.fingerprints = run_dir, clf, parts, fingerprints
+        self.clf_sha = classifier_fingerprint(run_dir)
+
+    def __call__(self, split: str, chamber: str) -> np.ndarray:
+        part = self.parts[chamber][split]
+        return stored_or_scored(
+            self.run_dir,
+            f"{split}_{chamber}",
+            part,
+            self.clf.predict_proba,
+            self.fingerprints[id(part)],
+            self.clf_sha,
+        )
+
+
 def explain_run(
     workdir: str | Path,
     out_folder: str | Path,
@@ -257,12 +284,16 @@ def _explain_run(
         def write(fig: Any, name: str, width: int = 1100, height: int = 650) -> None:
             w.write(fig, name, width, height)
 
+        fingerprints = {
+            id(p): split_fingerprint(p) for c in parts for p in (parts[c]["val"], parts[c]["test"])
+        }
         for model, chamber, run_dir in runs:
             say(f"explain {model} trained on {chamber}")
             clf = load_classifier(run_dir)
+            kept = _KeptScores(run_dir, clf, parts, fingerprints)
             train = parts[chamber]["train"]
             val = parts[chamber]["val"]
-            val_scores = clf.predict_proba(val.charge)
+            val_scores = kept("val", chamber)
             cell = _Cell(
                 model=model,
                 chamber=chamber,
@@ -271,7 +302,7 @@ def _explain_run(
                 parts=parts,
                 train=train.subset(_sample(len(train), cfg.train_clusters, cfg.seed)),
                 threshold=choose_threshold(val_scores, val.label, max_loss),
-                test_scores={t: clf.predict_proba(parts[t]["test"].charge) for t in parts},
+                test_scores={t: kept("test", t) for t in parts},
                 val_scores=val_scores,
                 max_signal_loss=max_loss,
             )

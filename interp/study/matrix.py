@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from interp.backends.classifier import (
     get_trainer,
 )
@@ -45,6 +47,7 @@ from interp.core.fsutil import (
     atomic_write_text,
 )
 from interp.core.locking import workdir_lock
+from interp.core.schema import ClusterSet
 from interp.evaluation.metrics import (
     SEED_METHOD,
     paired_difference,
@@ -52,8 +55,9 @@ from interp.evaluation.metrics import (
 from interp.study.config import MatrixConfig
 from interp.study.inputs import ChamberData, check_inputs, load_study_data, split_policy
 from interp.study.matrix_tables import matrix_markdown
+from interp.study.score_cache import classifier_fingerprint, save_scores, split_fingerprint
 from interp.study.scoring import ScoredTest, evaluate_scored, score_test
-from interp.study.training import cap_train_split, train_cell
+from interp.study.training import cap_train_split, seed_run_dir, train_cell
 
 
 def _check_windows(data: Mapping[str, ChamberData]) -> None:
@@ -149,6 +153,7 @@ def _run_matrix(
         "cells": [],
     }
     scored: dict[tuple[str, str, str], ScoredTest] = {}
+    fingerprints: dict[int, str] = {}  # id(split) -> split_fingerprint, once per split
     jobs = [(m, c) for m in config.models for c in config.chambers]
     bar = tqdm(jobs, desc="matrix", disable=None if progress else True, unit="cell")
     for model, chamber in bar:
@@ -172,6 +177,15 @@ def _run_matrix(
             evaluations[test_chamber] = evaluate_scored(
                 sc, config.n_boot, config.seed, config.max_signal_loss
             )
+        _keep_scores(
+            seed_run_dir(workdir, model, chamber, 0),
+            {f"val_{chamber}": (d.parts["val"], val_scores[0])}
+            | {
+                f"test_{t}": (data[t].parts["test"], scored[(model, chamber, t)].scores[0])
+                for t in config.chambers
+            },
+            fingerprints,
+        )
         seconds = [r.get("train_seconds") for r in runs]
         cell = {
             "model": model,
@@ -212,6 +226,20 @@ def _run_matrix(
     atomic_write_text(workdir / "matrix.json", json.dumps(result, indent=1))
     atomic_write_text(workdir / "matrix.md", matrix_markdown(result))
     return result
+
+
+def _keep_scores(
+    run_dir: Path,
+    named: Mapping[str, tuple[ClusterSet, np.ndarray]],
+    fingerprints: dict[int, str],
+) -> None:
+    """Stores the first seed's scores in its run folder for the explain stage
+    (:mod:`interp.study.score_cache`); ``fingerprints`` memoises the splits' fingerprints."""
+    clf_sha = classifier_fingerprint(run_dir)
+    for name, (part, scores) in named.items():
+        if id(part) not in fingerprints:
+            fingerprints[id(part)] = split_fingerprint(part)
+        save_scores(run_dir, name, scores, fingerprints[id(part)], clf_sha)
 
 
 def paired_differences(
