@@ -57,7 +57,7 @@ from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
 from interp.backends.flax.fused import make_fused_forward  # noqa: E402
 from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.backends.flax.steps import make_forward  # noqa: E402
-from interp.backends.flax.tuning import preferred_backend  # noqa: E402
+from interp.backends.flax.tuning import preferred_backend, preferred_streams  # noqa: E402
 from interp.backends.onnx.runtime import OnnxClassifier  # noqa: E402
 from interp.backends.tta import TTAClassifier  # noqa: E402
 from interp.core.adc import compact_adc  # noqa: E402
@@ -226,6 +226,10 @@ def bench_flax(
     }
     if preferred_backend(name) != "jax":
         paths["toolkit_jax"] = lambda: jax_clf.logits(charge)
+    streams = preferred_streams(name, "cpu")
+    if streams > 1:  # ONNX Runtime with the same calls in flight as the toolkit's paths
+        ort_s = OnnxClassifier.from_classifier(clf, threads=2, spinning=True, streams=streams)
+        paths["onnx_streams"] = lambda: ort_s.logits(charge)
     paths["toolkit_uint8"] = lambda: jax_clf.logits(adc8)  # JAX path reading integer ADC
     paths["jax_bfloat16"] = lambda: bf16_clf.logits(charge)
     # P(signal) paths (not logits): the plain toolkit score and pad-mirror TTA around it
@@ -263,6 +267,7 @@ def bench_flax(
         "toolkit_vs_onnx_throughput": med["onnx"] / med["toolkit"],
         "toolkit_vs_reference_speedup": med["reference"] / med["toolkit"],
         "toolkit_backend": preferred_backend(name),
+        "streams": streams,
         "parity_rel_err": {
             f"{k}_vs_reference": float(np.abs(v - ref).max() / scale)
             for k, v in outs.items()
@@ -615,6 +620,28 @@ def markdown(res: dict[str, Any]) -> str:
         f"| xgboost | xgboost | {x['s_per_event']:.4f} | {x['clusters_per_s']:,.0f} | - | - | - "
         f"| - | - | - | - | {x['memory_roofline_fraction']:.1%} (memory) | - | - | - | - | - |"
     )
+    multi = [r for r in res["flax"] if "onnx_streams" in r["s_per_event"]]
+    if multi:
+        lines += [
+            "",
+            "## Calls in flight (same run)",
+            "",
+            "Models whose spec runs several inference calls at once on the CPU "
+            "(`ModelSpec.streams`): the JAX path against ONNX Runtime one call at a time (the "
+            "ORT column above) and with the same calls in flight.",
+            "",
+            "| model | streams | JAX path s/event | ORT s/event, 1 call | ORT s/event, same "
+            "streams | JAX / ORT 1 call | JAX / ORT same streams |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in multi:
+            s = r["s_per_event"]
+            s_jax = s.get("toolkit_jax", s["toolkit"])
+            lines.append(
+                f"| {r['model']} | {r['streams']} | {s_jax:.4f} | {s['onnx']:.4f} | "
+                f"{s['onnx_streams']:.4f} | {s['onnx'] / s_jax:.2f}x | "
+                f"{s['onnx_streams'] / s_jax:.2f}x |"
+            )
     lines += [
         "",
         "## Reduced precision (same event, same run)",

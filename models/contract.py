@@ -67,6 +67,9 @@ class ModelSpec:
             what ``formulation="auto"`` runs; platforms not listed run ``"apply"``.
         chunk: Measured best clusters per compiled inference call (``None``: the default).
         min_chunk: Smallest unpadded call of the chunk ladder (``None``: :attr:`chunk`).
+        streams: Platform -> measured best number of inference calls in flight at once
+            (threads, each running its chunks one after the other; at most the usable CPUs
+            on ``"cpu"``); platforms not listed run 1.
         inference_backend: ``"jax"`` or ``"onnx"``: what ``backend="auto"`` runs.
         onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
         description: One line for help texts.
@@ -95,6 +98,7 @@ class ModelSpec:
     formulation: Mapping[str, str] = dataclasses.field(default_factory=dict)
     chunk: int | None = None
     min_chunk: int | None = None
+    streams: Mapping[str, int] = dataclasses.field(default_factory=dict)
     inference_backend: str = "jax"
     onnx_graph: Callable[..., str] | None = None
     description: str = ""
@@ -112,6 +116,10 @@ class ModelSpec:
         bad = {v for v in self.formulation.values()} - {"rewrite", "apply"}
         if bad:
             raise ValueError(f"model '{self.name}': formulation values {sorted(bad)} unknown")
+        if any(
+            not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in self.streams.values()
+        ):
+            raise ValueError(f"model '{self.name}': streams must be integers >= 1")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"model '{self.name}': objective must be one of {OBJECTIVES}")
         if self.train_classes is not None:
@@ -128,6 +136,7 @@ class ModelSpec:
             object.__setattr__(self, "gradient_attributions", self.backend == "flax")
         object.__setattr__(self, "raw_forwards", _frozen(self.raw_forwards))
         object.__setattr__(self, "formulation", _frozen(self.formulation))
+        object.__setattr__(self, "streams", _frozen(self.streams))
         object.__setattr__(
             self,
             "profile_overrides",

@@ -141,6 +141,9 @@ SPEC = ModelSpec(
     fast_forward=fast_forward,
     formulation={"cpu": "rewrite", "gpu": "apply", "tpu": "apply"},
     chunk=512,
+    # two 512-cluster calls in flight on 2 CPU cores: one leaves a core idle (XLA CPU/wall
+    # 1.68); JAX 1.86 -> 1.00 s/event, ONNX Runtime 1.38 -> 0.88 (2026-12-03, same run)
+    streams={"cpu": 2},
     inference_backend="onnx",
     onnx_graph=onnx_graph,
     description="lean residual network (95,170 params)",

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from interp.core.cpus import usable_cpus
+
 PACKAGES: tuple[str, ...] = (
     "tpc-interp",
     "numpy",
@@ -49,13 +51,9 @@ def machine() -> dict[str, Any]:
         load = list(os.getloadavg())
     except OSError:
         load = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     return {
         "cpu_count": os.cpu_count(),
-        "usable_cpus": usable,
+        "usable_cpus": usable_cpus(),
         "load_average_1_5_15min": load,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),

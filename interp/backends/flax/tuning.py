@@ -1,7 +1,7 @@
 """Measured per-model inference choices, read from the model's spec: clusters per compiled
 call and the inference backend (``benchmarks/speed.py`` measures them).
 
-The numbers live in each model's file (``SPEC.chunk``, ``SPEC.min_chunk``,
+The numbers live in each model's file (``SPEC.chunk``, ``SPEC.min_chunk``, ``SPEC.streams``,
 ``SPEC.inference_backend``; see e.g. ``models/split_conv.py`` for why 1,024); a model that
 declares none gets :data:`DEFAULT_CHUNK` and JAX.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 import models
+from interp.core.cpus import usable_cpus
 from interp.core.errors import TPCInterpError
 from models.contract import ModelSpec
 
@@ -40,6 +41,15 @@ def preferred_min_chunk(name: str) -> int:
     :func:`preferred_chunk` (one padded tail call)."""
     spec = _spec(name)
     return int(spec.min_chunk or spec.chunk or DEFAULT_CHUNK)
+
+
+def preferred_streams(name: str, platform: str) -> int:
+    """Inference calls in flight at once for a model on ``platform`` (``SPEC.streams``, else
+    1), at most the CPUs this process may use on ``"cpu"``."""
+    wanted = int(_spec(name).streams.get(platform, 1))
+    if platform == "cpu":
+        wanted = min(wanted, usable_cpus())
+    return max(wanted, 1)
 
 
 def preferred_backend(name: str) -> str:

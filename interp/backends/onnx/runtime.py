@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from interp.backends.flax.chunking import chunks
+from interp.backends.flax.chunking import chunks, run_pieces
 from interp.backends.onnx.export import INPUT, OUTPUTS, build_onnx
 from interp.core.errors import ShapeMismatchError
 
@@ -77,10 +77,17 @@ class OnnxClassifier:
     kind = "onnx"
 
     def __init__(
-        self, model: bytes | str | Path, threads: int | None = None, spinning: bool = False
+        self,
+        model: bytes | str | Path,
+        threads: int | None = None,
+        spinning: bool = False,
+        streams: int = 1,
     ) -> None:
-        """Args: model: ONNX bytes or path; threads, spinning: see :func:`make_session`."""
+        """Args: model: ONNX bytes or path; threads, spinning: see :func:`make_session`;
+        streams: ``session.run`` calls in flight at once (threads sharing the session; see
+        :func:`interp.backends.flax.chunking.run_pieces`)."""
         self.session = make_session(model, threads, spinning)
+        self.streams = max(int(streams), 1)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.info: dict[str, Any] = json.loads(meta.get("classifier_json", "{}"))
         self.name = str(self.info.get("name", "onnx"))
@@ -95,6 +102,7 @@ class OnnxClassifier:
         spinning: bool = False,
         precision: str = "float32",
         calibration: np.ndarray | None = None,
+        streams: int = 1,
     ) -> OnnxClassifier:
         """Exports a Flax classifier in memory and wraps it (see ``build_onnx``).
 
@@ -111,7 +119,7 @@ class OnnxClassifier:
             model = build_int8(classifier, calibration)
         else:
             model = build_onnx(classifier)
-        return cls(model.SerializeToString(), threads, spinning)
+        return cls(model.SerializeToString(), threads, spinning, streams)
 
     def _run(self, charge: np.ndarray, output: str, chunk: int) -> np.ndarray:
         charge = np.asarray(charge)  # float32 per chunk below (integer ADC stays compact)
@@ -125,9 +133,13 @@ class OnnxClassifier:
         if n == 0:
             return np.zeros((0, *width), np.float32)
         out = np.empty((n, *width), np.float32)
-        for start, stop in chunks(n, int(chunk)):
+
+        def piece(start: int, stop: int, _size: int) -> None:
             x = np.ascontiguousarray(charge[start:stop], dtype=np.float32)
             (out[start:stop],) = self.session.run([output], {INPUT: x})
+
+        plan = ((start, stop, stop - start) for start, stop in chunks(n, int(chunk)))
+        run_pieces(plan, piece, self.streams)
         return out
 
     def logits(self, charge: np.ndarray, batch_size: int = DEFAULT_CHUNK) -> np.ndarray:
