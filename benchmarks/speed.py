@@ -475,6 +475,11 @@ def fmt(v: float | None, spec: str = ".3f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
+def _jax_s(r: dict[str, Any]) -> float:
+    """Seconds per event of a model's JAX path (the toolkit path where that is JAX)."""
+    return r["s_per_event"].get("toolkit_jax", r["s_per_event"]["toolkit"])
+
+
 def _best(r: dict[str, Any], path: str) -> float:
     """Best-of-N seconds per event of a path (``toolkit_jax`` falls back to ``toolkit``)."""
     n = r.get("clusters") or 28764
@@ -597,7 +602,7 @@ def markdown(res: dict[str, Any]) -> str:
     for r in res["flax"]:
         s, c, rf = r["s_per_event"], r["clusters_per_s"], r["roofline"]
         e = r["parity_rel_err"]
-        s_jax = s.get("toolkit_jax", s["toolkit"])
+        s_jax = _jax_s(r)
         lines.append(
             f"| {r['model']} | {r['toolkit_backend']} | {s['toolkit']:.4f} | "
             f"{c['toolkit']:,.0f} | {s_jax:.4f} | {s['onnx']:.4f} | "
@@ -635,8 +640,7 @@ def markdown(res: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for r in multi:
-            s = r["s_per_event"]
-            s_jax = s.get("toolkit_jax", s["toolkit"])
+            s, s_jax = r["s_per_event"], _jax_s(r)
             lines.append(
                 f"| {r['model']} | {r['streams']} | {s_jax:.4f} | {s['onnx']:.4f} | "
                 f"{s['onnx_streams']:.4f} | {s['onnx'] / s_jax:.2f}x | "

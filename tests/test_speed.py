@@ -66,3 +66,18 @@ def test_tta_markdown_rows_and_old_results(speed) -> None:
     # results written before the TTA rows: no section, "not measured" in the main table
     assert speed.tta_markdown({"flax": [{"model": "old"}]}) == ""
     assert speed._tta_cell({"model": "old"}) == "not measured"
+
+
+def test_calls_in_flight_rows(speed) -> None:
+    """The recorded run's ResNet row: JAX path against ORT one call at a time and with the
+    same streams; results without an ``onnx_streams`` path get no section."""
+    import json
+
+    res = json.loads((ROOT / "benchmarks/results/speed_2026-12-03_streams/speed1.json").read_text())
+    md = speed.markdown(res)
+    section = md.split("## Calls in flight (same run)")[1].split("## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| resnet")]
+    assert rows == ["| resnet | 2 | 0.9252 | 0.7017 | 0.7331 | 0.76x | 0.79x |"]
+    for r in res["flax"]:
+        r["s_per_event"].pop("onnx_streams", None)
+    assert "## Calls in flight" not in speed.markdown(res)
