@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from interp.core.fsutil import atomic_path, atomic_write_text
+from interp.core.fsutil import atomic_path, atomic_write_text, file_digest
 from interp.core.schema import ClusterSet
 
 SCORES_DIR = "scores"
@@ -50,8 +50,7 @@ def classifier_fingerprint(run_dir: str | Path) -> str:
     h = hashlib.sha256()
     for path in sorted(Path(run_dir).iterdir()):
         if path.is_file() and path.name not in _LOG_FILES:
-            h.update(path.name.encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+            h.update(f"{path.name}\0{file_digest(path)['sha256']}\0".encode())
     return h.hexdigest()
 
 
@@ -113,6 +112,4 @@ def stored_or_scored(
     """The stored scores of ``part`` under ``name`` if they match, else ``predict(part.charge)``
     (float32 [N] P(signal)); nothing is written."""
     kept = load_scores(run_dir, name, data_sha256, classifier_sha256)
-    if kept is not None and kept.size == len(part):
-        return kept
-    return np.asarray(predict(part.charge), np.float32)
+    return np.asarray(predict(part.charge), np.float32) if kept is None else kept

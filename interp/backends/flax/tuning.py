@@ -46,10 +46,8 @@ def preferred_min_chunk(name: str) -> int:
 def preferred_streams(name: str, platform: str) -> int:
     """Inference calls in flight at once for a model on ``platform`` (``SPEC.streams``, else
     1), at most the CPUs this process may use on ``"cpu"``."""
-    wanted = int(_spec(name).streams.get(platform, 1))
-    if platform == "cpu":
-        wanted = min(wanted, usable_cpus())
-    return max(wanted, 1)
+    wanted = int(_spec(name).streams.get(platform, 1))  # >= 1 (ModelSpec checks)
+    return min(wanted, usable_cpus()) if platform == "cpu" else wanted
 
 
 def preferred_backend(name: str) -> str:
