@@ -231,6 +231,7 @@ def bench_flax(
         ort_s = OnnxClassifier.from_classifier(clf, threads=2, spinning=True, streams=streams)
         paths["onnx_streams"] = lambda: ort_s.logits(charge)
     paths["toolkit_uint8"] = lambda: jax_clf.logits(adc8)  # JAX path reading integer ADC
+    paths["toolkit_adc"] = lambda: clf.logits(adc8)  # the toolkit's choice for uint8 ADC
     paths["jax_bfloat16"] = lambda: bf16_clf.logits(charge)
     # P(signal) paths (not logits): the plain toolkit score and pad-mirror TTA around it
     tta = TTAClassifier(clf, TTA_AUGMENTATIONS)
@@ -267,6 +268,7 @@ def bench_flax(
         "toolkit_vs_onnx_throughput": med["onnx"] / med["toolkit"],
         "toolkit_vs_reference_speedup": med["reference"] / med["toolkit"],
         "toolkit_backend": preferred_backend(name),
+        "toolkit_adc_backend": preferred_backend(name, clf.preprocessor.method),
         "streams": streams,
         "parity_rel_err": {
             f"{k}_vs_reference": float(np.abs(v - ref).max() / scale)
@@ -275,7 +277,7 @@ def bench_flax(
         },
         "roofline": {k: roofline(flops, v, PEAK) for k, v in per_event.items()},
         "load1": loads,
-        "input_dtype": {"toolkit_uint8": str(adc8.dtype)},
+        "input_dtype": {"toolkit_uint8": str(adc8.dtype), "toolkit_adc": str(adc8.dtype)},
         "quality_by_path": {
             k: quality(v if k in PROBA_PATHS else p_signal(v), label, trained)
             for k, v in outs.items()
@@ -487,6 +489,13 @@ def _best(r: dict[str, Any], path: str) -> float:
     return min(times) * CLUSTERS_PER_EVENT / n
 
 
+def _adc_cell(r: dict[str, Any]) -> str:
+    """Main-table cell: the toolkit's seconds per event on the ClusterSet's uint8 ADC and its
+    backend (JSON files written before that path was timed: "not measured")."""
+    t = r["s_per_event"].get("toolkit_adc")
+    return "not measured" if t is None else f"{t:.4f} ({r['toolkit_adc_backend']})"
+
+
 def _tta_cell(r: dict[str, Any]) -> str:
     """Main-table cell: TTA seconds per event and its ratio to the plain score (JSON files
     written before the TTA rows existed: "not measured")."""
@@ -567,9 +576,10 @@ def markdown(res: dict[str, Any]) -> str:
         "back-to-back calls lasting ~0.2 s per path). Weights: "
         f"{res['weights']}.",
         "",
-        "| model | s/event CPU (toolkit) | s/event CPU with pad-mirror TTA | s/event GPU "
+        "| model | s/event CPU (toolkit, float32 windows) | s/event CPU (toolkit, the "
+        "ClusterSet's uint8 ADC) | s/event CPU with pad-mirror TTA | s/event GPU "
         "| noise removed | parameters | signal lost | published CPU / GPU (Keras 2020) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     gpu = res.get("gpu") or {"skipped": "not run"}
     gpu_s = {m["model"]: m["rows"]["toolkit"]["s_per_event"] for m in gpu.get("models", [])}
@@ -578,14 +588,15 @@ def markdown(res: dict[str, Any]) -> str:
         spe = p.get("seconds_per_event", {})
         g = gpu_s.get(r["model"])
         lines.append(
-            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | {_tta_cell(r)} | "
+            f"| {r['model']} | {r['s_per_event']['toolkit']:.4f} | {_adc_cell(r)} | "
+            f"{_tta_cell(r)} | "
             f"{'not measured (no GPU)' if g is None else format(g, '.5f')} | "
             f"{fmt(r['noise_removed'])} | {r['parameters']:,} | {fmt(r['signal_lost'])} | "
             f"{spe.get('cpu', 'n/a')} / {spe.get('gpu', 'n/a')} |"
         )
     x = res["xgboost"]
     lines.append(
-        f"| xgboost ({x['trees']} trees) | {x['s_per_event']:.4f} | not measured | n/a | "
+        f"| xgboost ({x['trees']} trees) | {x['s_per_event']:.4f} | - | not measured | n/a | "
         f"{fmt(x['noise_removed'])} | - | {fmt(x['signal_lost'])} | - |"
     )
     lines += [

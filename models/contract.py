@@ -13,6 +13,9 @@ Callables in a spec take and return plain arrays (no imports of ``interp.backend
   the preprocessing ``method`` (float32 only), e.g. the perceptron's max moved after its matmul.
 * ``onnx_graph(graph, x, params, module, (P, T)) -> logits name``: the ONNX nodes of the model
   on the preprocessed input ``x`` (see :mod:`models.onnx_graph`); ``None``: the generic path.
+* ``onnx_uint8_graphs[method](graph, x, params, module, (P, T)) -> logits name``: ONNX nodes
+  from the raw uint8 ADC input ``x`` [N, P, T] that also absorb the preprocessing ``method``
+  (the ONNX side of ``raw_forwards``), e.g. the perceptron's exact integer matmul.
 """
 
 from __future__ import annotations
@@ -67,11 +70,18 @@ class ModelSpec:
             what ``formulation="auto"`` runs; platforms not listed run ``"apply"``.
         chunk: Measured best clusters per compiled inference call (``None``: the default).
         min_chunk: Smallest unpadded call of the chunk ladder (``None``: :attr:`chunk`).
+        onnx_chunk: Measured best clusters per ONNX Runtime call of the toolkit's inference
+            (``None``: :attr:`chunk`).
         streams: Platform -> measured best number of inference calls in flight at once
             (threads, each running its chunks one after the other; at most the usable CPUs
             on ``"cpu"``); platforms not listed run 1.
         inference_backend: ``"jax"`` or ``"onnx"``: what ``backend="auto"`` runs.
+        uint8_backends: Preprocessing method -> what ``backend="auto"`` runs on uint8 ADC
+            windows (the dtype a ClusterSet keeps for an 8-bit ADC), ``"jax"`` or
+            ``"onnx"``; methods not listed: :attr:`inference_backend`.
         onnx_graph: ONNX graph builder (see the module docstring), or ``None``.
+        onnx_uint8_graphs: Preprocessing method -> ONNX builder on raw uint8 ADC (see the
+            module docstring); methods not listed cast the input to float32 first.
         description: One line for help texts.
         order: Position in the default model list of a study and in its tables (smaller
             first, ties by name); built-in models: perceptron 10, split_conv 20, mlp 30,
@@ -98,9 +108,12 @@ class ModelSpec:
     formulation: Mapping[str, str] = dataclasses.field(default_factory=dict)
     chunk: int | None = None
     min_chunk: int | None = None
+    onnx_chunk: int | None = None
     streams: Mapping[str, int] = dataclasses.field(default_factory=dict)
     inference_backend: str = "jax"
+    uint8_backends: Mapping[str, str] = dataclasses.field(default_factory=dict)
     onnx_graph: Callable[..., str] | None = None
+    onnx_uint8_graphs: Mapping[str, Callable[..., str]] = dataclasses.field(default_factory=dict)
     description: str = ""
     order: int = 50
     profile_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
@@ -113,6 +126,8 @@ class ModelSpec:
             raise ValueError(f"model '{self.name}': backend must be one of {BACKENDS}")
         if self.inference_backend not in ("jax", "onnx"):
             raise ValueError(f"model '{self.name}': inference_backend must be 'jax' or 'onnx'")
+        if set(self.uint8_backends.values()) - {"jax", "onnx"}:
+            raise ValueError(f"model '{self.name}': uint8_backends values must be 'jax' or 'onnx'")
         bad = {v for v in self.formulation.values()} - {"rewrite", "apply"}
         if bad:
             raise ValueError(f"model '{self.name}': formulation values {sorted(bad)} unknown")
@@ -135,6 +150,8 @@ class ModelSpec:
         if self.gradient_attributions is None:
             object.__setattr__(self, "gradient_attributions", self.backend == "flax")
         object.__setattr__(self, "raw_forwards", _frozen(self.raw_forwards))
+        object.__setattr__(self, "onnx_uint8_graphs", _frozen(self.onnx_uint8_graphs))
+        object.__setattr__(self, "uint8_backends", _frozen(self.uint8_backends))
         object.__setattr__(self, "formulation", _frozen(self.formulation))
         object.__setattr__(self, "streams", _frozen(self.streams))
         object.__setattr__(

@@ -7,6 +7,13 @@ the 2-core machine of ``benchmarks/speed.py`` 4,096 and 8,192 were level on floa
 (0.89-1.15x, four side-by-side runs) and 4,096 was 1.04-1.4x faster on uint8 ADC: XLA
 converts an integer chunk to float32 before the matmul, and a 4,096-cluster float32 copy
 (3.6 MB) stays in cache.
+
+On uint8 ADC (how a ClusterSet keeps an 8-bit ADC) ``backend="auto"`` runs ONNX Runtime on
+:func:`onnx_max_uint8_graph`, which multiplies the 8-bit windows as integers
+(``MatMulInteger`` by four int8 digits of the weights, exact to float32 rounding): XLA:CPU has
+no such kernel (its u8 x s8 dot was 2x slower than converting to float32). One event on the
+2-core VM, same run: 2.1-3.1 ms against 4.9 ms for the JAX path on uint8 and 8.2 ms on float32;
+in calls of 32,768 clusters (one event per call: 2.1 ms against 3.1 ms in calls of 4,096).
 """
 
 from __future__ import annotations
@@ -70,6 +77,36 @@ def onnx_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int
     return og.dense(g, flat, params["dense"])
 
 
+def onnx_max_uint8_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int]) -> str:
+    """:func:`max_logits` on raw uint8 ADC in ONNX: ``(x @ W) / max(peak, 1e-6) + b``.
+
+    ``x @ W`` comes from exact integer products of the 8-bit input
+    (:func:`models.onnx_graph.uint8_matmul_t`), so 6.3 MB per event is read instead of 25 MB
+    of float32. The peak is clipped at 1 in uint8, which gives the same logits as the float
+    floor of 1e-6: a window whose peak is 0 has ``x @ W = 0``.
+
+    Args:
+        g: The graph.
+        x: Name of the uint8 [N, P, T] raw ADC input.
+        params: Perceptron params (``dense``).
+        module, pt: The module (unused) and (P, T).
+
+    Returns:
+        Name of the float32 [N, 2] logits.
+    """
+    from onnx import TensorProto
+
+    del module
+    flat = g.op("Reshape", [x, g.const([-1, pt[0] * pt[1]], "shape", np.int64)], "flat")
+    products = og.uint8_matmul_t(g, flat, og.arr(params, "dense", "kernel"))  # [2, N]
+    peak = g.op("ReduceMax", [flat], "peak_adc", axes=[1], keepdims=0)  # [N] uint8
+    peak = g.op("Clip", [peak, g.const(1, "one", np.uint8)], "peak_floor")
+    peak = g.op("Cast", [peak], "peak", to=TensorProto.FLOAT)
+    bias = og.arr(params, "dense", "bias")[:, None]  # [2, 1]
+    logits_t = g.op("Add", [g.op("Div", [products, peak]), g.const(bias, "b")], "logits_t")
+    return g.op("Transpose", [logits_t], "logits", perm=[1, 0])
+
+
 SPEC = ModelSpec(
     name="perceptron",
     weight_map=True,
@@ -78,7 +115,12 @@ SPEC = ModelSpec(
     formulation={"cpu": "rewrite", "gpu": "rewrite", "tpu": "rewrite"},
     chunk=4096,
     min_chunk=512,
+    onnx_chunk=32768,
     onnx_graph=onnx_graph,
+    onnx_uint8_graphs={"max": onnx_max_uint8_graph},
+    # uint8 ADC: ONNX Runtime's integer matmul; float32 windows: the JAX path (measured in
+    # benchmarks/speed.py, see the module docstring)
+    uint8_backends={"max": "onnx"},
     description="two-neuron softmax perceptron (442 params)",
     order=10,
     # the smoke profile skips the LR range finder (seconds)

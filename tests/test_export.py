@@ -139,3 +139,13 @@ def test_cli_export(tmp_path: Path, simulated: np.ndarray) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "max relative error" in res.output and (tmp_path / "m.onnx").is_file()
+    res = CliRunner().invoke(
+        app,
+        ["export", str(tmp_path / "run"), "--out", str(tmp_path / "u8.onnx"),
+         "--input-dtype", "uint8"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "max relative error" in res.output
+    assert OnnxClassifier(tmp_path / "u8.onnx").input_dtype == np.uint8
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--input-dtype", "int4"])
+    assert "field 'input-dtype'" in str(res.exception)  # exit code 2 from the entry point

@@ -51,6 +51,12 @@ def test_bench_flax_times_tta_against_the_plain_score(speed, monkeypatch) -> Non
     change = np.abs(TTAClassifier(clf).predict_proba(x) - clf.predict_proba(x)).max()
     assert change > 1e-3 and t["max_abs_p_change"] == pytest.approx(float(change), abs=1e-6)
     assert not any(k.startswith(("tta", "toolkit_proba")) for k in r["parity_rel_err"])
+    # the toolkit on the event's uint8 ADC: the backend the perceptron's spec picks for it
+    assert r["toolkit_adc_backend"] == models.model_spec("perceptron").uint8_backends["max"]
+    assert r["input_dtype"]["toolkit_adc"] == "uint8" and r["s_per_event"]["toolkit_adc"] > 0
+    assert r["parity_rel_err"]["toolkit_adc_vs_reference"] <= 2e-6
+    assert speed._adc_cell(r).endswith(f"({r['toolkit_adc_backend']})")
+    assert speed._adc_cell({"s_per_event": {}}) == "not measured"
 
 
 def test_tta_markdown_rows_and_old_results(speed) -> None:

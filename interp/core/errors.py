@@ -66,4 +66,5 @@ class UnknownChamberError(UnknownNameError):
 
 
 class ShapeMismatchError(TPCInterpError, ValueError):
-    """Window shapes of data and model (or of two files) disagree."""
+    """Window shapes of data and model (or of two files) disagree, or the ADC dtype a model's
+    input takes."""

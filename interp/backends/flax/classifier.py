@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -69,6 +69,16 @@ def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
 
 INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16", "int8")
 """Values of :attr:`FlaxClassifier.precision` (``tpc-interp predict --precision``)."""
+
+
+class _Plan(NamedTuple):
+    """A model's measured inference choices (:mod:`interp.backends.flax.tuning`)."""
+
+    backend: str  # backend="auto" on float windows
+    uint8_backend: str  # backend="auto" on uint8 ADC windows
+    chunk: int  # clusters per JAX call
+    min_chunk: int  # smallest unpadded JAX call
+    onnx_chunk: int  # clusters per ONNX Runtime call
 
 
 class FlaxClassifier:
@@ -150,26 +160,26 @@ class FlaxClassifier:
             self._fused_key = key
         return self._fused, self._device_params
 
-    def _tuning(self) -> tuple[str, int, int]:
-        """``(preferred backend, chunk, min chunk)`` of this model (built lazily, per name).
+    def _tuning(self) -> _Plan:
+        """The measured inference choices of this model (built lazily, per name and
+        preprocessing method).
 
         Read from the model's spec (:mod:`interp.backends.flax.tuning`) once, not per call:
         resolving a spec stats the model's file, ~0.1 ms each, three per :meth:`logits` call,
         which was 10-15 % of the perceptron's whole event (``benchmarks/speed.py``).
         """
-        if getattr(self, "_tuning_key", None) != self.name:
-            from interp.backends.flax.tuning import (
-                preferred_backend,
-                preferred_chunk,
-                preferred_min_chunk,
-            )
+        key = (self.name, self.preprocessor.method)
+        if getattr(self, "_tuning_key", None) != key:
+            from interp.backends.flax import tuning
 
-            self._tuning_plan = (
-                preferred_backend(self.name),
-                preferred_chunk(self.name),
-                preferred_min_chunk(self.name),
+            self._tuning_plan = _Plan(
+                backend=tuning.preferred_backend(self.name),
+                uint8_backend=tuning.preferred_backend(self.name, self.preprocessor.method),
+                chunk=tuning.preferred_chunk(self.name),
+                min_chunk=tuning.preferred_min_chunk(self.name),
+                onnx_chunk=tuning.preferred_onnx_chunk(self.name),
             )
-            self._tuning_key = self.name
+            self._tuning_key = key
         return self._tuning_plan
 
     def _streams(self) -> int:
@@ -183,34 +193,41 @@ class FlaxClassifier:
             self._streams_n, self._streams_key = preferred_streams(*key), key
         return self._streams_n
 
-    def _onnx(self) -> Any:
-        """In-memory ONNX Runtime twin of this classifier (built lazily)."""
+    def _onnx(self, input_dtype: str = "float32") -> Any:
+        """In-memory ONNX Runtime twin of this classifier taking ``input_dtype`` windows
+        (``"float32"`` or ``"uint8"``; built lazily, one per input dtype)."""
         precision = "int8" if getattr(self, "precision", "float32") == "int8" else "float32"
         key = (id(self.params), id(self.preprocessor), precision)
         if getattr(self, "_onnx_key", None) != key:
+            self._onnx_twins: dict[str, Any] = {}
+            self._onnx_key = key
+        if input_dtype not in self._onnx_twins:
             from interp.backends.flax.tuning import preferred_streams
             from interp.backends.onnx.runtime import OnnxClassifier
 
             streams = preferred_streams(self.name, "cpu")  # ONNX Runtime runs on the CPU
-            self._onnx_clf = OnnxClassifier.from_classifier(
-                self, precision=precision, streams=streams
+            self._onnx_twins[input_dtype] = OnnxClassifier.from_classifier(
+                self, precision=precision, streams=streams, input_dtype=input_dtype
             )
-            self._onnx_key = key
-        return self._onnx_clf
+        return self._onnx_twins[input_dtype]
 
     def logits(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Raw logits.
 
         With the JAX backend, preprocessing and the model run as one compiled XLA call per
         chunk (:func:`interp.backends.flax.fused.make_fused_forward`); with
-        the ONNX backend (see :attr:`backend`) the exported graph runs in ONNX Runtime.
+        the ONNX backend (see :attr:`backend`) the exported graph runs in ONNX Runtime. uint8
+        ADC windows (as a ClusterSet keeps an 8-bit ADC) go in as they are: ``backend="auto"``
+        runs the model's ``SPEC.uint8_backends`` choice for them, and ONNX Runtime a graph
+        taking uint8 (e.g. the perceptron's exact integer matmul).
 
         Args:
-            charge: float [N, P, T], raw ADC.
+            charge: [N, P, T] raw ADC, float or integer.
             batch_size: Clusters per forward pass; ``None`` uses the measured plan for the
-                model (:func:`interp.backends.flax.chunking.ladder_chunks` with
-                :func:`interp.backends.flax.tuning.preferred_chunk` / ``preferred_min_chunk``: exact
-                slices plus one zero-padded tail). Only a few shapes are ever compiled.
+                model (JAX: :func:`interp.backends.flax.chunking.ladder_chunks` with
+                :func:`interp.backends.flax.tuning.preferred_chunk` / ``preferred_min_chunk``,
+                exact slices plus one zero-padded tail, so only a few shapes are ever compiled;
+                ONNX Runtime: :func:`~interp.backends.flax.tuning.preferred_onnx_chunk`).
 
         Returns:
             float32 [N, 2] (column 0 noise, 1 signal).
@@ -230,20 +247,24 @@ class FlaxClassifier:
         precision = getattr(self, "precision", "float32")
         if precision not in INFERENCE_PRECISIONS:
             raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got '{precision}'")
-        auto_backend, chunk, min_chunk = self._tuning()
-        backend = auto_backend if self.backend == "auto" else self.backend
+        plan = self._tuning()
+        uint8 = charge.dtype == np.uint8 and precision == "float32"
+        backend = self.backend
+        if backend == "auto":
+            backend = plan.uint8_backend if uint8 else plan.backend
         if precision == "int8":
             backend = "onnx"  # int8 is ONNX Runtime's (interp.backends.onnx.quantize)
         elif precision != "float32":
             backend = "jax"  # reduced float precision is the JAX path's
-        if backend == "onnx":
-            return self._onnx().logits(charge, int(batch_size or chunk))
+        if backend == "onnx":  # uint8 ADC goes in as it is (an integer graph, 4x fewer bytes)
+            twin = self._onnx("uint8" if uint8 else "float32")
+            return twin.logits(charge, int(batch_size or plan.onnx_chunk))
         charge = as_model_input(charge)  # aligned: XLA reads the slices in place
         if batch_size is None:  # measured per model: big exact slices, a small padded tail
-            plan = ladder_chunks(n, chunk, min_chunk)
+            pieces = ladder_chunks(n, plan.chunk, plan.min_chunk)
         else:
             size = bucket_size(n, int(batch_size))
-            plan = ((start, stop, size) for start, stop in chunks(n, size))
+            pieces = ((start, stop, size) for start, stop in chunks(n, size))
         forward, params = self._fused_forward()
         out = np.empty((n, 2), np.float32)
 
@@ -253,7 +274,7 @@ class FlaxClassifier:
             z = forward(params, pad_to(charge[start:stop], size))
             out[start:stop] = np.asarray(z)[: stop - start]
 
-        run_pieces(plan, piece, self._streams())
+        run_pieces(pieces, piece, self._streams())
         return out
 
     def predict_proba(self, charge: np.ndarray, batch_size: int | None = None) -> np.ndarray:

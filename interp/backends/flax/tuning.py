@@ -1,9 +1,10 @@
 """Measured per-model inference choices, read from the model's spec: clusters per compiled
 call and the inference backend (``benchmarks/speed.py`` measures them).
 
-The numbers live in each model's file (``SPEC.chunk``, ``SPEC.min_chunk``, ``SPEC.streams``,
-``SPEC.inference_backend``; see e.g. ``models/split_conv.py`` for why 1,024); a model that
-declares none gets :data:`DEFAULT_CHUNK` and JAX.
+The numbers live in each model's file (``SPEC.chunk``, ``SPEC.min_chunk``,
+``SPEC.onnx_chunk``, ``SPEC.streams``, ``SPEC.inference_backend``, ``SPEC.uint8_backends``; see
+e.g. ``models/split_conv.py`` for why 1,024); a model that declares none gets
+:data:`DEFAULT_CHUNK` and JAX.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def preferred_chunk(name: str) -> int:
     return int(_spec(name).chunk or DEFAULT_CHUNK)
 
 
+def preferred_onnx_chunk(name: str) -> int:
+    """Measured best clusters per ONNX Runtime call for a model (``SPEC.onnx_chunk``, else
+    :func:`preferred_chunk`)."""
+    return int(_spec(name).onnx_chunk or preferred_chunk(name))
+
+
 def preferred_min_chunk(name: str) -> int:
     """Smallest unpadded call for a model (see
     :func:`interp.backends.flax.chunking.ladder_chunks`): ``SPEC.min_chunk``, else
@@ -50,10 +57,13 @@ def preferred_streams(name: str, platform: str) -> int:
     return min(wanted, usable_cpus()) if platform == "cpu" else wanted
 
 
-def preferred_backend(name: str) -> str:
+def preferred_backend(name: str, uint8_method: str | None = None) -> str:
     """Inference backend ``"jax"`` or ``"onnx"`` chosen by ``backend="auto"`` for a model:
-    ``SPEC.inference_backend``, ``"jax"`` when ONNX Runtime is not installed."""
-    choice = _spec(name).inference_backend
+    ``SPEC.inference_backend`` (on uint8 ADC preprocessed by ``uint8_method``:
+    ``SPEC.uint8_backends[uint8_method]`` when listed), ``"jax"`` when ONNX Runtime is not
+    installed."""
+    spec = _spec(name)
+    choice = spec.uint8_backends.get(uint8_method or "", spec.inference_backend)
     if choice == "onnx":
         if any(importlib.util.find_spec(m) is None for m in ("onnxruntime", "onnx")):
             return "jax"

@@ -9,7 +9,10 @@ The file runs in ONNX Runtime from C++ or Python. A model neither path can conve
 
 Graph interface (batch dimension ``N`` is dynamic):
 
-* input ``charge``: float32 [N, P, T], raw ADC (the preprocessing is part of the graph);
+* input ``charge``: float32 [N, P, T], raw ADC (the preprocessing is part of the graph), or
+  uint8 [N, P, T] for ``input_dtype="uint8"`` (an 8-bit ADC as a ClusterSet keeps it: 4x fewer
+  bytes; the model's ``SPEC.onnx_uint8_graphs`` graph for its preprocessing, e.g. the
+  perceptron's exact integer matmul, else a cast to float32 in front of the float graph);
 * output ``logits``: float32 [N, 2] (column 0 noise, 1 signal);
 * output ``p_signal``: float32 [N], ``sigmoid(logit_1 - logit_0)`` = softmax P(signal).
 
@@ -35,12 +38,23 @@ from models.onnx_graph import Graph, UnsupportedModelError
 OPSET = 17
 INPUT = "charge"
 OUTPUTS = ("logits", "p_signal")
+INPUT_DTYPES = ("float32", "uint8")
+"""Element types of the ``charge`` input (:func:`build_onnx`)."""
+_ONNX_TYPES = {"float32": TensorProto.FLOAT, "uint8": TensorProto.UINT8}
 
 
-def logits_nodes(g: Graph, classifier: Any, generic: bool = False) -> str:
+def logits_nodes(
+    g: Graph, classifier: Any, generic: bool = False, input_dtype: str = "float32"
+) -> str:
     """Adds one Flax classifier's nodes to ``g``: raw ``charge`` [N, P, T] -> preprocessing ->
     logits [N, 2] (the model file's ONNX graph, or the generic converter when it has none or
     ``generic``); returns the logits' name.
+
+    Args:
+        g: The graph.
+        classifier: A Flax classifier.
+        generic: See :func:`build_onnx`.
+        input_dtype: One of :data:`INPUT_DTYPES`: the element type of ``charge``.
 
     Raises:
         UnsupportedModelError: The params do not fit the converter, or a primitive the generic
@@ -49,26 +63,46 @@ def logits_nodes(g: Graph, classifier: Any, generic: bool = False) -> str:
     name = getattr(classifier, "name", None)
     pt = classifier.window
     params = _host_tree(classifier.params)
-    builder = None if generic else models.spec_of(classifier.module).onnx_graph
-    x = preprocess_nodes(g, INPUT, classifier.preprocessor)
-    try:
+    spec = models.spec_of(classifier.module)
+    builder = None if generic else spec.onnx_graph
+    x = INPUT
+    if input_dtype == "uint8":
+        raw = None if generic else spec.onnx_uint8_graphs.get(classifier.preprocessor.method)
+        if raw is not None:  # the preprocessing is part of the model's uint8 graph
+            return _converted(name, lambda: raw(g, INPUT, params, classifier.module, pt))
+        x = g.op("Cast", [INPUT], "charge_f32", to=TensorProto.FLOAT)
+    x = preprocess_nodes(g, x, classifier.preprocessor)
+
+    def nodes() -> str:
         if builder is None:
             from interp.backends.onnx.jaxpr import jaxpr_graph
 
             return jaxpr_graph(g, x, params, classifier.module, pt)
         return builder(g, x, params, classifier.module, pt)
+
+    return _converted(name, nodes)
+
+
+def _converted(name: Any, build: Any) -> str:
+    """``build()``, with a params layout the converter does not expect reported as
+    :class:`UnsupportedModelError` naming the model."""
+    try:
+        return build()
     except (KeyError, ValueError, TypeError) as exc:
         msg = f"model '{name}' params do not fit its converter: {exc}"
         raise UnsupportedModelError(msg) from exc
 
 
-def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
+def build_onnx(
+    classifier: Any, generic: bool = False, input_dtype: str = "float32"
+) -> onnx.ModelProto:
     """Builds the ONNX model of a trained Flax classifier (preprocessing included).
 
     Args:
         classifier: A :class:`~interp.backends.flax.classifier.FlaxClassifier`.
         generic: Use the generic converter (:mod:`interp.backends.onnx.jaxpr`) even when the
             model's file declares its own graph (to test one against the other).
+        input_dtype: Element type of the ``charge`` input, one of :data:`INPUT_DTYPES`.
 
     Returns:
         A checked ``onnx.ModelProto`` (opset 17, dynamic batch ``N``).
@@ -78,6 +112,8 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
             nor the generic converter can export (unexpected params, unknown primitives).
     """
     name = getattr(classifier, "name", None)
+    if input_dtype not in INPUT_DTYPES:
+        raise ValueError(f"input_dtype must be one of {INPUT_DTYPES}, got '{input_dtype}'")
     if getattr(classifier, "kind", None) != "flax" or getattr(classifier, "module", None) is None:
         raise UnsupportedModelError(
             f"cannot export model '{name}' (kind {getattr(classifier, 'kind', None)!r}) to "
@@ -85,7 +121,7 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
         )
     pt = classifier.window
     g = Graph()
-    z = logits_nodes(g, classifier, generic)
+    z = logits_nodes(g, classifier, generic, input_dtype)
     g.nodes.append(helper.make_node("Identity", [z], [OUTPUTS[0]]))
     zero, one = g.const([0], "i0", np.int64), g.const([1], "i1", np.int64)
     two, ax = g.const([2], "i2", np.int64), g.const([1], "ax", np.int64)
@@ -93,13 +129,16 @@ def build_onnx(classifier: Any, generic: bool = False) -> onnx.ModelProto:
     z1 = g.op("Slice", [OUTPUTS[0], one, two, ax], "z1")
     diff = g.op("Squeeze", [g.op("Sub", [z1, z0]), ax], "diff")
     g.nodes.append(helper.make_node("Sigmoid", [diff], [OUTPUTS[1]]))
-    return model_proto(g, f"tpc_interp_{name}", pt, classifier)
+    return model_proto(g, f"tpc_interp_{name}", pt, classifier, input_dtype)
 
 
-def model_proto(g: Graph, name: str, window: tuple[int, int], classifier: Any) -> onnx.ModelProto:
-    """The checked ONNX model of a finished graph: input ``charge`` [N, P, T], outputs
-    ``logits`` [N, 2] and ``p_signal`` [N], opset :data:`OPSET`, and the classifier's metadata
-    (``classifier_json``, ``threshold`` when it has one) as model properties.
+def model_proto(
+    g: Graph, name: str, window: tuple[int, int], classifier: Any, input_dtype: str = "float32"
+) -> onnx.ModelProto:
+    """The checked ONNX model of a finished graph: input ``charge`` [N, P, T] (``input_dtype``,
+    one of :data:`INPUT_DTYPES`), outputs ``logits`` [N, 2] and ``p_signal`` [N], opset
+    :data:`OPSET`, and the classifier's metadata (``classifier_json``, ``threshold`` when it has
+    one) as model properties.
 
     Raises:
         onnx.checker.ValidationError: The graph is not a valid model.
@@ -107,7 +146,7 @@ def model_proto(g: Graph, name: str, window: tuple[int, int], classifier: Any) -
     graph = helper.make_graph(
         g.nodes,
         name,
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", window[0], window[1]])],
+        [helper.make_tensor_value_info(INPUT, _ONNX_TYPES[input_dtype], ["N", *window])],
         [
             helper.make_tensor_value_info(OUTPUTS[0], TensorProto.FLOAT, ["N", 2]),
             helper.make_tensor_value_info(OUTPUTS[1], TensorProto.FLOAT, ["N"]),
@@ -127,12 +166,13 @@ def model_proto(g: Graph, name: str, window: tuple[int, int], classifier: Any) -
     return model
 
 
-def export_onnx(classifier: Any, out: str | Path) -> Path:
+def export_onnx(classifier: Any, out: str | Path, input_dtype: str = "float32") -> Path:
     """Writes ``classifier`` as an ONNX file (see :func:`build_onnx`).
 
     Args:
         classifier: A trained Flax classifier.
         out: Output path (``.onnx``); parent folders are created.
+        input_dtype: Element type of the ``charge`` input (:data:`INPUT_DTYPES`).
 
     Returns:
         The written path.
@@ -141,7 +181,7 @@ def export_onnx(classifier: Any, out: str | Path) -> Path:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, build_onnx(classifier).SerializeToString())
+    atomic_write_bytes(out, build_onnx(classifier, input_dtype=input_dtype).SerializeToString())
     return out
 
 

@@ -22,6 +22,10 @@ from interp.backends.flax.chunking import chunks, run_pieces
 from interp.backends.onnx.export import INPUT, OUTPUTS, build_onnx
 from interp.core.errors import ShapeMismatchError
 
+_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
+"""ONNX Runtime's input type string -> numpy dtype of ``charge`` (see
+:data:`interp.backends.onnx.export.INPUT_DTYPES`)."""
+
 DEFAULT_CHUNK = 4096
 """Clusters per ``session.run`` call."""
 ONNX_PRECISIONS = ("float32", "int8")
@@ -91,8 +95,9 @@ class OnnxClassifier:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.info: dict[str, Any] = json.loads(meta.get("classifier_json", "{}"))
         self.name = str(self.info.get("name", "onnx"))
-        shape = self.session.get_inputs()[0].shape
-        self.window = (int(shape[1]), int(shape[2]))
+        entry = self.session.get_inputs()[0]
+        self.window = (int(entry.shape[1]), int(entry.shape[2]))
+        self.input_dtype = np.dtype(_INPUT_TYPES.get(entry.type, np.float32))
 
     @classmethod
     def from_classifier(
@@ -103,6 +108,7 @@ class OnnxClassifier:
         precision: str = "float32",
         calibration: np.ndarray | None = None,
         streams: int = 1,
+        input_dtype: str = "float32",
     ) -> OnnxClassifier:
         """Exports a Flax classifier in memory and wraps it (see ``build_onnx``).
 
@@ -110,15 +116,19 @@ class OnnxClassifier:
             precision: ``"float32"`` or ``"int8"`` (static QDQ quantization,
                 :func:`interp.backends.onnx.quantize.build_int8`, calibrated on ``calibration``
                 windows or, if ``None``, on simulated clusters of the training chamber).
+            input_dtype: ``"float32"`` or ``"uint8"`` (float32 precision only): the ADC dtype
+                the session takes (see :func:`~interp.backends.onnx.export.build_onnx`).
         """
         if precision not in ONNX_PRECISIONS:
             raise ValueError(f"precision must be one of {ONNX_PRECISIONS}, got '{precision}'")
         if precision == "int8":
+            if input_dtype != "float32":
+                raise ValueError("the int8 ONNX model takes float32 windows")
             from interp.backends.onnx.quantize import build_int8
 
             model = build_int8(classifier, calibration)
         else:
-            model = build_onnx(classifier)
+            model = build_onnx(classifier, input_dtype=input_dtype)
         return cls(model.SerializeToString(), threads, spinning, streams)
 
     def _run(self, charge: np.ndarray, output: str, chunk: int) -> np.ndarray:
@@ -128,6 +138,11 @@ class OnnxClassifier:
                 f"ONNX model '{self.name}' expects windows [N, {self.window[0]}, "
                 f"{self.window[1]}] (pads, time bins), got {charge.shape}"
             )
+        if self.input_dtype != np.float32 and charge.dtype != self.input_dtype:
+            raise ShapeMismatchError(
+                f"ONNX model '{self.name}' takes {self.input_dtype} ADC windows (its 'charge' "
+                f"input), got {charge.dtype}"
+            )
         n = charge.shape[0]
         width = (2,) if output == OUTPUTS[0] else ()
         if n == 0:
@@ -135,7 +150,7 @@ class OnnxClassifier:
         out = np.empty((n, *width), np.float32)
 
         def piece(start: int, stop: int, _size: int) -> None:
-            x = np.ascontiguousarray(charge[start:stop], dtype=np.float32)
+            x = np.ascontiguousarray(charge[start:stop], dtype=self.input_dtype)
             (out[start:stop],) = self.session.run([output], {INPUT: x})
 
         plan = ((start, stop, stop - start) for start, stop in chunks(n, int(chunk)))
