@@ -12,8 +12,9 @@ On uint8 ADC (how a ClusterSet keeps an 8-bit ADC) ``backend="auto"`` runs ONNX 
 :func:`onnx_max_uint8_graph`, which multiplies the 8-bit windows as integers
 (``MatMulInteger`` by four int8 digits of the weights, exact to float32 rounding): XLA:CPU has
 no such kernel (its u8 x s8 dot was 2x slower than converting to float32). One event on the
-2-core VM, same run: 2.1-3.1 ms against 4.9 ms for the JAX path on uint8 and 8.2 ms on float32;
-in calls of 32,768 clusters (one event per call: 2.1 ms against 3.1 ms in calls of 4,096).
+2-core VM, three ``benchmarks/speed.py`` runs: 2.21 / 2.52 / 1.38 ms against 5.25 / 5.10 / 3.53
+for the JAX path on uint8 and 6.5 / 8.3 / 4.6 on float32. ONNX Runtime calls of 32,768 clusters
+(one event per call; ``onnx_chunk``): 2.1 ms against 3.1 ms in calls of 4,096, same run.
 """
 
 from __future__ import annotations
