@@ -87,3 +87,30 @@ def test_damaged_store_is_a_miss(tmp_path: Path, make_clusters, damage: str) -> 
     predict, calls = _counting(0.5)
     assert sc.stored_or_scored(run, "val_VTPC2", part, predict, data_sha, clf_sha).size == 100
     assert calls == [100]
+
+
+def test_matrix_scores_each_split_once(tmp_path: Path, monkeypatch) -> None:
+    """The validation scores the training computed for the operating point are the ones the
+    matrix evaluates: no classifier scores the same split twice in a matrix run."""
+    from interp.backends.flax.classifier import FlaxClassifier
+    from interp.study.config import MatrixConfig
+    from interp.study.matrix import run_matrix
+
+    seen: list[tuple[int, int]] = []
+    original = FlaxClassifier.predict_proba
+
+    def counting(self, charge, batch_size=None):
+        seen.append((id(self), id(charge)))
+        return original(self, charge, batch_size)
+
+    monkeypatch.setattr(FlaxClassifier, "predict_proba", counting)
+    cfg = MatrixConfig.smoke(
+        models=("perceptron",),
+        n_events=4,
+        clusters_per_event=150,
+        n_boot=0,
+        train_seeds=1,
+        train_overrides={"perceptron": {"max_epochs": 1, "learning_rate": 1e-2}},
+    )
+    run_matrix(cfg, tmp_path / "w", progress=False)
+    assert seen and len(seen) == len(set(seen)), seen

@@ -87,6 +87,7 @@ def recalibrate(
     repeats: int = 20,
     max_signal_loss: float = 0.05,
     seed: int = 0,
+    test_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """:func:`interp.evaluation.recalibration.recalibration_curve` of a classifier on a target
     chamber.
@@ -99,6 +100,8 @@ def recalibrate(
         target: The target's :class:`~interp.study.inputs.ChamberData`.
         evaluation: The transfer's evaluation (its operating-point threshold is the
             "no recalibration" row).
+        test_scores: ``clf``'s P(signal) float [N] of the target's test split when already
+            computed (``None``: scored here).
     """
     rng = np.random.default_rng(seed)
     pool = target.parts["train"]
@@ -111,7 +114,7 @@ def recalibrate(
         pool.label,
         clf.predict_proba(val.charge),
         val.label,
-        clf.predict_proba(test.charge),
+        clf.predict_proba(test.charge) if test_scores is None else test_scores,
         test.label,
         sizes=sizes,
         repeats=repeats,
@@ -128,13 +131,21 @@ def cell_transfer(
     evaluations: Mapping[str, Mapping[str, Any]],
     max_signal_loss: float = 0.05,
     seed: int = 0,
+    test_scores: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per test chamber other than the training one: ``{"warning", "recalibration"}``."""
+    """Per test chamber other than the training one: ``{"warning", "recalibration"}``;
+    ``test_scores``: chamber -> ``clf``'s P(signal) of its test split, where already computed."""
+    test_scores = test_scores or {}
     return {
         t: {
             "warning": transfer_warning(ev),
             "recalibration": recalibrate(
-                clf, data[t], ev, max_signal_loss=max_signal_loss, seed=seed
+                clf,
+                data[t],
+                ev,
+                max_signal_loss=max_signal_loss,
+                seed=seed,
+                test_scores=test_scores.get(t),
             ),
         }
         for t, ev in evaluations.items()

@@ -55,7 +55,12 @@ from interp.evaluation.metrics import (
 from interp.study.config import MatrixConfig
 from interp.study.inputs import ChamberData, check_inputs, load_study_data, split_policy
 from interp.study.matrix_tables import matrix_markdown
-from interp.study.score_cache import classifier_fingerprint, save_scores, split_fingerprint
+from interp.study.score_cache import (
+    classifier_fingerprint,
+    save_scores,
+    split_fingerprint,
+    stored_or_scored,
+)
 from interp.study.scoring import ScoredTest, evaluate_scored, score_test
 from interp.study.training import cap_train_split, seed_run_dir, train_cell
 
@@ -166,7 +171,16 @@ def _run_matrix(
         clfs = [clf for clf, _ in trained]
         runs = [run for _, run in trained]
         t0 = time.perf_counter()
-        val_scores = [clf.predict_proba(d.parts["val"].charge) for clf in clfs]
+        val = d.parts["val"]
+        val_sha = _fingerprint(val, fingerprints)
+        val_scores = []  # stored by the training when it chose the operating point
+        for i, clf in enumerate(clfs):
+            run_dir = seed_run_dir(workdir, model, chamber, i)
+            clf_sha = classifier_fingerprint(run_dir)
+            name = f"val_{chamber}"
+            val_scores.append(
+                stored_or_scored(run_dir, name, val, clf.predict_proba, val_sha, clf_sha)
+            )
         evaluations = {}
         for test_chamber in config.chambers:
             sc = score_test(
@@ -204,7 +218,13 @@ def _run_matrix(
             },
             "evaluations": evaluations,
             "transfer": cell_transfer(
-                clfs[0], chamber, data, evaluations, config.max_signal_loss, config.seed
+                clfs[0],
+                chamber,
+                data,
+                evaluations,
+                config.max_signal_loss,
+                config.seed,
+                {t: scored[(model, chamber, t)].scores[0] for t in config.chambers},
             ),
         }
         result["cells"].append(cell)
@@ -237,9 +257,14 @@ def _keep_scores(
     (:mod:`interp.study.score_cache`); ``fingerprints`` memoises the splits' fingerprints."""
     clf_sha = classifier_fingerprint(run_dir)
     for name, (part, scores) in named.items():
-        if id(part) not in fingerprints:
-            fingerprints[id(part)] = split_fingerprint(part)
-        save_scores(run_dir, name, scores, fingerprints[id(part)], clf_sha)
+        save_scores(run_dir, name, scores, _fingerprint(part, fingerprints), clf_sha)
+
+
+def _fingerprint(part: ClusterSet, fingerprints: dict[int, str]) -> str:
+    """:func:`split_fingerprint` of ``part``, memoised in ``fingerprints`` (by ``id``)."""
+    if id(part) not in fingerprints:
+        fingerprints[id(part)] = split_fingerprint(part)
+    return fingerprints[id(part)]
 
 
 def paired_differences(

@@ -27,11 +27,12 @@ import numpy as np
 
 from interp.core.fsutil import atomic_path, atomic_write_text, file_digest
 from interp.core.schema import ClusterSet
+from interp.study.identity import SPLITS_FILE
 
 SCORES_DIR = "scores"
 """Sub-folder of a run folder holding the cached scores."""
 
-_LOG_FILES = frozenset({"metrics.jsonl", "run.json"})
+_LOG_FILES = frozenset({"metrics.jsonl", "run.json", SPLITS_FILE})
 """Run-folder files that record the training, not the classifier (not fingerprinted)."""
 
 
@@ -45,8 +46,8 @@ def split_fingerprint(part: ClusterSet) -> str:
 
 def classifier_fingerprint(run_dir: str | Path) -> str:
     """sha256 hex over the names and bytes of the run folder's top-level files, except the
-    training logs (``metrics.jsonl``, ``run.json``): what :func:`load_classifier` reads and
-    the operating point and calibration stored beside it."""
+    training records (``metrics.jsonl``, ``run.json``, ``splits.json``): what
+    :func:`load_classifier` reads and the operating point and calibration stored beside it."""
     h = hashlib.sha256()
     for path in sorted(Path(run_dir).iterdir()):
         if path.is_file() and path.name not in _LOG_FILES:

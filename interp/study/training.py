@@ -184,9 +184,12 @@ def _train_or_reuse(
 def _store_operating_point(clf: Classifier, val: ClusterSet, run_dir: Path) -> None:
     """Chooses the validation operating point (default signal-loss bound) once and stores it
     in the model folder (``operating_point.json``) and on ``clf.threshold``; fits the
-    validation calibrations once (``calibration.json``)."""
+    validation calibrations once (``calibration.json``). Validation scores computed here are
+    kept in the folder's score cache as ``val_<chamber>`` (:mod:`interp.study.score_cache`),
+    where the matrix reads them instead of scoring the split again."""
     from interp.backends.classifier import read_operating_point, write_operating_point
     from interp.evaluation.calibration import store_calibration
+    from interp.study.score_cache import classifier_fingerprint, save_scores, split_fingerprint
 
     threshold, scores = read_operating_point(run_dir), None
     if threshold is None and len(val) and np.any(val.label == 1):
@@ -195,6 +198,9 @@ def _store_operating_point(clf: Classifier, val: ClusterSet, run_dir: Path) -> N
         write_operating_point(run_dir, threshold, MAX_SIGNAL_LOSS, len(val), val.chamber)
     clf.threshold = threshold
     store_calibration(run_dir, clf, val, scores)  # Platt + isotonic on val (calibration.json)
+    if scores is not None:  # fingerprinted after the last file of the classifier is written
+        sha = classifier_fingerprint(run_dir)
+        save_scores(run_dir, f"val_{val.chamber}", scores, split_fingerprint(val), sha)
 
 
 def cap_train_split(train: ClusterSet, cap: int | None, seed: int) -> ClusterSet:
