@@ -74,8 +74,12 @@ def max_logits(params: Any, raw: jax.Array) -> jax.Array:
 
 def onnx_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int]) -> str:
     """Reshape [N, P*T] -> Gemm."""
-    flat = g.op("Reshape", [x, g.const([-1, pt[0] * pt[1]], "shape", np.int64)], "flat")
-    return og.dense(g, flat, params["dense"])
+    return og.dense(g, _flat(g, x, pt), params["dense"])
+
+
+def _flat(g: og.Graph, x: str, pt: tuple[int, int]) -> str:
+    """[N, P, T] -> [N, P*T]."""
+    return g.op("Reshape", [x, g.const([-1, pt[0] * pt[1]], "shape", np.int64)], "flat")
 
 
 def onnx_max_uint8_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tuple[int, int]) -> str:
@@ -98,7 +102,7 @@ def onnx_max_uint8_graph(g: og.Graph, x: str, params: Any, module: Any, pt: tupl
     from onnx import TensorProto
 
     del module
-    flat = g.op("Reshape", [x, g.const([-1, pt[0] * pt[1]], "shape", np.int64)], "flat")
+    flat = _flat(g, x, pt)
     products = og.uint8_matmul_t(g, flat, og.arr(params, "dense", "kernel"))  # [2, N]
     peak = g.op("ReduceMax", [flat], "peak_adc", axes=[1], keepdims=0)  # [N] uint8
     peak = g.op("Clip", [peak, g.const(1, "one", np.uint8)], "peak_floor")

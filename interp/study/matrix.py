@@ -173,14 +173,12 @@ def _run_matrix(
         t0 = time.perf_counter()
         val = d.parts["val"]
         val_sha = _fingerprint(val, fingerprints)
-        val_scores = []  # stored by the training when it chose the operating point
-        for i, clf in enumerate(clfs):
-            run_dir = seed_run_dir(workdir, model, chamber, i)
-            clf_sha = classifier_fingerprint(run_dir)
-            name = f"val_{chamber}"
-            val_scores.append(
-                stored_or_scored(run_dir, name, val, clf.predict_proba, val_sha, clf_sha)
-            )
+        run_dirs = [seed_run_dir(workdir, model, chamber, i) for i in range(len(clfs))]
+        clf_shas = [classifier_fingerprint(r) for r in run_dirs]
+        val_scores = [  # stored by the training when it chose the operating point
+            stored_or_scored(r, f"val_{chamber}", val, clf.predict_proba, val_sha, sha)
+            for r, clf, sha in zip(run_dirs, clfs, clf_shas, strict=True)
+        ]
         evaluations = {}
         for test_chamber in config.chambers:
             sc = score_test(
@@ -192,7 +190,8 @@ def _run_matrix(
                 sc, config.n_boot, config.seed, config.max_signal_loss
             )
         _keep_scores(
-            seed_run_dir(workdir, model, chamber, 0),
+            run_dirs[0],
+            clf_shas[0],
             {f"val_{chamber}": (d.parts["val"], val_scores[0])}
             | {
                 f"test_{t}": (data[t].parts["test"], scored[(model, chamber, t)].scores[0])
@@ -250,12 +249,13 @@ def _run_matrix(
 
 def _keep_scores(
     run_dir: Path,
+    clf_sha: str,
     named: Mapping[str, tuple[ClusterSet, np.ndarray]],
     fingerprints: dict[int, str],
 ) -> None:
     """Stores the first seed's scores in its run folder for the explain stage
-    (:mod:`interp.study.score_cache`); ``fingerprints`` memoises the splits' fingerprints."""
-    clf_sha = classifier_fingerprint(run_dir)
+    (:mod:`interp.study.score_cache`; ``clf_sha``: the folder's classifier fingerprint);
+    ``fingerprints`` memoises the splits' fingerprints."""
     for name, (part, scores) in named.items():
         save_scores(run_dir, name, scores, _fingerprint(part, fingerprints), clf_sha)
 
