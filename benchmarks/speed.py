@@ -64,6 +64,7 @@ from interp.core.adc import compact_adc  # noqa: E402
 from interp.core.aligned import as_aligned  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
+from interp.report.provenance import git_commit, source_checkout  # noqa: E402
 
 CLUSTERS_PER_EVENT = 28763.75
 FLAX_MODELS = tuple(models.model_names("flax"))
@@ -560,6 +561,20 @@ def gpu_markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def environment() -> dict[str, Any]:
+    """What the timings depend on besides the code: cores, versions, XLA flags, and the commit
+    of the checkout timed (``-dirty`` when modified; ``None`` outside a git checkout)."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "jax": jax.__version__,
+        "onnxruntime": __import__("onnxruntime").__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+        "commit": git_commit(source_checkout()),
+    }
+
+
 def markdown(res: dict[str, Any]) -> str:
     """The talk-shaped table plus the detail tables."""
     pub = res["published"]
@@ -574,7 +589,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"{res['load_range'][1]:.1f} on 2 cores (shared machine). Medians of "
         f"{res['repeats']} interleaved repeats after warm-up (each repeat times a block of "
         "back-to-back calls lasting ~0.2 s per path). Weights: "
-        f"{res['weights']}.",
+        f"{res['weights']}. Commit: {res['env'].get('commit') or 'not recorded'}.",
         "",
         "| model | s/event CPU (toolkit, float32 windows) | s/event CPU (toolkit, the "
         "ClusterSet's uint8 ADC) | s/event CPU with pad-mirror TTA | s/event GPU "
@@ -737,14 +752,7 @@ def main() -> None:
     # ClusterSet itself holds the 8-bit ADC as uint8 (interp.core.adc): ``toolkit_uint8``
     charge, label = as_aligned(ev.charge, np.float32), ev.label.astype(np.int64)
     res: dict[str, Any] = {
-        "env": {
-            "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "jax": jax.__version__,
-            "onnxruntime": __import__("onnxruntime").__version__,
-            "xla_flags": os.environ.get("XLA_FLAGS", ""),
-            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
-        },
+        "env": environment(),
         "clusters": int(charge.shape[0]),
         "repeats": args.repeats,
         "weights": f"trained ({args.runs})" if args.runs else "random (speed only)",

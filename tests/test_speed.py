@@ -87,3 +87,20 @@ def test_calls_in_flight_rows(speed) -> None:
     for r in res["flax"]:
         r["s_per_event"].pop("onnx_streams", None)
     assert "## Calls in flight" not in speed.markdown(res)
+
+
+def test_records_the_commit_timed(speed) -> None:
+    """The record names the checkout's commit and the table says it; older records say "not
+    recorded"."""
+    import json
+    import subprocess
+
+    env = speed.environment()
+    if (ROOT / ".git").exists():
+        cmd = ["git", "-C", str(ROOT), "rev-parse", "HEAD"]
+        head = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        assert env["commit"] is not None and env["commit"].removesuffix("-dirty") == head
+    res = json.loads((ROOT / "benchmarks/results/speed_2026-12-03_streams/speed1.json").read_text())
+    assert "Commit: not recorded." in speed.markdown(res)
+    res["env"]["commit"] = "abc123"
+    assert "Commit: abc123." in speed.markdown(res)
