@@ -46,7 +46,7 @@ from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.core.fsutil import atomic_write_text  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
 from interp.data.simulator import simulate  # noqa: E402
-from interp.report.provenance import git_commit, source_checkout  # noqa: E402
+from interp.report.provenance import cpu_model, git_commit, source_checkout  # noqa: E402
 from models.ops import conv_hybrid, same_pads  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -207,6 +207,7 @@ def main() -> None:
         "jax": jax.__version__,
         "onnxruntime": __import__("onnxruntime").__version__,
         "cpu_count": os.cpu_count(),
+        **cpu_model(),
         "load_average_1min": os.getloadavg()[0],
         "layers": table,
         "total_ms_per_call": total,
@@ -223,7 +224,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"# The ResNet layer by layer ({res['batch']} clusters per call)",
         "",
         f"Commit {res['commit'] or 'not recorded'}, jax {res['jax']}, onnxruntime "
-        f"{res['onnxruntime']}, {res['cpu_count']} cores (load {res['load_average_1min']:.1f}), "
+        f"{res['onnxruntime']}, {res['cpu_count']} cores of {res.get('cpu_model') or 'a CPU'} "
+        f"({' '.join(res.get('vector_extensions', []))}; load {res['load_average_1min']:.1f}), "
         f"weights: {res['weights']}; medians of {res['repeats']} interleaved repeats. "
         "FLOPs count the zero-padding taps. ONNX Runtime: one Conv(+Relu) node per layer, "
         "its NCHWc reorders included.",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 
 from interp.data.chambers import get_chamber
 from interp.data.simulator import simulate_event
+from interp.report.provenance import machine as provenance_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulator_throughput.json"
 
@@ -52,20 +51,8 @@ def bench(name: str, repeats: int, seed: int) -> dict:
 
 
 def machine() -> dict:
-    """Machine description stored with the results."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = None
-    return {
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average_1min": load,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-    }
+    """Machine description stored with the results (the report's, plus numpy's version)."""
+    return {**provenance_machine(), "numpy": np.__version__}
 
 
 def main() -> None:
@@ -85,7 +72,8 @@ def main() -> None:
             f"{r['cpu_s_per_event_median']:7.3f} {r['clusters_per_s']:11.0f}"
         )
     info = machine()
-    print(f"cpus {info['cpu_count']}, load {info['load_average_1min']}, numpy {info['numpy']}")
+    load = (info["load_average_1_5_15min"] or [None])[0]
+    print(f"cpus {info['cpu_count']} ({info['cpu_model']}), load {load}, numpy {info['numpy']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps({"machine": info, "results": results}, indent=2) + "\n", encoding="utf-8"

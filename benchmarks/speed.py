@@ -64,7 +64,7 @@ from interp.core.adc import compact_adc  # noqa: E402
 from interp.core.aligned import as_aligned  # noqa: E402
 from interp.core.published import load_published  # noqa: E402
 from interp.data.preprocess import fit_preprocessor  # noqa: E402
-from interp.report.provenance import git_commit, source_checkout  # noqa: E402
+from interp.report.provenance import cpu_model, git_commit, source_checkout  # noqa: E402
 
 CLUSTERS_PER_EVENT = 28763.75
 FLAX_MODELS = tuple(models.model_names("flax"))
@@ -562,11 +562,13 @@ def gpu_markdown(res: dict[str, Any]) -> str:
 
 
 def environment() -> dict[str, Any]:
-    """What the timings depend on besides the code: cores, versions, XLA flags, and the commit
-    of the checkout timed (``-dirty`` when modified; ``None`` outside a git checkout)."""
+    """What the timings depend on besides the code: cores, CPU model and vector extensions,
+    versions, XLA flags, and the commit of the checkout timed (``-dirty`` when modified;
+    ``None`` outside a git checkout)."""
     return {
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        **cpu_model(),
         "jax": jax.__version__,
         "onnxruntime": __import__("onnxruntime").__version__,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
@@ -578,18 +580,21 @@ def environment() -> dict[str, Any]:
 def markdown(res: dict[str, Any]) -> str:
     """The talk-shaped table plus the detail tables."""
     pub = res["published"]
-    pk = res["machine"]
+    pk, env = res["machine"], res["env"]
+    cpu = env["processor"]
+    if env.get("cpu_model"):
+        cpu += f" ({env['cpu_model']}; {' '.join(env['vector_extensions']) or 'no AVX2/NEON'})"
     lines = [
         "# Inference speed (seconds per event, 28,763.75 clusters)",
         "",
-        f"Machine: {res['env']['cpu_count']} cores, {res['env']['processor']}; measured "
+        f"Machine: {env['cpu_count']} cores, {cpu}; measured "
         f"matmul {pk['matmul_gflops']:.0f} GFLOP/s (XLA f32 2048^2; numpy "
         f"{pk['matmul_gflops_numpy']:.0f}), copy bandwidth {pk['bandwidth_gbs']:.1f} GB/s; "
         f"load average (1 min) during the run {res['load_range'][0]:.1f}-"
-        f"{res['load_range'][1]:.1f} on 2 cores (shared machine). Medians of "
+        f"{res['load_range'][1]:.1f} on {env['cpu_count']} cores (shared machine). Medians of "
         f"{res['repeats']} interleaved repeats after warm-up (each repeat times a block of "
         "back-to-back calls lasting ~0.2 s per path). Weights: "
-        f"{res['weights']}. Commit: {res['env'].get('commit') or 'not recorded'}.",
+        f"{res['weights']}. Commit: {env.get('commit') or 'not recorded'}.",
         "",
         "| model | s/event CPU (toolkit, float32 windows) | s/event CPU (toolkit, the "
         "ClusterSet's uint8 ADC) | s/event CPU with pad-mirror TTA | s/event GPU "

@@ -45,8 +45,41 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
+# the instruction-set extensions that decide which CPU kernels XLA, ONNX Runtime and numpy pick
+VECTOR_EXTENSIONS: tuple[str, ...] = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+    "amx_bf16", "amx_int8", "asimd", "sve",
+)  # fmt: skip
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The CPU's model name and vector extensions, read from ``/proc/cpuinfo`` (Linux).
+
+    Timings from two hosts compare only when these match: the same "2 cores" can be a
+    different microarchitecture from one VM to the next.
+
+    Returns:
+        ``{"cpu_model": str | None, "vector_extensions": [names in VECTOR_EXTENSIONS]}``;
+        ``None`` and ``[]`` where the file is absent or holds no such lines.
+    """
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return {"cpu_model": None, "vector_extensions": []}
+    model, flags = None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if model is None and key in ("model name", "cpu model"):
+            model = value.strip() or None
+        elif not flags and key in ("flags", "features"):
+            flags = set(value.split())
+    return {"cpu_model": model, "vector_extensions": [f for f in VECTOR_EXTENSIONS if f in flags]}
+
+
 def machine() -> dict[str, Any]:
-    """CPU count (and the ones this process may use), load, platform, Python."""
+    """CPU count (and the ones this process may use), CPU model and vector extensions, load,
+    platform, Python."""
     try:
         load = list(os.getloadavg())
     except OSError:
@@ -54,6 +87,7 @@ def machine() -> dict[str, Any]:
     return {
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable_cpus(),
+        **cpu_model(),
         "load_average_1_5_15min": load,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
