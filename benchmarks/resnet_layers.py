@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
+from benchmarks.timing import block_seconds, inner_calls  # noqa: E402
 from interp.backends.classifier import load_classifier  # noqa: E402
 from interp.backends.flax.random_params import random_params  # noqa: E402
 from interp.core.fsutil import atomic_write_text  # noqa: E402
@@ -143,14 +143,6 @@ def onnx_path(layer: dict[str, Any]) -> Any:
     return lambda: sess.run(None, {"x": x})
 
 
-def block_time(fn: Any, calls: int) -> float:
-    """Mean seconds of ``calls`` back-to-back blocking calls."""
-    t = time.perf_counter()
-    for _ in range(calls):
-        jax.block_until_ready(fn())
-    return (time.perf_counter() - t) / calls
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, default=None, help="a trained ResNet's run folder")
@@ -178,13 +170,12 @@ def main() -> None:
             y = y if name == "jax" else y.transpose(0, 2, 3, 1)
             err = float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-30))
             r[f"{name}_rel_err"] = err
-        t = max(block_time(f, 1) for f in p.values())
-        r["calls"] = int(np.clip(round(0.1 / max(t, 1e-6)), 1, 200))
+        r["calls"] = min(inner_calls(f, 0.1) for f in p.values())
     times: list[dict[str, list[float]]] = [{k: [] for k in p} for p in paths]
     for rep in range(args.repeats):
         for r, p, t in zip(rows, paths, times, strict=True):
             for name, fn in p.items():
-                t[name].append(block_time(fn, r["calls"]))
+                t[name].append(block_seconds(fn, r["calls"]))
         print(f"repeat {rep + 1}/{args.repeats}", flush=True)
     table = []
     for r, t in zip(rows, times, strict=True):

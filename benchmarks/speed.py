@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import models  # noqa: E402
+from benchmarks.timing import block_seconds, inner_calls  # noqa: E402
 from interp.backends.flax.chunking import bucket_size, chunks, pad_to  # noqa: E402
 from interp.backends.flax.classifier import FlaxClassifier  # noqa: E402
 from interp.backends.flax.fused import make_fused_forward  # noqa: E402
@@ -75,17 +76,6 @@ INPUT_BYTES = 11 * 20 * 4 + 2 * 4  # float32 window in, two logits out (minimal 
 def load1() -> float:
     """1-minute load average."""
     return round(os.getloadavg()[0], 2)
-
-
-def inner_calls(fn: Callable[[], Any], target_s: float = 0.2) -> int:
-    """Calls per timed block so that one block lasts ~``target_s`` (at least 1).
-
-    Millisecond-scale paths are timed as the mean of a block of back-to-back calls, so one
-    scheduler hiccup on the shared machine does not decide a repeat.
-    """
-    t = time.perf_counter()
-    fn()
-    return int(np.clip(round(target_s / max(time.perf_counter() - t, 1e-6)), 1, 200))
 
 
 def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
@@ -246,10 +236,7 @@ def bench_flax(
     loads = []
     for _ in range(repeats):  # interleaved: each path's block of calls once per repeat
         for k, f in paths.items():
-            t = time.perf_counter()
-            for _ in range(calls[k]):
-                f()
-            times[k].append((time.perf_counter() - t) / calls[k])
+            times[k].append(block_seconds(f, calls[k]))
         loads.append(load1())
     med = {k: float(np.median(v)) for k, v in times.items()}
     per_event = {k: v * CLUSTERS_PER_EVENT / n for k, v in med.items()}
